@@ -1,0 +1,228 @@
+//! Error types. Every error names what was wrong and where (byte offset or
+//! line number).
+
+use crate::txt::SyntaxError;
+
+/// An invalid `_mta-sts` TXT record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The shared `v=...; name=value` syntax is broken.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
+    /// The record has no `id` field (STS-TXT-04).
+    #[error("missing required field `id`")]
+    MissingId,
+    /// An `id` value that is not 1-32 letters and digits (STS-TXT-04, DEC-03).
+    #[error("byte {offset}: invalid id `{found}` (expected 1 to 32 letters and digits)")]
+    InvalidId {
+        /// Byte offset of the value.
+        offset: usize,
+        /// The value found.
+        found: String,
+    },
+}
+
+/// Why no usable record was selected from a DNS answer (STS-TXT-10).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SelectError {
+    /// No RR starts with the version tag.
+    #[error("no record starting with the version tag")]
+    NoRecord,
+    /// More than one RR starts with the version tag.
+    #[error("{count} records start with the version tag (exactly one is allowed)")]
+    Multiple {
+        /// Number of candidate records.
+        count: usize,
+    },
+    /// The one candidate is invalid.
+    #[error("record {index} of the answer is invalid: {error}")]
+    Invalid {
+        /// Index of the RR in the answer.
+        index: usize,
+        /// What is wrong with it.
+        error: RecordError,
+    },
+}
+
+/// An invalid MX pattern (STS-POL-05, STS-POL-06).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MxError {
+    /// The pattern is empty.
+    #[error("empty MX pattern")]
+    Empty,
+    /// A character that no domain name may contain.
+    #[error("byte {offset}: invalid character {found:?} in MX pattern `{pattern}`")]
+    InvalidChar {
+        /// The pattern.
+        pattern: String,
+        /// Byte offset in the pattern.
+        offset: usize,
+        /// The character.
+        found: char,
+    },
+    /// An empty label (two dots, a leading dot, or a trailing dot).
+    #[error("byte {offset}: empty label in MX pattern `{pattern}`")]
+    EmptyLabel {
+        /// The pattern.
+        pattern: String,
+        /// Byte offset in the pattern.
+        offset: usize,
+    },
+    /// A label that starts or ends with a hyphen.
+    #[error("byte {offset}: label in MX pattern `{pattern}` starts or ends with `-`")]
+    Hyphen {
+        /// The pattern.
+        pattern: String,
+        /// Byte offset of the label.
+        offset: usize,
+    },
+    /// A `*` anywhere but as the whole left-most label.
+    #[error(
+        "byte {offset}: `*` is only allowed as the whole left-most label (`*.example.com`) in `{pattern}`"
+    )]
+    Wildcard {
+        /// The pattern.
+        pattern: String,
+        /// Byte offset of the `*`.
+        offset: usize,
+    },
+    /// A U-label (non-ASCII) in a policy; policies must use A-labels (STS-POL-06).
+    #[error("MX pattern `{pattern}` is not ASCII: write IDNs as A-labels (`xn--...`)")]
+    NotAscii {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A U-label given to the builder could not be converted to A-labels.
+    #[error("MX pattern `{pattern}` cannot be converted to A-labels")]
+    Idna {
+        /// The pattern.
+        pattern: String,
+    },
+}
+
+/// An invalid policy file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The body is larger than the limit.
+    #[error("policy body is {size} bytes, larger than the {limit}-byte limit")]
+    TooLarge {
+        /// Body size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not UTF-8 (DEC-27).
+    #[error("byte {offset}: policy body is not valid UTF-8")]
+    NotUtf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The body is empty.
+    #[error("policy body is empty")]
+    Empty,
+    /// A line is not `key: value`.
+    #[error("line {line}: {reason}")]
+    MalformedLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A blank line (strict mode; DEC-06).
+    #[error("line {line}: blank line (not allowed by the RFC 8461 grammar)")]
+    BlankLine {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A bare CR that is not part of CRLF (DEC-06).
+    #[error("line {line}: bare CR (lines end with LF or CRLF)")]
+    BareCr {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A key that is not a valid field name.
+    #[error(
+        "line {line}: invalid key `{key}` (keys are a letter or digit then up to 31 of letters, digits, `_`, `-`, `.`)"
+    )]
+    InvalidKey {
+        /// 1-based line number.
+        line: usize,
+        /// The key as written.
+        key: String,
+    },
+    /// A value with a control character, or an empty value.
+    #[error("line {line}: invalid value for `{key}`: {reason}")]
+    InvalidValue {
+        /// 1-based line number.
+        line: usize,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `version` is not `STSv1` (STS-POL-02).
+    #[error("line {line}: unsupported version `{found}` (expected `STSv1`)")]
+    UnsupportedVersion {
+        /// 1-based line number.
+        line: usize,
+        /// The value found.
+        found: String,
+    },
+    /// `mode` is not one of `enforce`, `testing`, `none` (STS-POL-03).
+    #[error("line {line}: unknown mode `{found}` (expected `enforce`, `testing` or `none`)")]
+    UnknownMode {
+        /// 1-based line number.
+        line: usize,
+        /// The value found.
+        found: String,
+    },
+    /// `max_age` is not 1-10 digits (STS-POL-04).
+    #[error("line {line}: invalid max_age `{found}` (expected 1 to 10 digits)")]
+    InvalidMaxAge {
+        /// 1-based line number.
+        line: usize,
+        /// The value found.
+        found: String,
+    },
+    /// `max_age` above 31557600 in strict mode (DEC-05).
+    #[error("line {line}: max_age {value} is larger than the maximum 31557600")]
+    MaxAgeTooLarge {
+        /// 1-based line number (0 for the builder).
+        line: usize,
+        /// The value found.
+        value: u64,
+    },
+    /// An invalid `mx` pattern (STS-POL-05..07).
+    #[error("line {line}: {error}")]
+    InvalidMx {
+        /// 1-based line number (0 for the builder).
+        line: usize,
+        /// What is wrong with it.
+        error: MxError,
+    },
+    /// A required field is missing (STS-POL-01).
+    #[error("missing required field `{0}`")]
+    MissingField(&'static str),
+    /// `mode` is `enforce` or `testing` and there is no `mx` (STS-POL-01).
+    #[error("mode `{0}` requires at least one `mx` line")]
+    MissingMx(&'static str),
+}
+
+/// A certificate that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertError {
+    /// The DER is not an X.509 certificate.
+    #[error("not an X.509 certificate: {0}")]
+    Der(String),
+    /// The PEM holds no certificate.
+    #[error("no `CERTIFICATE` block in PEM input")]
+    NoPemCertificate,
+    /// The PEM is broken.
+    #[error("invalid PEM: {0}")]
+    Pem(String),
+}
