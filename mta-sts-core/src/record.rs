@@ -207,3 +207,29 @@ impl FromStr for StsRecord<'static> {
         StsRecord::parse(s).map(StsRecord::into_owned)
     }
 }
+
+/// The Policy Domain for a delivery (RFC 8461 sections 1.1 and 3.4): the
+/// administratively configured smart host's domain when mail is routed
+/// through one (STS-TXT-14), otherwise the recipient address's domain
+/// (STS-TXT-17), exactly as written without parent-zone fallback
+/// (STS-TXT-15), lower-cased, one trailing dot removed. `None` for address
+/// literals (`user@[192.0.2.1]`), which have no policy (STS-TXT-16), and
+/// for addresses without a domain.
+///
+/// ```
+/// use mta_sts_core::record::policy_domain;
+/// assert_eq!(policy_domain("alice@Mail.Example.com", None).as_deref(), Some("mail.example.com"));
+/// assert_eq!(policy_domain("alice@example.com", Some("relay.example.net")).as_deref(), Some("relay.example.net"));
+/// assert_eq!(policy_domain("bob@[192.0.2.1]", None), None);
+/// ```
+pub fn policy_domain(recipient: &str, smart_host: Option<&str>) -> Option<String> {
+    let domain = match smart_host {
+        Some(h) => h,
+        None => recipient.rsplit_once('@')?.1,
+    };
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if domain.is_empty() || domain.starts_with('[') {
+        return None;
+    }
+    Some(domain.to_ascii_lowercase())
+}

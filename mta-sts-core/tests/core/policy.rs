@@ -1,0 +1,530 @@
+use mta_sts_core::policy::{LineEnding, MAX_MAX_AGE, MAX_POLICY_BODY, policy_url};
+use mta_sts_core::{Mode, MxError, Policy, PolicyError, PolicyWarning};
+
+const RFC_A: &str = "version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: mx2.example.com\nmx: mx.backup-example.com\nmax_age: 1296000\n";
+
+fn strict(s: &str) -> Result<Policy<'_>, PolicyError> {
+    Policy::parse(s)
+}
+
+fn mx_of(p: &Policy<'_>) -> Vec<String> {
+    p.mx().iter().map(|m| m.to_string()).collect()
+}
+
+#[test]
+fn sts_pol_01_required_fields() {
+    assert_eq!(
+        strict("version: STSv1\nmode: enforce\nmx: a.example\n"),
+        Err(PolicyError::MissingField("max_age"))
+    );
+    assert_eq!(
+        strict("mode: enforce\nmx: a.example\nmax_age: 1\n"),
+        Err(PolicyError::MissingField("version"))
+    );
+    assert_eq!(
+        strict("version: STSv1\nmx: a.example\nmax_age: 1\n"),
+        Err(PolicyError::MissingField("mode"))
+    );
+    assert_eq!(
+        strict("version: STSv1\nmode: enforce\nmax_age: 1\n"),
+        Err(PolicyError::MissingMx("enforce"))
+    );
+    assert_eq!(
+        strict("version: STSv1\nmode: testing\nmax_age: 1\n"),
+        Err(PolicyError::MissingMx("testing"))
+    );
+    let none = strict("version: STSv1\nmode: none\nmax_age: 86400").unwrap();
+    assert_eq!(none.mode(), Mode::None);
+    assert!(none.mx().is_empty());
+    assert_eq!(strict(""), Err(PolicyError::Empty));
+}
+
+#[test]
+fn sts_pol_02_version_exact() {
+    for v in ["STSv2", "stsv1", "STSv0", "STSv10", ""] {
+        let body = format!("version: {v}\nmode: none\nmax_age: 1\n");
+        assert!(
+            matches!(
+                strict(&body),
+                Err(PolicyError::UnsupportedVersion { line: 1, .. })
+            ),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn sts_pol_03_mode_values_case_sensitive() {
+    for m in ["Enforce", "report", "bad", "doubt", ""] {
+        let body = format!("version: STSv1\nmode: {m}\nmx: a.example\nmax_age: 1\n");
+        assert_eq!(
+            strict(&body),
+            Err(PolicyError::UnknownMode {
+                line: 2,
+                found: m.to_owned()
+            }),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn sts_pol_04_max_age_dec_05() {
+    let body = |v: &str| format!("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: {v}\n");
+    assert_eq!(strict(&body("31557600")).unwrap().max_age(), MAX_MAX_AGE);
+    assert_eq!(strict(&body("0")).unwrap().max_age(), 0);
+    assert_eq!(strict(&body("0000086400")).unwrap().max_age(), 86400);
+    assert_eq!(
+        strict(&body("31557601")),
+        Err(PolicyError::MaxAgeTooLarge {
+            line: 4,
+            value: 31557601
+        })
+    );
+    let big = body("9999999999");
+    let lenient = Policy::parse_lenient(&big).unwrap();
+    assert_eq!(lenient.value.max_age(), MAX_MAX_AGE);
+    assert_eq!(
+        lenient.warnings,
+        [PolicyWarning::MaxAgeCapped {
+            line: 4,
+            value: 9_999_999_999
+        }]
+    );
+    for bad in ["-1", "1e6", "01234567890", "xxx", "", "1 2", "+5"] {
+        assert!(
+            matches!(
+                strict(&body(bad)),
+                Err(PolicyError::InvalidMaxAge { line: 4, .. })
+            ),
+            "{bad}"
+        );
+        assert!(Policy::parse_lenient(&body(bad)).is_err(), "lenient {bad}");
+    }
+}
+
+#[test]
+fn sts_pol_05_mx_syntax() {
+    let body = |m: &str| format!("version: STSv1\nmode: enforce\nmx: {m}\nmax_age: 1\n");
+    assert_eq!(
+        mx_of(&strict(&body("*.example.com")).unwrap()),
+        ["*.example.com"]
+    );
+    for bad in [
+        ".example.com",
+        "mail.*.example.com",
+        "*example.com",
+        "mx_1.example.com",
+        "example.com.",
+        "*.*.example",
+        "**.example",
+        "test.example-",
+        "-a.example",
+        "a..example",
+        "*",
+        "*.",
+    ] {
+        assert!(
+            matches!(
+                strict(&body(bad)),
+                Err(PolicyError::InvalidMx { line: 3, .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        strict("version: STSv1\nmode: enforce\nmx:\nmax_age: 1\n"),
+        Err(PolicyError::InvalidMx {
+            line: 3,
+            error: MxError::Empty
+        })
+    );
+}
+
+#[test]
+fn sts_pol_06_u_labels_rejected() {
+    let e = strict("version: STSv1\nmode: enforce\nmx: bücher.example\nmax_age: 1\n").unwrap_err();
+    assert!(matches!(
+        e,
+        PolicyError::InvalidMx {
+            line: 3,
+            error: MxError::NotAscii { .. }
+        }
+    ));
+    assert!(e.to_string().contains("A-labels"));
+    let p =
+        strict("version: STSv1\nmode: enforce\nmx: xn--bcher-kva.example\nmax_age: 1\n").unwrap();
+    assert!(p.matches_mx("bücher.example"));
+}
+
+#[test]
+fn sts_pol_07_one_pattern_per_line() {
+    let e = strict("version: STSv1\nmode: enforce\nmx: a.example, b.example\nmax_age: 1\n")
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        PolicyError::InvalidMx {
+            line: 3,
+            error: MxError::InvalidChar { found: ',', .. }
+        }
+    ));
+}
+
+#[test]
+fn sts_pol_08_line_endings() {
+    let lf = strict(RFC_A).unwrap();
+    let crlf = RFC_A.replace('\n', "\r\n");
+    let mixed = "version: STSv1\r\nmode: testing\nmx: mx1.example.com\r\nmx: mx2.example.com\nmx: mx.backup-example.com\nmax_age: 1296000";
+    let no_final = RFC_A.trim_end();
+    for v in [crlf.as_str(), mixed, no_final] {
+        assert_eq!(strict(v).unwrap(), lf);
+    }
+    // DEC-06: a bare CR is an error.
+    assert_eq!(
+        strict("version: STSv1\rmode: none\nmax_age: 1\n"),
+        Err(PolicyError::BareCr { line: 1 })
+    );
+}
+
+#[test]
+fn sts_pol_09_colon_and_whitespace() {
+    for ok in [
+        "version:STSv1\nmode:enforce\nmx:a.example\nmax_age:1",
+        "version: STSv1\nmode:\tenforce\nmx:  \t\t a.example\nmax_age: 1  ",
+        "version: STSv1\nmode: enforce\t\nmx: a.example \nmax_age: 0 \n",
+    ] {
+        assert_eq!(strict(ok).unwrap().mode(), Mode::Enforce, "{ok:?}");
+    }
+    assert_eq!(
+        strict("version: STSv1\nmode : enforce\nmx: a.example\nmax_age: 1\n"),
+        Err(PolicyError::MalformedLine {
+            line: 2,
+            reason: "whitespace before `:`"
+        })
+    );
+    assert_eq!(
+        strict("version: STSv1\nmode none\nmax_age: 1\n"),
+        Err(PolicyError::MalformedLine {
+            line: 2,
+            reason: "expected `key: value`"
+        })
+    );
+    assert!(matches!(
+        strict(": 8600\nversion: STSv1\n"),
+        Err(PolicyError::InvalidKey { line: 1, .. })
+    ));
+}
+
+#[test]
+fn sts_pol_10_keys_case_sensitive() {
+    let e = strict("Version: STSv1\nmode: none\nmax_age: 1\n").unwrap_err();
+    assert_eq!(e, PolicyError::MissingField("version"));
+    let e = strict("version: STSv1\nmode: enforce\nMX: a.example\nmax_age: 1\n").unwrap_err();
+    assert_eq!(e, PolicyError::MissingMx("enforce"));
+}
+
+#[test]
+fn sts_pol_11_12_extensions_kept_in_order() {
+    let p = strict("version: STSv1\nfoo: bar baz\nmode: none\nmore:ext e  ns ion\nx.y-z_1: caf\u{e9}: ok\nmax_age: 1\n").unwrap();
+    let ext: Vec<(&str, &str)> = p
+        .extensions()
+        .iter()
+        .map(|e| (e.name.as_ref(), e.value.as_ref()))
+        .collect();
+    assert_eq!(
+        ext,
+        [
+            ("foo", "bar baz"),
+            ("more", "ext e  ns ion"),
+            ("x.y-z_1", "caf\u{e9}: ok")
+        ]
+    );
+    assert!(
+        p.to_string()
+            .ends_with("max_age: 1\nfoo: bar baz\nmore: ext e  ns ion\nx.y-z_1: caf\u{e9}: ok\n")
+    );
+    for bad in [
+        "ext: a\u{7}b",
+        "ext: a\tb",
+        "ext: a\u{0}",
+        "ext:",
+        "_bad: test",
+        "# comment",
+        "-x: y",
+        "x+y: z",
+    ] {
+        let body = format!("version: STSv1\nmode: none\nmax_age: 1\n{bad}\n");
+        assert!(strict(&body).is_err(), "{bad:?}");
+    }
+    let long = format!(
+        "version: STSv1\nmode: none\nmax_age: 1\na{}: v\n",
+        "b".repeat(32)
+    );
+    assert!(matches!(
+        strict(&long),
+        Err(PolicyError::InvalidKey { line: 4, .. })
+    ));
+}
+
+#[test]
+fn sts_pol_13_duplicates() {
+    let body = "version: STSv1\nmode: enforce\nmode: testing\nmode: bogus\nmx: a.example\nmx: b.example\nmx: c.example\nmax_age: 1\nmax_age: xx\n";
+    let p = strict(body).unwrap();
+    assert_eq!(p.mode(), Mode::Enforce);
+    assert_eq!(p.max_age(), 1);
+    assert_eq!(mx_of(&p), ["a.example", "b.example", "c.example"]);
+    let ignored: Vec<(usize, &str)> = p
+        .ignored()
+        .iter()
+        .map(|i| (i.line, i.value.as_ref()))
+        .collect();
+    assert_eq!(ignored, [(3, "testing"), (4, "bogus"), (9, "xx")]);
+    let l = Policy::parse_lenient(body).unwrap();
+    assert_eq!(l.warnings.len(), 3);
+    assert_eq!(
+        l.warnings[0],
+        PolicyWarning::DuplicateField {
+            line: 3,
+            key: "mode".into()
+        }
+    );
+}
+
+#[test]
+fn sts_pol_14_field_order_free() {
+    let p = strict("max_age: 5\nmx: a.example\nmode: testing\nversion: STSv1").unwrap();
+    assert_eq!((p.mode(), p.max_age()), (Mode::Testing, 5));
+}
+
+#[test]
+fn sts_pol_15_rfc_examples() {
+    let p = strict(RFC_A).unwrap();
+    assert_eq!(p.mode(), Mode::Testing);
+    assert_eq!(p.max_age(), 1_296_000);
+    assert_eq!(
+        mx_of(&p),
+        [
+            "mx1.example.com",
+            "mx2.example.com",
+            "mx.backup-example.com"
+        ]
+    );
+}
+
+#[test]
+fn dec_06_blank_lines_and_bom() {
+    let body = "\u{feff}version: STSv1\n\nmode: none\n  \n max_age: 1\n\n";
+    assert!(matches!(
+        strict(body),
+        Err(PolicyError::InvalidKey { line: 1, .. })
+    ));
+    assert_eq!(
+        strict("version: STSv1\n\nmode: none\nmax_age: 1\n"),
+        Err(PolicyError::BlankLine { line: 2 })
+    );
+    assert_eq!(
+        strict("version: STSv1\nmode: none\nmax_age: 1\n\n"),
+        Err(PolicyError::BlankLine { line: 4 })
+    );
+    let l = Policy::parse_lenient(body).unwrap();
+    assert_eq!(l.value.max_age(), 1);
+    assert_eq!(
+        l.warnings,
+        [
+            PolicyWarning::ByteOrderMark,
+            PolicyWarning::BlankLine { line: 2 },
+            PolicyWarning::BlankLine { line: 4 },
+            PolicyWarning::LeadingWhitespace { line: 5 },
+            PolicyWarning::BlankLine { line: 6 },
+        ]
+    );
+    assert_eq!(
+        l.value.policy_string(),
+        ["version: STSv1", "mode: none", " max_age: 1"]
+    );
+}
+
+#[test]
+fn body_limits_and_encoding_dec_27_dec_28() {
+    let big = vec![b'a'; MAX_POLICY_BODY + 1];
+    assert_eq!(
+        Policy::body_text(&big),
+        Err(PolicyError::TooLarge {
+            size: MAX_POLICY_BODY + 1,
+            limit: MAX_POLICY_BODY
+        })
+    );
+    assert!(Policy::body_text(&big[..MAX_POLICY_BODY]).is_ok());
+    assert_eq!(
+        Policy::body_text(b"version: STSv1\n\xff"),
+        Err(PolicyError::NotUtf8 { offset: 15 })
+    );
+}
+
+#[test]
+fn display_crlf_and_policy_string() {
+    let p = strict(RFC_A).unwrap();
+    assert_eq!(p.to_string(), RFC_A);
+    let crlf = p.to_string_with(LineEnding::CrLf);
+    assert_eq!(crlf, RFC_A.replace('\n', "\r\n"));
+    assert_eq!(strict(&crlf).unwrap(), p);
+    assert_eq!(
+        p.policy_string(),
+        [
+            "version: STSv1",
+            "mode: testing",
+            "mx: mx1.example.com",
+            "mx: mx2.example.com",
+            "mx: mx.backup-example.com",
+            "max_age: 1296000"
+        ]
+    );
+    assert_eq!(
+        policy_url("example.com"),
+        "https://mta-sts.example.com/.well-known/mta-sts.txt"
+    );
+}
+
+#[test]
+fn builder_applies_parser_rules() {
+    let p = Policy::builder()
+        .mode(Mode::Testing)
+        .mx("MX.Example.com.")
+        .max_age(86400)
+        .extension("note", "hi there")
+        .build()
+        .unwrap();
+    assert_eq!(
+        p.to_string(),
+        "version: STSv1\nmode: testing\nmx: MX.Example.com\nmax_age: 86400\nnote: hi there\n"
+    );
+    assert_eq!(p.raw(), p.to_string());
+    assert_eq!(strict(&p.to_string()).unwrap(), p);
+    assert_eq!(
+        Policy::builder().mode(Mode::Enforce).max_age(1).build(),
+        Err(PolicyError::MissingMx("enforce"))
+    );
+    assert_eq!(
+        Policy::builder().mx("a.example").max_age(1).build(),
+        Err(PolicyError::MissingField("mode"))
+    );
+    assert_eq!(
+        Policy::builder()
+            .mode(Mode::None)
+            .max_age(31_557_601)
+            .build(),
+        Err(PolicyError::MaxAgeTooLarge {
+            line: 0,
+            value: 31_557_601
+        })
+    );
+    assert!(matches!(
+        Policy::builder()
+            .mode(Mode::Enforce)
+            .mx("bad_name.example")
+            .max_age(1)
+            .build(),
+        Err(PolicyError::InvalidMx { line: 0, .. })
+    ));
+    assert!(matches!(
+        Policy::builder()
+            .mode(Mode::Enforce)
+            .mx("xn--.example\u{ff00}")
+            .max_age(1)
+            .build(),
+        Err(PolicyError::InvalidMx {
+            line: 0,
+            error: MxError::Idna { .. }
+        })
+    ));
+    assert!(matches!(
+        Policy::builder()
+            .mode(Mode::None)
+            .max_age(1)
+            .extension("mode", "x")
+            .build(),
+        Err(PolicyError::InvalidKey { .. })
+    ));
+    assert!(
+        Policy::builder()
+            .mode(Mode::None)
+            .max_age(1)
+            .extension("x", "a\u{1}")
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn serde_round_trip_revalidates() {
+    let p = strict(RFC_A).unwrap().into_owned();
+    let json = serde_json::to_string(&p).unwrap();
+    assert_eq!(json, serde_json::to_string(RFC_A).unwrap());
+    let back: Policy<'static> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, p);
+    assert!(serde_json::from_str::<Policy<'static>>("\"garbage\"").is_err());
+}
+
+#[test]
+fn errors_name_the_line() {
+    let e = strict("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1e6\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 4: invalid max_age `1e6` (expected 1 to 10 digits)"
+    );
+    let e = strict("version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 1\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 3: byte 2: empty label in MX pattern `a..example`"
+    );
+}
+
+#[test]
+fn lint_findings() {
+    use mta_sts_core::lint::Severity;
+    let codes = |s: &str| -> Vec<(Severity, &'static str)> {
+        Policy::parse_lenient(s)
+            .unwrap()
+            .value
+            .lint()
+            .iter()
+            .map(|f| (f.severity, f.code))
+            .collect()
+    };
+    assert_eq!(
+        codes("version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 1209600\n"),
+        []
+    );
+    let c = codes(
+        "version: STSv1\nmode: testing\nmx: *.com\nmx: mx.example.com\nmx: MX.example.com\nmx: 192.0.2.1\nmax_age: 3600\nfoo: bar\nmode: enforce\n",
+    );
+    assert_eq!(c[0].0, Severity::Error);
+    for code in [
+        "testing-mode",
+        "short-max-age",
+        "wildcard-public-suffix",
+        "duplicate-mx",
+        "mx-never-matches",
+        "unknown-field",
+        "duplicate-field",
+    ] {
+        assert!(
+            c.iter().any(|(_, k)| *k == code),
+            "{code} missing from {c:?}"
+        );
+    }
+    let c = codes(
+        "version: STSv1\nmode: enforce\nmx: *.co.uk\nmx: a.example.com\nmx: *.example.com\nmax_age: 0\n",
+    );
+    assert!(c.contains(&(Severity::Warning, "wildcard-public-suffix")));
+    assert!(c.contains(&(Severity::Info, "mx-covered-by-wildcard")));
+    assert!(c.contains(&(Severity::Warning, "zero-max-age")));
+    let long_label = format!(
+        "version: STSv1\nmode: enforce\nmx: {}.example\nmax_age: 604800\n",
+        "a".repeat(64)
+    );
+    assert!(codes(&long_label).contains(&(Severity::Error, "mx-never-matches")));
+    let c = codes("version: STSv1\nmode: none\nmax_age: 31557600\nmx: a.example\n");
+    assert!(c.contains(&(Severity::Warning, "none-long-max-age")));
+    assert!(c.contains(&(Severity::Info, "none-with-mx")));
+}
