@@ -23,10 +23,11 @@ pub enum RecordError {
     },
 }
 
-/// Why no usable record was selected from a DNS answer (STS-TXT-10).
+/// Why no usable record was selected from a DNS answer (STS-TXT-10,
+/// RPT-TXT-08), for a record type whose parse error is `E`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SelectError {
+pub enum SelectErrorOf<E> {
     /// No RR starts with the version tag.
     #[error("no record starting with the version tag")]
     NoRecord,
@@ -37,14 +38,17 @@ pub enum SelectError {
         count: usize,
     },
     /// The one candidate is invalid.
-    #[error("record {index} of the answer is invalid: {error}")]
+    #[error("TXT record #{} of the answer is invalid: {error}", index + 1)]
     Invalid {
         /// Index of the RR in the answer.
         index: usize,
         /// What is wrong with it.
-        error: RecordError,
+        error: E,
     },
 }
+
+/// Why no usable `_mta-sts` record was selected from a DNS answer.
+pub type SelectError = SelectErrorOf<RecordError>;
 
 /// An invalid MX pattern (STS-POL-05, STS-POL-06).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,6 +211,20 @@ pub enum PolicyError {
     /// A required field is missing (STS-POL-01).
     #[error("missing required field `{0}`")]
     MissingField(&'static str),
+    /// An `mx` pattern given to the builder is invalid.
+    #[error("{0}")]
+    InvalidMxPattern(MxError),
+    /// A `max_age` given to the builder is above 31557600.
+    #[error("max_age {0} is larger than the maximum 31557600")]
+    MaxAgeOutOfRange(u64),
+    /// An extension given to the builder is invalid.
+    #[error("extension `{name}`: {reason}")]
+    InvalidExtension {
+        /// The extension name.
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// `mode` is `enforce` or `testing` and there is no `mx` (STS-POL-01).
     #[error("mode `{0}` requires at least one `mx` line")]
     MissingMx(&'static str),

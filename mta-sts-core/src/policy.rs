@@ -647,19 +647,12 @@ impl PolicyBuilder {
         let max_age = self.max_age.ok_or(PolicyError::MissingField("max_age"))?;
         let max_age = match u32::try_from(max_age) {
             Ok(v) if v <= MAX_MAX_AGE => v,
-            _ => {
-                return Err(PolicyError::MaxAgeTooLarge {
-                    line: 0,
-                    value: max_age,
-                });
-            }
+            _ => return Err(PolicyError::MaxAgeOutOfRange(max_age)),
         };
         let mx = self
             .mx
             .iter()
-            .map(|m| {
-                MxPattern::from_user(m).map_err(|error| PolicyError::InvalidMx { line: 0, error })
-            })
+            .map(|m| MxPattern::from_user(m).map_err(PolicyError::InvalidMxPattern))
             .collect::<Result<Vec<_>, _>>()?;
         if mx.is_empty() && mode != Mode::None {
             return Err(PolicyError::MissingMx(mode.as_str()));
@@ -669,14 +662,16 @@ impl PolicyBuilder {
             if !is_valid_name(&name)
                 || matches!(name.as_str(), "version" | "mode" | "max_age" | "mx")
             {
-                return Err(PolicyError::InvalidKey { line: 0, key: name });
+                return Err(PolicyError::InvalidExtension {
+                    name,
+                    reason: "not a valid extension name (or a reserved key)",
+                });
             }
             let v = trim_wsp(&value);
             if v.is_empty() || v.chars().any(is_ctl) {
-                return Err(PolicyError::InvalidValue {
-                    line: 0,
-                    key: name,
-                    reason: "extension values are non-empty and without control characters",
+                return Err(PolicyError::InvalidExtension {
+                    name,
+                    reason: "values are non-empty and without control characters",
                 });
             }
             extensions.push(PolicyExtension {

@@ -80,6 +80,7 @@ mod reference {
     fn reference(pattern: &str, host: &str) -> bool {
         let pattern = pattern.to_ascii_lowercase();
         let host = host.to_ascii_lowercase();
+        let host = host.strip_suffix('.').unwrap_or(&host); // DEC-10
         if let Some(base) = pattern.strip_prefix("*.") {
             match host.split_once('.') {
                 Some((first, rest)) => !first.is_empty() && rest == base,

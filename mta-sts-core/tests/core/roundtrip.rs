@@ -74,7 +74,7 @@ proptest! {
         let _ = Policy::parse(&text);
         let _ = Policy::parse_lenient(&text);
         let _ = StsRecord::parse(&text);
-        let _ = StsRecord::select(&[bytes.clone()]);
+        let _ = StsRecord::select(std::slice::from_ref(&bytes));
         let _ = MxPattern::parse(&text);
         let _ = MxPattern::from_user(&text);
         let _ = check_certificate(&bytes, &text, std::time::SystemTime::UNIX_EPOCH);
