@@ -1,0 +1,60 @@
+//! # tlsrpt-core
+//!
+//! A sans-IO implementation of **SMTP TLS Reporting** (RFC 8460): the
+//! `_smtp._tls` TXT record, the JSON report model with strict and lenient
+//! readers and a strict writer, and the inputs reports arrive in.
+//!
+//! ```
+//! use tlsrpt_core::{Report, TlsRptRecord};
+//!
+//! let record = TlsRptRecord::parse("v=TLSRPTv1; rua=mailto:tlsrpt@example.com")?;
+//! assert!(record.is_usable());
+//!
+//! let json = br#"{
+//!   "organization-name": "Company-X",
+//!   "date-range": {"start-datetime": "2016-04-01T00:00:00Z", "end-datetime": "2016-04-01T23:59:59Z"},
+//!   "contact-info": "sts-reporting@company-x.example",
+//!   "report-id": "5065427c-23d3-47ca-b6e0-946ea0e8c4be",
+//!   "policies": [{
+//!     "policy": {"policy-type": "sts", "policy-domain": "company-y.example", "mx-host": ["*.mail.company-y.example"],
+//!                "policy-string": ["version: STSv1", "mode: testing", "mx: *.mail.company-y.example", "max_age: 86400"]},
+//!     "summary": {"total-successful-session-count": 5326, "total-failure-session-count": 0},
+//!     "failure-details": []
+//!   }]
+//! }"#;
+//! let parsed = Report::parse_lenient(json)?;
+//! assert!(parsed.warnings.is_empty());
+//! assert_eq!(parsed.report.successful_sessions(), 5326);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Data flow
+//!
+//! ```text
+//!  DNS TXT answer ─► TlsRptRecord::select ─► rua URIs (mailto:, https:)
+//!
+//!  JSON / gzip / e-mail ─► input::extract ─► Report::parse_lenient ─► Report + warnings
+//!                                                                     │
+//!                                  summary / alerts / export ◄────────┘
+//!  Report ─► Report::to_json (strict RFC form)
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod error;
+pub mod parse;
+pub mod record;
+pub mod report;
+pub mod time;
+
+pub use error::{RecordError, ReportError, ReportErrorKind, SelectError};
+pub use mta_sts_core::ResultType;
+pub use parse::{Parsed, ReportWarning};
+pub use record::TlsRptRecord;
+pub use report::{FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report};

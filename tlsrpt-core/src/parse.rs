@@ -1,0 +1,1209 @@
+//! The report reader: a JSON parser specialised for the RFC 8460 schema.
+//!
+//! It borrows every string that has no escape sequence, parses counts
+//! straight to `u64`, and checks the schema while it reads, so a report is
+//! read in one pass. Two modes (DEC-01):
+//!
+//! - **strict**: the RFC 8460 schema; any deviation is a [`ReportError`]
+//!   naming the byte offset and the JSON Pointer path.
+//! - **lenient** (the default for reading what others send): the deviations
+//!   real senders make are accepted and each is reported as a
+//!   [`ReportWarning`] (DEC-16 to DEC-21, DEC-24, DEC-25).
+//!
+//! Both modes reject what cannot be read without guessing: broken JSON,
+//! duplicate members (I-JSON), counts that are not non-negative integers
+//! within `u64`, and values of the wrong JSON type.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+use mta_sts_core::ResultType;
+
+use crate::error::{ReportError, ReportErrorKind as K};
+use crate::report::{
+    DateRange, Extension, FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report, Summary,
+};
+use crate::time::{Leniency, Timestamp};
+
+/// Nesting limit for unknown members.
+pub const MAX_DEPTH: usize = 64;
+
+/// Largest integer I-JSON represents exactly (2^53 - 1; RPT-JSON-01).
+const I_JSON_MAX: u64 = (1 << 53) - 1;
+
+/// Something the reader accepted although the RFC does not allow it, or
+/// that looks wrong (DEC-01: never silent).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReportWarning {
+    /// JSON Pointer of the member concerned.
+    pub path: String,
+    /// A stable kebab-case code, e.g. `mx-host-string`.
+    pub code: &'static str,
+    /// What was found and what was done.
+    pub message: String,
+}
+
+impl fmt::Display for ReportWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            if self.path.is_empty() {
+                "/"
+            } else {
+                &self.path
+            },
+            self.message
+        )
+    }
+}
+
+/// A report with the warnings of its reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    /// The report.
+    pub report: Report<'a>,
+    /// Warnings, in document order.
+    pub warnings: Vec<ReportWarning>,
+}
+
+impl Report<'_> {
+    /// Read a report with the strict reader.
+    pub fn parse_strict(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
+        Parser::new(json, true).report()
+    }
+
+    /// Read a report with the lenient reader (DEC-01).
+    ///
+    /// ```
+    /// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"contact-info":null,"report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com","mx-host":"mx.example.com"},"summary":{"total-successful-session-count":5,"total-failure-session-count":0}}]}"#;
+    /// let parsed = tlsrpt_core::Report::parse_lenient(json).unwrap();
+    /// assert_eq!(parsed.report.policies[0].policy.mx_host, ["mx.example.com"]);
+    /// assert!(parsed.warnings.iter().any(|w| w.code == "mx-host-string"));
+    /// assert!(tlsrpt_core::Report::parse_strict(json).is_err());
+    /// ```
+    pub fn parse_lenient(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
+        Parser::new(json, false).report()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Seg {
+    Key(&'static str),
+    Index(usize),
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    b: &'a [u8],
+    pos: usize,
+    strict: bool,
+    path: Vec<Seg>,
+    warnings: Vec<ReportWarning>,
+}
+
+type R<T> = Result<T, ReportError>;
+
+/// The members of one object seen so far, for duplicate detection.
+struct Seen<'a> {
+    unknown: Vec<Cow<'a, str>>,
+}
+
+impl Seen<'_> {
+    fn new() -> Self {
+        Self {
+            unknown: Vec::new(),
+        }
+    }
+}
+
+fn valid_contact(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((l, d)) => {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn new(b: &'a [u8], strict: bool) -> Self {
+        Self {
+            src: "",
+            b,
+            pos: 0,
+            strict,
+            path: Vec::with_capacity(8),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn path_string(&self) -> String {
+        use fmt::Write;
+        let mut s = String::new();
+        for seg in &self.path {
+            match seg {
+                Seg::Key(k) => {
+                    s.push('/');
+                    s.push_str(k);
+                }
+                Seg::Index(i) => {
+                    let _ = write!(s, "/{i}");
+                }
+            }
+        }
+        s
+    }
+
+    fn err(&self, kind: K) -> ReportError {
+        ReportError {
+            offset: self.pos,
+            path: self.path_string(),
+            kind,
+        }
+    }
+
+    fn err_at(&self, offset: usize, kind: K) -> ReportError {
+        ReportError {
+            offset,
+            path: self.path_string(),
+            kind,
+        }
+    }
+
+    fn warn(&mut self, code: &'static str, message: impl Into<String>) {
+        let path = self.path_string();
+        self.warnings.push(ReportWarning {
+            path,
+            code,
+            message: message.into(),
+        });
+    }
+
+    /// In strict mode an error; in lenient mode a warning.
+    fn deviation(&mut self, kind: K, code: &'static str, message: impl Into<String>) -> R<()> {
+        if self.strict {
+            Err(self.err(kind))
+        } else {
+            self.warn(code, message);
+            Ok(())
+        }
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.pos) {
+            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.pos).copied()
+    }
+
+    fn expect(&mut self, c: u8, what: &'static str) -> R<()> {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.err(K::Syntax(what)))
+        }
+    }
+
+    fn report(mut self) -> R<Parsed<'a>> {
+        let mut start = 0;
+        if self.b.starts_with(b"\xef\xbb\xbf") {
+            if self.strict {
+                return Err(self.err(K::Syntax("`{` (a byte order mark is not allowed)")));
+            }
+            self.warn("byte-order-mark", "UTF-8 byte order mark ignored");
+            start = 3;
+        }
+        self.src = std::str::from_utf8(&self.b[start..]).map_err(|e| ReportError {
+            offset: start + e.valid_up_to(),
+            path: String::new(),
+            kind: K::NotUtf8,
+        })?;
+        // Work on the text after the BOM; offsets stay those of the input.
+        self.pos = start;
+        let report = self.top()?;
+        self.ws();
+        if self.pos != self.b.len() {
+            return Err(self.err(K::TrailingData));
+        }
+        Ok(Parsed {
+            report,
+            warnings: self.warnings,
+        })
+    }
+
+    /// Borrow `self.b[from..to]` as text (boundaries are ASCII quotes, so
+    /// always on char boundaries of the validated input).
+    fn text(&self, from: usize, to: usize) -> &'a str {
+        let off = self.b.len() - self.src.len();
+        &self.src[from - off..to - off]
+    }
+
+    /// A JSON string (the opening quote is next).
+    fn string(&mut self) -> R<Cow<'a, str>> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err(K::WrongType("a string")));
+        }
+        self.pos += 1;
+        let start = self.pos;
+        loop {
+            match self.b.get(self.pos) {
+                None => return Err(self.err(K::Syntax("`\"` to end the string"))),
+                Some(b'"') => {
+                    let s = self.text(start, self.pos);
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(&c) if c < 0x20 => {
+                    return Err(self.err(K::Syntax(
+                        "no control characters inside strings (escape them)",
+                    )));
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        let mut out = String::from(self.text(start, self.pos));
+        loop {
+            match self.b.get(self.pos) {
+                None => return Err(self.err(K::Syntax("`\"` to end the string"))),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    let esc = self.b.get(self.pos + 1).copied();
+                    self.pos += 2;
+                    match esc {
+                        Some(b'"') => out.push('"'),
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'/') => out.push('/'),
+                        Some(b'b') => out.push('\u{8}'),
+                        Some(b'f') => out.push('\u{c}'),
+                        Some(b'n') => out.push('\n'),
+                        Some(b'r') => out.push('\r'),
+                        Some(b't') => out.push('\t'),
+                        Some(b'u') => {
+                            let hi = self.hex4()?;
+                            let c = if (0xD800..0xDC00).contains(&hi) {
+                                if self.b.get(self.pos) != Some(&b'\\')
+                                    || self.b.get(self.pos + 1) != Some(&b'u')
+                                {
+                                    return Err(
+                                        self.err(K::Syntax("a low surrogate `\\uDC00`-`\\uDFFF`"))
+                                    );
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(
+                                        self.err(K::Syntax("a low surrogate `\\uDC00`-`\\uDFFF`"))
+                                    );
+                                }
+                                char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                            } else {
+                                char::from_u32(hi)
+                            };
+                            match c {
+                                Some(c) => out.push(c),
+                                None => {
+                                    return Err(self
+                                        .err(K::Syntax("a valid `\\u` escape (lone surrogate)")));
+                                }
+                            }
+                        }
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.err(K::Syntax("a valid escape (`\\\"`, `\\\\`, `\\/`, `\\b`, `\\f`, `\\n`, `\\r`, `\\t`, `\\uXXXX`)")));
+                        }
+                    }
+                }
+                Some(&c) if c < 0x20 => {
+                    return Err(self.err(K::Syntax(
+                        "no control characters inside strings (escape them)",
+                    )));
+                }
+                Some(_) => {
+                    let from = self.pos;
+                    while let Some(&c) = self.b.get(self.pos) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                    out.push_str(self.text(from, self.pos));
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> R<u32> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let d = self
+                .b
+                .get(self.pos)
+                .and_then(|c| (*c as char).to_digit(16))
+                .ok_or_else(|| self.err(K::Syntax("four hex digits after `\\u`")))?;
+            v = v * 16 + d;
+            self.pos += 1;
+        }
+        Ok(v)
+    }
+
+    /// A count: a non-negative JSON integer that fits `u64` (DEC-21).
+    fn count(&mut self) -> R<u64> {
+        let start = match self.peek() {
+            Some(b'0'..=b'9') => self.pos,
+            Some(b'-') => return Err(self.err(K::InvalidCount("negative number"))),
+            Some(b'"') => return Err(self.err(K::InvalidCount("a string, not a number"))),
+            _ => return Err(self.err(K::InvalidCount("expected a non-negative integer"))),
+        };
+        let mut v: u64 = 0;
+        while let Some(&c) = self.b.get(self.pos).filter(|c| c.is_ascii_digit()) {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                .ok_or_else(|| {
+                    self.err_at(start, K::InvalidCount("larger than 18446744073709551615"))
+                })?;
+            self.pos += 1;
+        }
+        if self.pos - start > 1 && self.b[start] == b'0' {
+            return Err(self.err_at(start, K::Syntax("a number without leading zeros")));
+        }
+        if matches!(self.b.get(self.pos), Some(b'.' | b'e' | b'E')) {
+            return Err(self.err_at(start, K::InvalidCount("not an integer")));
+        }
+        if v > I_JSON_MAX {
+            self.deviation(
+                K::InvalidCount("larger than 2^53-1 (I-JSON)"),
+                "count-above-i-json",
+                format!(
+                    "count {v} is above 2^53-1, which I-JSON (RFC 7493) does not represent exactly"
+                ),
+            )?;
+        }
+        Ok(v)
+    }
+
+    /// Skip any JSON value and return its raw text.
+    fn raw_value(&mut self, depth: usize) -> R<&'a str> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(K::TooDeep(MAX_DEPTH)));
+        }
+        let c = self.peek();
+        let start = self.pos;
+        match c {
+            Some(b'"') => {
+                self.string()?;
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                let mut names: Vec<Cow<'a, str>> = Vec::new();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        let at = self.pos;
+                        let k = self.string()?;
+                        if names.contains(&k) {
+                            return Err(self.err_at(at, K::DuplicateMember(k.into_owned())));
+                        }
+                        names.push(k);
+                        self.expect(b':', "`:`")?;
+                        self.raw_value(depth + 1)?;
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b'}') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.err(K::Syntax("`,` or `}`"))),
+                        }
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.raw_value(depth + 1)?;
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.err(K::Syntax("`,` or `]`"))),
+                        }
+                    }
+                }
+            }
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            _ => return Err(self.err(K::Syntax("a JSON value"))),
+        }
+        Ok(self.text(start, self.pos))
+    }
+
+    fn literal(&mut self, lit: &'static [u8]) -> R<()> {
+        if self.b[self.pos..].starts_with(lit) {
+            self.pos += lit.len();
+            Ok(())
+        } else {
+            Err(self.err(K::Syntax("a JSON value")))
+        }
+    }
+
+    /// Any JSON number (RFC 8259 grammar), skipped.
+    fn number(&mut self) -> R<()> {
+        let digits = |p: &mut Self| {
+            let s = p.pos;
+            while p.b.get(p.pos).is_some_and(u8::is_ascii_digit) {
+                p.pos += 1;
+            }
+            p.pos - s
+        };
+        if self.b.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        let n = digits(self);
+        if n == 0 || (n > 1 && self.b[int_start] == b'0') {
+            return Err(self.err(K::Syntax("a number")));
+        }
+        if self.b.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if digits(self) == 0 {
+                return Err(self.err(K::Syntax("digits after `.`")));
+            }
+        }
+        if matches!(self.b.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.b.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                return Err(self.err(K::Syntax("digits in the exponent")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Iterate over the members of an object. `known` maps a member name to
+    /// its bit (for duplicate detection) or `None` for unknown members,
+    /// which are kept in `ext`.
+    fn object(
+        &mut self,
+        what: &'static str,
+        mut member: impl FnMut(&mut Self, &str, usize) -> R<bool>,
+        ext: &mut Vec<Extension<'a>>,
+    ) -> R<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.err(K::WrongType(what)));
+        }
+        self.pos += 1;
+        let mut seen = Seen::new();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let at = self.pos;
+            let key = self.string()?;
+            self.expect(b':', "`:`")?;
+            // The callback handles known members and returns false for unknown ones.
+            let handled = member(self, &key, at)?;
+            if !handled {
+                if seen.unknown.contains(&key) {
+                    return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
+                }
+                let raw = self.raw_value(1)?;
+                seen.unknown.push(key.clone());
+                ext.push(Extension {
+                    name: key,
+                    raw_json: Cow::Borrowed(raw),
+                });
+            }
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err(K::Syntax("`,` or `}`"))),
+            }
+        }
+    }
+
+    /// Record that a known member was seen; duplicate = error.
+    fn mark(&self, seen: &mut u32, bit: u32, name: &str, at: usize) -> R<()> {
+        if *seen & bit != 0 {
+            return Err(self.err_at(at, K::DuplicateMember(name.to_owned())));
+        }
+        *seen |= bit;
+        Ok(())
+    }
+
+    fn array(&mut self, mut item: impl FnMut(&mut Self, usize) -> R<()>) -> R<()> {
+        if self.peek() != Some(b'[') {
+            return Err(self.err(K::WrongType("an array")));
+        }
+        self.pos += 1;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut i = 0;
+        loop {
+            self.path.push(Seg::Index(i));
+            item(self, i)?;
+            self.path.pop();
+            i += 1;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err(K::Syntax("`,` or `]`"))),
+            }
+        }
+    }
+
+    fn string_array(&mut self) -> R<Vec<Cow<'a, str>>> {
+        let mut v = Vec::new();
+        self.array(|p, _| {
+            v.push(p.string()?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    fn date(&mut self) -> R<Timestamp> {
+        let at = self.pos;
+        let s = self.string()?;
+        match Timestamp::parse_rfc3339(&s, !self.strict) {
+            Ok((t, Leniency::None)) => Ok(t),
+            Ok((t, l)) => {
+                let what = match l {
+                    Leniency::NoOffset => "has no zone offset; read as UTC",
+                    _ => "uses a space instead of `T`",
+                };
+                self.warn("date-time-not-rfc3339", format!("date-time `{s}` {what}"));
+                Ok(t)
+            }
+            Err(error) => Err(self.err_at(
+                at,
+                K::InvalidDate {
+                    value: s.into_owned(),
+                    error,
+                },
+            )),
+        }
+    }
+
+    fn top(&mut self) -> R<Report<'a>> {
+        let mut org = None;
+        let mut range = None;
+        let mut contact: Option<Option<Cow<'a, str>>> = None;
+        let mut id = None;
+        let mut policies = None;
+        let mut seen = 0u32;
+        let mut ext = Vec::new();
+        self.object(
+            "an object (the report)",
+            |p, key, at| {
+                match key {
+                    "organization-name" => {
+                        p.mark(&mut seen, 1, key, at)?;
+                        p.path.push(Seg::Key("organization-name"));
+                        org = Some(p.string()?);
+                    }
+                    "date-range" => {
+                        p.mark(&mut seen, 2, key, at)?;
+                        p.path.push(Seg::Key("date-range"));
+                        range = Some(p.date_range()?);
+                    }
+                    "contact-info" => {
+                        p.mark(&mut seen, 4, key, at)?;
+                        p.path.push(Seg::Key("contact-info"));
+                        if p.peek() == Some(b'n') {
+                            p.literal(b"null")?;
+                            p.deviation(K::WrongType("a string (an e-mail address), not null"), "contact-info-null", "contact-info is null; read as unknown")?;
+                            contact = Some(None);
+                        } else {
+                            let s = p.string()?;
+                            if !valid_contact(&s) {
+                                p.deviation(
+                                    K::InvalidValue { value: s.to_string(), reason: "not an e-mail address (RFC 5322 addr-spec)" },
+                                    "contact-info-invalid",
+                                    format!("contact-info `{s}` is not an e-mail address; kept as written"),
+                                )?;
+                            }
+                            contact = Some(Some(s));
+                        }
+                    }
+                    "report-id" => {
+                        p.mark(&mut seen, 8, key, at)?;
+                        p.path.push(Seg::Key("report-id"));
+                        id = Some(p.string()?);
+                    }
+                    "policies" => {
+                        p.mark(&mut seen, 16, key, at)?;
+                        p.path.push(Seg::Key("policies"));
+                        policies = Some(p.policies()?);
+                    }
+                    _ => return Ok(false),
+                }
+                p.path.pop();
+                Ok(true)
+            },
+            &mut ext,
+        )?;
+        let end = self.pos;
+        let missing = |p: &Self, name| ReportError {
+            offset: end,
+            path: p.path_string(),
+            kind: K::MissingMember(name),
+        };
+        let organization_name = org.ok_or_else(|| missing(self, "organization-name"))?;
+        let date_range = range.ok_or_else(|| missing(self, "date-range"))?;
+        let report_id = id.ok_or_else(|| missing(self, "report-id"))?;
+        let policies = policies.ok_or_else(|| missing(self, "policies"))?;
+        let contact_info = match contact {
+            Some(c) => c,
+            None => {
+                if self.strict {
+                    return Err(missing(self, "contact-info"));
+                }
+                self.warn(
+                    "contact-info-missing",
+                    "contact-info is missing; read as unknown",
+                );
+                None
+            }
+        };
+        if date_range.end < date_range.start {
+            self.warn(
+                "date-range-reversed",
+                "end-datetime is before start-datetime",
+            );
+        }
+        Ok(Report {
+            organization_name,
+            date_range,
+            contact_info,
+            report_id,
+            policies,
+            extensions: ext,
+        })
+    }
+
+    fn date_range(&mut self) -> R<DateRange> {
+        let (mut start, mut end) = (None, None);
+        let mut seen = 0u32;
+        let mut ext = Vec::new();
+        self.object(
+            "an object (date-range)",
+            |p, key, at| {
+                match key {
+                    "start-datetime" => {
+                        p.mark(&mut seen, 1, key, at)?;
+                        p.path.push(Seg::Key("start-datetime"));
+                        start = Some(p.date()?);
+                    }
+                    "end-datetime" => {
+                        p.mark(&mut seen, 2, key, at)?;
+                        p.path.push(Seg::Key("end-datetime"));
+                        end = Some(p.date()?);
+                    }
+                    _ => return Ok(false),
+                }
+                p.path.pop();
+                Ok(true)
+            },
+            &mut ext,
+        )?;
+        if !ext.is_empty() {
+            let names: Vec<&str> = ext.iter().map(|e| e.name.as_ref()).collect();
+            self.deviation(
+                K::InvalidValue {
+                    value: names.join(", "),
+                    reason: "unknown member of date-range",
+                },
+                "unknown-member-dropped",
+                format!("unknown date-range members ignored: {}", names.join(", ")),
+            )?;
+        }
+        let end_pos = self.pos;
+        Ok(DateRange {
+            start: start.ok_or_else(|| self.err_at(end_pos, K::MissingMember("start-datetime")))?,
+            end: end.ok_or_else(|| self.err_at(end_pos, K::MissingMember("end-datetime")))?,
+        })
+    }
+
+    fn policies(&mut self) -> R<Vec<PolicyResult<'a>>> {
+        let mut v = Vec::new();
+        if self.peek() == Some(b'{') {
+            // DEC-19: a single object instead of an array (RPT-JSON-03).
+            self.deviation(
+                K::WrongType("an array (RPT-JSON-03)"),
+                "policies-object",
+                "policies is an object, not an array; read as a one-element array",
+            )?;
+            self.path.push(Seg::Index(0));
+            v.push(self.policy_result()?);
+            self.path.pop();
+            return Ok(v);
+        }
+        self.array(|p, _| {
+            v.push(p.policy_result()?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    fn policy_result(&mut self) -> R<PolicyResult<'a>> {
+        let (mut policy, mut summary, mut details) = (None, None, None);
+        let mut seen = 0u32;
+        let mut ext = Vec::new();
+        self.object(
+            "an object (policies element)",
+            |p, key, at| {
+                match key {
+                    "policy" => {
+                        p.mark(&mut seen, 1, key, at)?;
+                        p.path.push(Seg::Key("policy"));
+                        policy = Some(p.policy_info()?);
+                    }
+                    "summary" => {
+                        p.mark(&mut seen, 2, key, at)?;
+                        p.path.push(Seg::Key("summary"));
+                        summary = Some(p.summary()?);
+                    }
+                    "failure-details" => {
+                        p.mark(&mut seen, 4, key, at)?;
+                        p.path.push(Seg::Key("failure-details"));
+                        let mut d = Vec::new();
+                        p.array(|p, _| {
+                            d.push(p.failure_detail()?);
+                            Ok(())
+                        })?;
+                        details = Some(d);
+                    }
+                    _ => return Ok(false),
+                }
+                p.path.pop();
+                Ok(true)
+            },
+            &mut ext,
+        )?;
+        let end = self.pos;
+        let policy = policy.ok_or_else(|| self.err_at(end, K::MissingMember("policy")))?;
+        let summary = summary.ok_or_else(|| self.err_at(end, K::MissingMember("summary")))?;
+        let failure_details = match details {
+            Some(d) => d,
+            None => {
+                if self.strict {
+                    return Err(self.err_at(end, K::MissingMember("failure-details")));
+                }
+                self.warn(
+                    "failure-details-missing",
+                    "failure-details is missing; read as no failure details",
+                );
+                Vec::new()
+            }
+        };
+        let sum = failure_details
+            .iter()
+            .map(|d| d.failed_session_count)
+            .fold(0u64, u64::saturating_add);
+        if sum != summary.total_failure_session_count {
+            self.warn(
+                "failure-count-mismatch",
+                format!(
+                    "total-failure-session-count is {} but the failure details add up to {sum} (RFC 8460 allows overlapping failure types)",
+                    summary.total_failure_session_count
+                ),
+            );
+        }
+        Ok(PolicyResult {
+            policy,
+            summary,
+            failure_details,
+            extensions: ext,
+        })
+    }
+
+    fn policy_info(&mut self) -> R<PolicyInfo<'a>> {
+        let (mut ptype, mut pstring, mut domain, mut mx) = (None, None, None, None);
+        let mut seen = 0u32;
+        let mut ext = Vec::new();
+        self.object(
+            "an object (policy)",
+            |p, key, at| {
+                match key {
+                    "policy-type" => {
+                        p.mark(&mut seen, 1, key, at)?;
+                        p.path.push(Seg::Key("policy-type"));
+                        let s = p.string()?;
+                        let mut t = PolicyType::from_json(&s);
+                        if let PolicyType::Other(o) = &t {
+                            let lower = o.to_ascii_lowercase();
+                            let known = PolicyType::from_json(&lower);
+                            if !matches!(known, PolicyType::Other(_)) {
+                                p.deviation(
+                                    K::InvalidValue {
+                                        value: o.clone(),
+                                        reason: "policy types are lower case",
+                                    },
+                                    "policy-type-case",
+                                    format!("policy-type `{o}` read as `{lower}`"),
+                                )?;
+                                t = known;
+                            }
+                        }
+                        ptype = Some(t);
+                    }
+                    "policy-string" => {
+                        p.mark(&mut seen, 2, key, at)?;
+                        p.path.push(Seg::Key("policy-string"));
+                        if p.peek() == Some(b'"') {
+                            p.deviation(
+                                K::WrongType("an array of strings"),
+                                "policy-string-string",
+                                "policy-string is a string, not an array; read as one line",
+                            )?;
+                            pstring = Some(vec![p.string()?]);
+                        } else {
+                            pstring = Some(p.string_array()?);
+                        }
+                    }
+                    "policy-domain" => {
+                        p.mark(&mut seen, 4, key, at)?;
+                        p.path.push(Seg::Key("policy-domain"));
+                        domain = Some(p.string()?);
+                    }
+                    "mx-host" => {
+                        p.mark(&mut seen, 8, key, at)?;
+                        p.path.push(Seg::Key("mx-host"));
+                        mx = Some(p.mx_host()?);
+                    }
+                    _ => return Ok(false),
+                }
+                p.path.pop();
+                Ok(true)
+            },
+            &mut ext,
+        )?;
+        let end = self.pos;
+        let policy_type = ptype.ok_or_else(|| self.err_at(end, K::MissingMember("policy-type")))?;
+        let no_policy = policy_type == PolicyType::NoPolicyFound;
+        let mut policy_string = match pstring {
+            Some(s) => s,
+            None if no_policy => Vec::new(), // DEC-25
+            None => {
+                if self.strict {
+                    return Err(self.err_at(end, K::MissingMember("policy-string")));
+                }
+                self.warn("policy-string-missing", "policy-string is missing");
+                Vec::new()
+            }
+        };
+        if domain.is_none() {
+            if self.strict {
+                return Err(self.err_at(end, K::MissingMember("policy-domain")));
+            }
+            self.warn("policy-domain-missing", "policy-domain is missing");
+        }
+        let mx_host = match mx {
+            Some(m) => m,
+            None if policy_type == PolicyType::Sts => {
+                if self.strict {
+                    return Err(self.err_at(end, K::MissingMember("mx-host")));
+                }
+                self.warn("mx-host-missing", "mx-host is missing for an sts policy");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        // DEC-24: Microsoft's double-encoded TLSA policy-string.
+        if policy_type == PolicyType::Tlsa
+            && policy_string.len() == 1
+            && policy_string[0].trim_start().starts_with('[')
+        {
+            let inner = policy_string[0].clone();
+            let mut sub = Parser::new(inner.as_bytes(), true);
+            sub.src = &inner;
+            let decoded = sub.string_array().ok().filter(|_| {
+                sub.ws();
+                sub.pos == sub.b.len()
+            });
+            if let Some(items) = decoded {
+                let items: Vec<Cow<'a, str>> = items
+                    .into_iter()
+                    .map(|c| Cow::Owned(c.into_owned()))
+                    .collect();
+                self.path.push(Seg::Key("policy-string"));
+                self.deviation(
+                    K::InvalidValue {
+                        value: inner.to_string(),
+                        reason: "a JSON-encoded array inside one string",
+                    },
+                    "policy-string-double-encoded",
+                    format!(
+                        "tlsa policy-string holds a JSON-encoded array; read as its {} records",
+                        items.len()
+                    ),
+                )?;
+                self.path.pop();
+                policy_string = items;
+            }
+        }
+        Ok(PolicyInfo {
+            policy_type,
+            policy_string,
+            policy_domain: domain,
+            mx_host,
+            extensions: ext,
+        })
+    }
+
+    fn mx_host(&mut self) -> R<Vec<Cow<'a, str>>> {
+        let mut v = if self.peek() == Some(b'"') {
+            // DEC-16 / erratum 6241: a bare string.
+            self.deviation(K::WrongType("an array of strings (erratum 6241)"), "mx-host-string", "mx-host is a string, not an array (RFC 8460 erratum 6241); read as a one-element array")?;
+            vec![self.string()?]
+        } else {
+            self.string_array()?
+        };
+        for (i, m) in v.iter_mut().enumerate() {
+            if let Some(rest) = m.strip_prefix("mx: ").or_else(|| m.strip_prefix("mx:")) {
+                let rest = rest.trim_start().to_owned();
+                self.path.push(Seg::Index(i));
+                self.deviation(
+                    K::InvalidValue {
+                        value: m.to_string(),
+                        reason: "an `mx: ` prefix in mx-host",
+                    },
+                    "mx-host-prefix",
+                    format!("mx-host `{m}` carries an `mx:` prefix; read as `{rest}`"),
+                )?;
+                self.path.pop();
+                *m = Cow::Owned(rest);
+            }
+        }
+        Ok(v)
+    }
+
+    fn summary(&mut self) -> R<Summary> {
+        let (mut ok, mut failed) = (None, None);
+        let mut seen = 0u32;
+        let mut ext = Vec::new();
+        self.object(
+            "an object (summary)",
+            |p, key, at| {
+                match key {
+                    "total-successful-session-count" => {
+                        p.mark(&mut seen, 1, key, at)?;
+                        p.path.push(Seg::Key("total-successful-session-count"));
+                        ok = Some(p.count()?);
+                    }
+                    "total-failure-session-count" => {
+                        p.mark(&mut seen, 2, key, at)?;
+                        p.path.push(Seg::Key("total-failure-session-count"));
+                        failed = Some(p.count()?);
+                    }
+                    _ => return Ok(false),
+                }
+                p.path.pop();
+                Ok(true)
+            },
+            &mut ext,
+        )?;
+        if !ext.is_empty() {
+            let names: Vec<&str> = ext.iter().map(|e| e.name.as_ref()).collect();
+            self.deviation(
+                K::InvalidValue {
+                    value: names.join(", "),
+                    reason: "unknown member of summary",
+                },
+                "unknown-member-dropped",
+                format!("unknown summary members ignored: {}", names.join(", ")),
+            )?;
+        }
+        let end = self.pos;
+        let get = |p: &mut Self, v: Option<u64>, name: &'static str| -> R<u64> {
+            match v {
+                Some(v) => Ok(v),
+                None => {
+                    p.deviation(
+                        K::MissingMember(name),
+                        "count-missing",
+                        format!("{name} is missing; read as 0"),
+                    )
+                    .map_err(|mut e| {
+                        e.offset = end;
+                        e
+                    })?;
+                    Ok(0)
+                }
+            }
+        };
+        Ok(Summary {
+            total_successful_session_count: get(self, ok, "total-successful-session-count")?,
+            total_failure_session_count: get(self, failed, "total-failure-session-count")?,
+        })
+    }
+
+    fn ip(&mut self) -> R<Ip<'a>> {
+        let at = self.pos;
+        let s = self.string()?;
+        match s.parse::<IpAddr>() {
+            Ok(a) => Ok(Ip::Addr(a)),
+            Err(_) => {
+                if self.strict {
+                    return Err(self.err_at(
+                        at,
+                        K::InvalidValue {
+                            value: s.into_owned(),
+                            reason: "not an IPv4 or IPv6 address",
+                        },
+                    ));
+                }
+                self.warn(
+                    "ip-invalid",
+                    format!("`{s}` is not an IP address; kept as written"),
+                );
+                Ok(Ip::Invalid(s))
+            }
+        }
+    }
+
+    fn failure_detail(&mut self) -> R<FailureDetail<'a>> {
+        let mut rt = None;
+        let (mut smi, mut rmh, mut helo, mut rip, mut count, mut info, mut code) =
+            (None, None, None, None, None, None, None);
+        let mut seen = 0u32;
+        let mut ext = Vec::new();
+        self.object(
+            "an object (failure-details element)",
+            |p, key, at| {
+                match key {
+                    "result-type" => {
+                        p.mark(&mut seen, 1, key, at)?;
+                        p.path.push(Seg::Key("result-type"));
+                        let s = p.string()?;
+                        let Ok(mut t) = s.parse::<ResultType>();
+                        if !t.is_registered() {
+                            let lower = s.to_ascii_lowercase();
+                            let Ok(known) = lower.parse::<ResultType>();
+                            if known.is_registered() {
+                                p.deviation(
+                                    K::InvalidValue {
+                                        value: s.to_string(),
+                                        reason: "result types are lower case",
+                                    },
+                                    "result-type-case",
+                                    format!("result-type `{s}` read as `{lower}`"),
+                                )?;
+                                t = known;
+                            }
+                        }
+                        rt = Some(t);
+                    }
+                    "sending-mta-ip" => {
+                        p.mark(&mut seen, 2, key, at)?;
+                        p.path.push(Seg::Key("sending-mta-ip"));
+                        smi = Some(p.ip()?);
+                    }
+                    "receiving-mx-hostname" => {
+                        p.mark(&mut seen, 4, key, at)?;
+                        p.path.push(Seg::Key("receiving-mx-hostname"));
+                        rmh = Some(p.string()?);
+                    }
+                    "receiving-mx-helo" => {
+                        p.mark(&mut seen, 8, key, at)?;
+                        p.path.push(Seg::Key("receiving-mx-helo"));
+                        helo = Some(p.string()?);
+                    }
+                    "receiving-ip" => {
+                        p.mark(&mut seen, 16, key, at)?;
+                        p.path.push(Seg::Key("receiving-ip"));
+                        rip = Some(p.ip()?);
+                    }
+                    "failed-session-count" => {
+                        p.mark(&mut seen, 32, key, at)?;
+                        p.path.push(Seg::Key("failed-session-count"));
+                        count = Some(p.count()?);
+                    }
+                    "additional-information" => {
+                        p.mark(&mut seen, 64, key, at)?;
+                        p.path.push(Seg::Key("additional-information"));
+                        info = Some(p.string()?);
+                    }
+                    "failure-reason-code" => {
+                        p.mark(&mut seen, 128, key, at)?;
+                        p.path.push(Seg::Key("failure-reason-code"));
+                        code = Some(p.string()?);
+                    }
+                    _ => return Ok(false),
+                }
+                p.path.pop();
+                Ok(true)
+            },
+            &mut ext,
+        )?;
+        let end = self.pos;
+        let result_type = rt.ok_or_else(|| self.err_at(end, K::MissingMember("result-type")))?;
+        let failed_session_count =
+            count.ok_or_else(|| self.err_at(end, K::MissingMember("failed-session-count")))?;
+        for (present, name) in [
+            (smi.is_some(), "sending-mta-ip"),
+            (rmh.is_some(), "receiving-mx-hostname"),
+        ] {
+            if !present {
+                if self.strict {
+                    return Err(self.err_at(end, K::MissingMember(name)));
+                }
+                self.warn(
+                    "failure-detail-member-missing",
+                    format!("{name} is missing"),
+                );
+            }
+        }
+        Ok(FailureDetail {
+            result_type,
+            sending_mta_ip: smi,
+            receiving_mx_hostname: rmh,
+            receiving_mx_helo: helo,
+            receiving_ip: rip,
+            failed_session_count,
+            additional_information: info,
+            failure_reason_code: code,
+            extensions: ext,
+        })
+    }
+}

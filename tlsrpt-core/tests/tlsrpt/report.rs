@@ -1,0 +1,278 @@
+use tlsrpt_core::{Report, ReportErrorKind as K, ResultType};
+
+fn doc(policies: &str) -> String {
+    format!(
+        r#"{{"organization-name":"Org","date-range":{{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"}},"contact-info":"r@org.example","report-id":"id-1","policies":{policies}}}"#
+    )
+}
+
+fn policy(failure_details: &str, failed: u64) -> String {
+    format!(
+        r#"[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1"],"policy-domain":"example.com","mx-host":["mx.example.com"]}},"summary":{{"total-successful-session-count":1,"total-failure-session-count":{failed}}},"failure-details":{failure_details}}}]"#
+    )
+}
+
+fn detail(extra: &str) -> String {
+    format!(
+        r#"[{{"result-type":"certificate-expired","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx.example.com","failed-session-count":2{extra}}}]"#
+    )
+}
+
+#[test]
+fn rpt_json_01_duplicates_and_i_json_numbers() {
+    let dup = doc(&policy("[]", 0)).replacen(
+        r#""report-id":"id-1""#,
+        r#""report-id":"id-1","report-id":"id-2""#,
+        1,
+    );
+    for r in [
+        Report::parse_strict(dup.as_bytes()),
+        Report::parse_lenient(dup.as_bytes()),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind, K::DuplicateMember("report-id".into()));
+    }
+    let big = doc(&policy(
+        &detail("").replace(":2", ":1152921504606846976"),
+        1152921504606846976,
+    ));
+    assert!(matches!(
+        Report::parse_strict(big.as_bytes()).unwrap_err().kind,
+        K::InvalidCount(_)
+    ));
+    let p = Report::parse_lenient(big.as_bytes()).unwrap();
+    assert!(p.warnings.iter().any(|w| w.code == "count-above-i-json"));
+    let overflow = doc(&policy("[]", 0)).replace(
+        r#""total-successful-session-count":1"#,
+        r#""total-successful-session-count":18446744073709551616"#,
+    );
+    let e = Report::parse_lenient(overflow.as_bytes()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("/policies/0/summary/total-successful-session-count"),
+        "{e}"
+    );
+}
+
+#[test]
+fn rpt_json_02_required_members() {
+    let no_policies = r#"{"organization-name":"Org","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"r@org.example","report-id":"x"}"#;
+    let e = Report::parse_lenient(no_policies.as_bytes()).unwrap_err();
+    assert_eq!(e.kind, K::MissingMember("policies"));
+    assert_eq!(e.offset, no_policies.len());
+}
+
+#[test]
+fn rpt_json_03_dec_19_policies_must_be_an_array() {
+    let one = policy("[]", 0);
+    let obj = doc(&one[1..one.len() - 1]);
+    assert!(matches!(
+        Report::parse_strict(obj.as_bytes()).unwrap_err().kind,
+        K::WrongType(_)
+    ));
+    let p = Report::parse_lenient(obj.as_bytes()).unwrap();
+    assert_eq!(p.report.policies.len(), 1);
+    assert_eq!(p.warnings[0].code, "policies-object");
+    assert!(p.report.to_json(false).contains(r#""policies":[{"#));
+}
+
+#[test]
+fn rpt_json_04_18_dec_18_unknown_values_preserved() {
+    let j = doc(&policy(
+        &detail("").replace("certificate-expired", "x-new-result"),
+        2,
+    ))
+    .replace(r#""policy-type":"sts""#, r#""policy-type":"future""#);
+    let p = Report::parse_strict(j.as_bytes()).unwrap();
+    let pol = &p.report.policies[0];
+    assert_eq!(pol.policy.policy_type.as_str(), "future");
+    assert_eq!(
+        pol.failure_details[0].result_type,
+        ResultType::Other("x-new-result".into())
+    );
+    let out = p.report.to_json(false);
+    assert!(
+        out.contains(r#""result-type":"x-new-result""#)
+            && out.contains(r#""policy-type":"future""#)
+    );
+}
+
+#[test]
+fn dec_04_result_type_case() {
+    let j = doc(&policy(
+        &detail("").replace("certificate-expired", "Certificate-Expired"),
+        2,
+    ));
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(
+        p.report.policies[0].failure_details[0].result_type,
+        ResultType::CertificateExpired
+    );
+    assert_eq!(p.warnings[0].code, "result-type-case");
+    assert!(Report::parse_strict(j.as_bytes()).is_err());
+}
+
+#[test]
+fn rpt_json_08_dec_17_dates() {
+    let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", "2016-04-01T00:00:00");
+    assert!(matches!(
+        Report::parse_strict(j.as_bytes()).unwrap_err().kind,
+        K::InvalidDate { .. }
+    ));
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.report.date_range.start.secs, 1_459_468_800);
+    assert_eq!(p.warnings[0].code, "date-time-not-rfc3339");
+    let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", "2016-04-01t02:00:00.25+02:00");
+    let p = Report::parse_strict(j.as_bytes()).unwrap();
+    assert_eq!(
+        p.report.date_range.start.to_string(),
+        "2016-04-01T00:00:00.25Z"
+    );
+    for bad in [
+        "2016-04-01T24:00:00Z",
+        "2016-02-30T00:00:00Z",
+        "yesterday",
+        "2016-04-01T00:00:00+2",
+    ] {
+        let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", bad);
+        let e = Report::parse_lenient(j.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "/date-range/start-datetime", "{bad}: {e}");
+    }
+}
+
+#[test]
+fn rpt_json_09_dec_20_contact_info() {
+    let j = doc(&policy("[]", 0)).replace(r#""r@org.example""#, "null");
+    assert!(Report::parse_strict(j.as_bytes()).is_err());
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.report.contact_info, None);
+    assert!(
+        !p.report.to_json(false).contains("null"),
+        "the writer never emits null"
+    );
+    let j = doc(&policy("[]", 0)).replace(r#""r@org.example""#, r#""not an address""#);
+    assert!(Report::parse_strict(j.as_bytes()).is_err());
+    assert_eq!(
+        Report::parse_lenient(j.as_bytes()).unwrap().warnings[0].code,
+        "contact-info-invalid"
+    );
+}
+
+#[test]
+fn rpt_json_10_dec_21_counts() {
+    for bad in [r#""5""#, "5.0", "-1", "1e3", "true", "05"] {
+        let j = doc(&policy(&detail("").replace(":2", &format!(":{bad}")), 2));
+        for r in [
+            Report::parse_strict(j.as_bytes()),
+            Report::parse_lenient(j.as_bytes()),
+        ] {
+            let e = r.unwrap_err();
+            assert_eq!(
+                e.path, "/policies/0/failure-details/0/failed-session-count",
+                "{bad}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rpt_json_11_all_fields_round_trip() {
+    let j = doc(&policy(
+        &detail(
+            r#","receiving-mx-helo":"mx.example.com","receiving-ip":"2001:db8::1","additional-information":"https://r.example/x","failure-reason-code":"X\"y\\z\u00e9","x-vendor":{"a":[1,2.5,null,true]}"#,
+        ),
+        2,
+    ));
+    let p = Report::parse_strict(j.as_bytes()).unwrap();
+    let d = &p.report.policies[0].failure_details[0];
+    assert_eq!(d.receiving_mx_helo.as_deref(), Some("mx.example.com"));
+    assert_eq!(d.failure_reason_code.as_deref(), Some("X\"y\\z\u{e9}"));
+    assert_eq!(d.extensions[0].raw_json, r#"{"a":[1,2.5,null,true]}"#);
+    let out = p.report.to_json(false);
+    let again = Report::parse_strict(out.as_bytes()).unwrap().report;
+    assert_eq!(again, p.report);
+    let pretty = p.report.to_json(true);
+    assert_eq!(
+        Report::parse_strict(pretty.as_bytes()).unwrap().report,
+        p.report
+    );
+    assert!(pretty.contains("\n  \"organization-name\": \"Org\""));
+}
+
+#[test]
+fn rpt_json_12_ip_addresses() {
+    let j = doc(&policy(
+        &detail("").replace("192.0.2.1", "2001:db8:abcd:0012::1"),
+        2,
+    ));
+    let p = Report::parse_strict(j.as_bytes()).unwrap();
+    assert!(p.report.to_json(false).contains("2001:db8:abcd:12::1"));
+    let j = doc(&policy(&detail("").replace("192.0.2.1", "999.1.1.1"), 2));
+    assert!(Report::parse_strict(j.as_bytes()).is_err());
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.warnings[0].code, "ip-invalid");
+    assert!(p.report.to_json(false).contains("999.1.1.1"));
+}
+
+#[test]
+fn rpt_json_16_17_overlap_and_several_policies() {
+    let mut j = doc(&policy(&detail(""), 1));
+    let p = Report::parse_strict(j.as_bytes()).unwrap();
+    assert_eq!(p.warnings[0].code, "failure-count-mismatch");
+    j = doc(
+        &format!("[{0},{0}]", &policy("[]", 0)[1..policy("[]", 0).len() - 1])
+            .replacen("sts", "tlsa", 1),
+    );
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.report.policies.len(), 2);
+}
+
+#[test]
+fn rpt_json_19_hostile_input() {
+    let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
+    let e = Report::parse_lenient(deep.as_bytes()).unwrap_err();
+    assert!(matches!(e.kind, K::TooDeep(_)));
+    assert!(Report::parse_lenient(b"").is_err());
+    assert!(Report::parse_lenient(b"\xff").unwrap_err().kind == K::NotUtf8);
+    let trailing = format!("{} x", doc(&policy("[]", 0)));
+    assert_eq!(
+        Report::parse_lenient(trailing.as_bytes()).unwrap_err().kind,
+        K::TrailingData
+    );
+    let lone = doc(&policy("[]", 0)).replace("Org", r"\ud800");
+    assert!(Report::parse_lenient(lone.as_bytes()).is_err());
+    let pair = doc(&policy("[]", 0)).replace("Org", r"\ud83d\ude00");
+    assert_eq!(
+        Report::parse_lenient(pair.as_bytes())
+            .unwrap()
+            .report
+            .organization_name,
+        "\u{1f600}"
+    );
+}
+
+#[test]
+fn dec_25_no_policy_found_written_without_policy_string_and_mx() {
+    let j = doc(
+        r#"[{"policy":{"policy-type":"no-policy-found","policy-domain":"example.com","mx-host":["x"]},"summary":{"total-successful-session-count":3,"total-failure-session-count":0},"failure-details":[]}]"#,
+    );
+    let p = Report::parse_strict(j.as_bytes()).unwrap();
+    let out = p.report.to_json(false);
+    assert!(
+        !out.contains("mx-host") && !out.contains("policy-string"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bom_and_unknown_top_level_members() {
+    let j = format!(
+        "\u{feff}{}",
+        doc(&policy("[]", 0)).replacen('{', r#"{"x-note":"kept","#, 1)
+    );
+    assert!(Report::parse_strict(j.as_bytes()).is_err());
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.warnings[0].code, "byte-order-mark");
+    assert_eq!(p.report.extensions[0].name, "x-note");
+    assert!(p.report.to_json(false).ends_with(r#","x-note":"kept"}"#));
+}
