@@ -47,14 +47,26 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod alert;
 pub mod error;
+pub mod export;
+pub mod filename;
+pub mod input;
+pub mod mail;
 pub mod parse;
 pub mod record;
 pub mod report;
+pub mod summary;
 pub mod time;
 
+pub use alert::{Alerts, Finding, Readiness, enforce_readiness};
 pub use error::{RecordError, ReportError, ReportErrorKind, SelectError};
+pub use export::{CsvWriter, NdjsonWriter};
+pub use filename::{FilenameError, ReportFilename};
+pub use input::{Extracted, InputError, InputKind, Limits};
+pub use mail::MailInfo;
 pub use mta_sts_core::ResultType;
 pub use parse::{Parsed, ReportWarning};
 pub use record::TlsRptRecord;
 pub use report::{FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report};
+pub use summary::Aggregator;

@@ -106,15 +106,37 @@ struct Parser<'a> {
 type R<T> = Result<T, ReportError>;
 
 /// The members of one object seen so far, for duplicate detection.
+/// Member names of one object seen so far, for duplicate detection: a
+/// short list scanned linearly, switching to a hash set for objects with
+/// many members so hostile input cannot make reading quadratic.
 struct Seen<'a> {
-    unknown: Vec<Cow<'a, str>>,
+    small: Vec<Cow<'a, str>>,
+    large: Option<std::collections::HashSet<Cow<'a, str>>>,
 }
 
-impl Seen<'_> {
+impl<'a> Seen<'a> {
+    const SMALL: usize = 16;
+
     fn new() -> Self {
         Self {
-            unknown: Vec::new(),
+            small: Vec::new(),
+            large: None,
         }
+    }
+
+    /// Record `name`; false when it was already there.
+    fn insert(&mut self, name: Cow<'a, str>) -> bool {
+        if let Some(set) = &mut self.large {
+            return set.insert(name);
+        }
+        if self.small.contains(&name) {
+            return false;
+        }
+        self.small.push(name);
+        if self.small.len() > Self::SMALL {
+            self.large = Some(self.small.drain(..).collect());
+        }
+        true
     }
 }
 
@@ -416,17 +438,16 @@ impl<'a> Parser<'a> {
             }
             Some(b'{') => {
                 self.pos += 1;
-                let mut names: Vec<Cow<'a, str>> = Vec::new();
+                let mut names = Seen::new();
                 if self.peek() == Some(b'}') {
                     self.pos += 1;
                 } else {
                     loop {
                         let at = self.pos;
                         let k = self.string()?;
-                        if names.contains(&k) {
+                        if !names.insert(k.clone()) {
                             return Err(self.err_at(at, K::DuplicateMember(k.into_owned())));
                         }
-                        names.push(k);
                         self.expect(b':', "`:`")?;
                         self.raw_value(depth + 1)?;
                         match self.peek() {
@@ -536,11 +557,10 @@ impl<'a> Parser<'a> {
             // The callback handles known members and returns false for unknown ones.
             let handled = member(self, &key, at)?;
             if !handled {
-                if seen.unknown.contains(&key) {
+                if !seen.insert(key.clone()) {
                     return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
                 }
                 let raw = self.raw_value(1)?;
-                seen.unknown.push(key.clone());
                 ext.push(Extension {
                     name: key,
                     raw_json: Cow::Borrowed(raw),

@@ -1,10 +1,15 @@
 //! Integration tests for tlsrpt-core. Test names carry the checklist IDs
 //! (RPT-*) and decision IDs (DEC-*) they cover.
 
+mod alert;
 mod corpus;
+mod export;
+mod filename;
+mod input;
 mod record;
 mod report;
 mod roundtrip;
+mod summary;
 
 use std::path::Path;
 

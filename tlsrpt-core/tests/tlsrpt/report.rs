@@ -276,3 +276,21 @@ fn bom_and_unknown_top_level_members() {
     assert_eq!(p.report.extensions[0].name, "x-note");
     assert!(p.report.to_json(false).ends_with(r#","x-note":"kept"}"#));
 }
+
+#[test]
+fn many_unknown_members_are_not_quadratic_and_duplicates_still_found() {
+    let mut members = String::new();
+    for i in 0..40_000 {
+        members.push_str(&format!(r#""x-{i}":{i},"#));
+    }
+    let j = doc(&policy("[]", 0)).replacen('{', &format!("{{{members}"), 1);
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.report.extensions.len(), 40_000);
+    let dup = j.replacen(r#""x-39999":39999,"#, r#""x-39999":39999,"x-17":1,"#, 1);
+    let e = Report::parse_lenient(dup.as_bytes()).unwrap_err();
+    assert_eq!(e.kind, K::DuplicateMember("x-17".into()));
+    // Inside an unknown member's value too.
+    let nested = doc(&policy("[]", 0)).replacen('{', &format!(r#"{{"x":{{{members}"x-5":0}},"#), 1);
+    let e = Report::parse_lenient(nested.as_bytes()).unwrap_err();
+    assert_eq!(e.kind, K::DuplicateMember("x-5".into()));
+}

@@ -1,0 +1,426 @@
+//! Reading a report in the shapes it arrives in: plain JSON, gzip
+//! (RFC 1952, RPT-DELIV-01) or a whole e-mail message (RPT-DELIV-06).
+//!
+//! The shape is detected from the content, never from a file name
+//! ([`detect`]):
+//!
+//! | first bytes | kind |
+//! |---|---|
+//! | `1f 8b` (gzip magic) | [`InputKind::Gzip`] |
+//! | `{` after an optional UTF-8 byte order mark and white space | [`InputKind::Json`] |
+//! | a `Name: value` header line (optionally after an mbox `From ` line) | [`InputKind::Email`] |
+//!
+//! Anything else is [`InputError::Unrecognised`]. [`extract`] returns the
+//! report's JSON text; [`read_report`] also parses it.
+//!
+//! ## Limits
+//!
+//! Every size is bounded before the work that could exceed it
+//! ([`Limits`]; RPT-DELIV-19):
+//!
+//! - `max_message`: an e-mail larger than this is refused before it is
+//!   parsed;
+//! - `max_attachment`: a MIME part is decoded (base64, quoted-printable)
+//!   into at most this many bytes; decoding stops and fails as soon as the
+//!   output would grow past it;
+//! - `max_decompressed`: gzip data is inflated through a reader capped at
+//!   `max_decompressed + 1` bytes, so a gzip bomb is never inflated into
+//!   memory beyond the limit; the same limit bounds a plain JSON input, so
+//!   the report reader never sees more.
+//!
+//! E-mail rules (which parts are read, which mislabels are accepted) are
+//! documented in [`crate::mail`].
+//!
+//! ```
+//! use tlsrpt_core::input::{self, InputKind, Limits};
+//!
+//! let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-22T23:59:59Z"},"contact-info":"tlsrpt@org.example","report-id":"r1","policies":[]}"#;
+//! assert_eq!(input::detect(json), Some(InputKind::Json));
+//! let (extracted, report, warnings) = input::read_report(json, &Limits::default(), false)?;
+//! assert_eq!(extracted.kind, InputKind::Json);
+//! assert_eq!(report.report_id, "r1");
+//! assert!(warnings.is_empty());
+//! # Ok::<(), tlsrpt_core::input::InputError>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::Read;
+
+use crate::error::ReportError;
+use crate::mail::MailInfo;
+use crate::parse::ReportWarning;
+use crate::report::Report;
+
+/// Size limits for [`extract`] and [`read_report`].
+///
+/// The defaults are well above real reports (receivers commonly cap them
+/// around 10 MB, RFC 8460 5.2) while keeping memory use bounded:
+///
+/// | field | default |
+/// |---|---|
+/// | `max_decompressed` | 32 MiB |
+/// | `max_attachment` | 32 MiB |
+/// | `max_message` | 64 MiB |
+///
+/// ```
+/// let l = tlsrpt_core::input::Limits { max_decompressed: 1 << 20, ..Default::default() };
+/// assert_eq!(l.max_message, 64 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest report JSON text, in bytes, after gzip decompression; also
+    /// bounds a plain JSON input.
+    pub max_decompressed: usize,
+    /// Largest decoded (base64, quoted-printable or as-is) e-mail part, in
+    /// bytes.
+    pub max_attachment: usize,
+    /// Largest e-mail message, in bytes, as given.
+    pub max_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_decompressed: 32 << 20,
+            max_attachment: 32 << 20,
+            max_message: 64 << 20,
+        }
+    }
+}
+
+/// The shape of an input, detected from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputKind {
+    /// A JSON report.
+    Json,
+    /// A gzip-compressed report.
+    Gzip,
+    /// An e-mail message (RFC 5322) carrying the report.
+    Email,
+}
+
+/// Why an input could not be turned into report JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Something is larger than its limit.
+    #[error("{what} is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// What was too large, e.g. `decompressed report`.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// Truncated or corrupt gzip data, or a part declared gzip that is not.
+    #[error("invalid gzip data: {0}")]
+    Gzip(String),
+    /// A malformed e-mail message.
+    #[error("malformed e-mail: {0}")]
+    Mail(String),
+    /// An e-mail without a TLS-RPT report part.
+    #[error("no tls-rpt report part in the e-mail (parts seen: {})", seen(parts))]
+    NoReportPart {
+        /// The parts seen, each as `<part number> <media type>` plus its
+        /// file name and why it was not read where that applies.
+        parts: Vec<String>,
+    },
+    /// The report JSON is invalid.
+    #[error("invalid report: {0}")]
+    Report(#[from] ReportError),
+    /// Neither JSON, gzip nor an e-mail.
+    #[error(
+        "unrecognised input: neither JSON (`{{`), gzip (1f 8b) nor an e-mail (header lines); it starts with {start}"
+    )]
+    Unrecognised {
+        /// The first bytes, escaped.
+        start: String,
+    },
+}
+
+fn seen(parts: &[String]) -> String {
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A report's JSON text, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Extracted<'a> {
+    /// The JSON text (borrowed from the input when it was not encoded).
+    pub json: Cow<'a, [u8]>,
+    /// The shape of the input.
+    pub kind: InputKind,
+    /// Whether the report was gzip-compressed (the input, or the e-mail
+    /// part).
+    pub gzip: bool,
+    /// For an e-mail: its header fields and the report part's labels.
+    pub mail: Option<MailInfo>,
+    /// Deviations met on the way (mislabelled parts, missing header
+    /// fields), in plain words; empty for a well-formed input.
+    pub warnings: Vec<String>,
+}
+
+impl Extracted<'_> {
+    /// An owned copy.
+    pub fn into_owned(self) -> Extracted<'static> {
+        Extracted {
+            json: Cow::Owned(self.json.into_owned()),
+            kind: self.kind,
+            gzip: self.gzip,
+            mail: self.mail,
+            warnings: self.warnings,
+        }
+    }
+}
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Whether `bytes` start with the gzip magic bytes `1f 8b`.
+pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Whether the first non-white-space byte (after an optional byte order
+/// mark) is `{`.
+pub(crate) fn looks_like_json(bytes: &[u8]) -> bool {
+    let b = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    b.iter()
+        .find(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        .is_some_and(|&c| c == b'{')
+}
+
+/// Whether `line` is an RFC 5322 header field line: a non-empty name of
+/// printable ASCII other than `:`, optional white space, then `:`.
+pub(crate) fn is_header_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    let name = &line[..colon];
+    let name = match name.iter().rposition(|&c| c != b' ' && c != b'\t') {
+        Some(end) => &name[..=end],
+        None => return false,
+    };
+    name.iter().all(|&c| (33..=126).contains(&c))
+}
+
+fn first_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&c| c == b'\n') {
+        Some(i) => {
+            let line = &bytes[..i];
+            (line.strip_suffix(b"\r").unwrap_or(line), &bytes[i + 1..])
+        }
+        None => (bytes, &[]),
+    }
+}
+
+/// Detect the shape of an input from its first bytes (see the module
+/// documentation); `None` when it is none of them.
+///
+/// ```
+/// use tlsrpt_core::input::{detect, InputKind};
+/// assert_eq!(detect(b"\xef\xbb\xbf \n{}"), Some(InputKind::Json));
+/// assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Some(InputKind::Gzip));
+/// assert_eq!(detect(b"From: a@example.com\r\nSubject: x\r\n\r\nbody"), Some(InputKind::Email));
+/// assert_eq!(detect(b"<?xml version=\"1.0\"?>"), None);
+/// ```
+pub fn detect(bytes: &[u8]) -> Option<InputKind> {
+    if is_gzip(bytes) {
+        return Some(InputKind::Gzip);
+    }
+    if looks_like_json(bytes) {
+        return Some(InputKind::Json);
+    }
+    let (line, rest) = first_line(bytes);
+    let line = if line.starts_with(b"From ") {
+        first_line(rest).0
+    } else {
+        line
+    };
+    is_header_line(line).then_some(InputKind::Email)
+}
+
+/// Inflate gzip data (one or more members, RFC 1952 2.2) into at most
+/// `limit` bytes.
+///
+/// Decompression reads through a reader capped at `limit + 1` bytes and
+/// fails with [`InputError::TooLarge`] (`what` = `decompressed report`) as
+/// soon as the output passes `limit`, so a gzip bomb is never inflated
+/// further. Truncated or corrupt data is [`InputError::Gzip`].
+///
+/// ```
+/// use std::io::Write;
+/// use tlsrpt_core::input::{decompress_gzip, InputError};
+///
+/// let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+/// enc.write_all(&[b' '; 4096])?;
+/// let gz = enc.finish()?;
+/// assert_eq!(decompress_gzip(&gz, 4096)?.len(), 4096);
+/// assert!(matches!(decompress_gzip(&gz, 4095), Err(InputError::TooLarge { limit: 4095, .. })));
+/// assert!(matches!(decompress_gzip(&gz[..gz.len() - 4], 4096), Err(InputError::Gzip(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decompress_gzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, InputError> {
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit).min(1 << 20));
+    let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(cap);
+    if let Err(e) = reader.read_to_end(&mut out) {
+        // A bomb that is also corrupt past the limit is still too large.
+        if out.len() > limit {
+            return Err(InputError::TooLarge {
+                what: "decompressed report",
+                limit,
+            });
+        }
+        let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "truncated gzip data".to_owned()
+        } else {
+            e.to_string()
+        };
+        return Err(InputError::Gzip(format!(
+            "{what} (after {} decompressed bytes of {} compressed)",
+            out.len(),
+            bytes.len()
+        )));
+    }
+    if out.len() > limit {
+        return Err(InputError::TooLarge {
+            what: "decompressed report",
+            limit,
+        });
+    }
+    Ok(out)
+}
+
+/// The first bytes of `b`, for messages: printable ASCII as text, others
+/// as hex.
+pub(crate) fn describe_start(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "nothing (empty input)".to_owned();
+    }
+    let head = &b[..b.len().min(16)];
+    if head
+        .iter()
+        .all(|&c| c.is_ascii_graphic() || c == b' ' || c == b'\t')
+    {
+        format!("`{}`", String::from_utf8_lossy(head))
+    } else {
+        let mut s = String::new();
+        for (i, c) in head.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            let _ = write!(s, "{c:02x}");
+        }
+        s
+    }
+}
+
+/// Extract the report JSON from an input of any shape: JSON as is, gzip
+/// inflated, an e-mail's report part decoded and inflated (see
+/// [`crate::mail`]). Every size is bounded by `limits`.
+///
+/// ```
+/// use tlsrpt_core::input::{extract, InputKind, Limits};
+/// let mail = b"TLS-Report-Domain: example.net\r\nTLS-Report-Submitter: sender.example\r\n\
+/// Content-Type: application/tlsrpt+json\r\n\r\n{\"report-id\":\"x\"}\r\n";
+/// let e = extract(mail, &Limits::default())?;
+/// assert_eq!(e.kind, InputKind::Email);
+/// assert!(e.json.starts_with(b"{\"report-id\""));
+/// assert_eq!(e.mail.unwrap().tls_report_domain.as_deref(), Some("example.net"));
+/// # Ok::<(), tlsrpt_core::input::InputError>(())
+/// ```
+pub fn extract<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Extracted<'a>, InputError> {
+    match detect(bytes) {
+        Some(InputKind::Json) => {
+            if bytes.len() > limits.max_decompressed {
+                return Err(InputError::TooLarge {
+                    what: "report JSON",
+                    limit: limits.max_decompressed,
+                });
+            }
+            Ok(Extracted {
+                json: Cow::Borrowed(bytes),
+                kind: InputKind::Json,
+                gzip: false,
+                mail: None,
+                warnings: Vec::new(),
+            })
+        }
+        Some(InputKind::Gzip) => Ok(Extracted {
+            json: Cow::Owned(decompress_gzip(bytes, limits.max_decompressed)?),
+            kind: InputKind::Gzip,
+            gzip: true,
+            mail: None,
+            warnings: Vec::new(),
+        }),
+        Some(InputKind::Email) => crate::mail::extract(bytes, limits),
+        None => Err(InputError::Unrecognised {
+            start: describe_start(bytes),
+        }),
+    }
+}
+
+/// [`extract`] and parse: the strict or lenient reader
+/// ([`Report::parse_strict`], [`Report::parse_lenient`]) on the JSON, the
+/// report converted to owned.
+///
+/// For an e-mail, the header fields are also checked against the report
+/// and any mismatch added to [`Extracted::warnings`]: `TLS-Report-Submitter`
+/// must be the domain of `contact-info` (RPT-DELIV-08) and
+/// `TLS-Report-Domain` a `policy-domain` of the report (RPT-DELIV-07).
+/// The e-mail rules are lenient in both modes; `strict` selects the JSON
+/// reader.
+///
+/// ```
+/// use tlsrpt_core::input::{read_report, InputError, Limits};
+/// let err = read_report(b"{\"organization-name\": 1}", &Limits::default(), false).unwrap_err();
+/// assert!(matches!(err, InputError::Report(_)));
+/// ```
+pub fn read_report<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    strict: bool,
+) -> Result<(Extracted<'a>, Report<'static>, Vec<ReportWarning>), InputError> {
+    let mut extracted = extract(bytes, limits)?;
+    let parsed = if strict {
+        Report::parse_strict(&extracted.json)?
+    } else {
+        Report::parse_lenient(&extracted.json)?
+    };
+    let report = parsed.report.into_owned();
+    let warnings = parsed.warnings;
+    if let Some(info) = &extracted.mail {
+        let mut notes = Vec::new();
+        if let (Some(sub), Some(contact)) = (&info.tls_report_submitter, &report.contact_info)
+            && crate::filename::check_submitter(contact, sub).is_err()
+        {
+            notes.push(format!(
+                "TLS-Report-Submitter `{sub}` is not the domain of contact-info `{contact}` (RFC 8460 5.3)"
+            ));
+        }
+        if let Some(dom) = &info.tls_report_domain {
+            let want = dom.trim_end_matches('.');
+            let domains: Vec<&str> = report
+                .policies
+                .iter()
+                .filter_map(|p| p.policy.policy_domain.as_deref())
+                .collect();
+            if !domains.is_empty()
+                && !domains
+                    .iter()
+                    .any(|d| d.trim_end_matches('.').eq_ignore_ascii_case(want))
+            {
+                notes.push(format!(
+                    "TLS-Report-Domain `{dom}` is not a policy-domain of the report ({})",
+                    domains.join(", ")
+                ));
+            }
+        }
+        extracted.warnings.extend(notes);
+    }
+    Ok((extracted, report, warnings))
+}

@@ -1,0 +1,1091 @@
+//! Extracting a report from an e-mail message (RFC 8460 5.3; RPT-DELIV-06,
+//! -07, -10, -20).
+//!
+//! A small MIME reader (RFC 2045, 2046, 2047, 2231, 5322) written for this
+//! one job: find the report part, decode only that part, within limits.
+//! Header fields are unfolded (each line break with the white space after
+//! it becomes one space); `Subject` and file names have their RFC 2047
+//! encoded words and RFC 2231 parameter encodings decoded.
+//!
+//! ## Which part is the report
+//!
+//! Every part of the message is visited: nested `multipart/*` parts of any
+//! subtype (up to 16 levels), `message/rfc822` attachments (a forwarded
+//! report), and a non-multipart message whose body is the report. Parts are
+//! numbered as IMAP does (`1`, `2`, `2.1`).
+//!
+//! | part type | read as the report | warning |
+//! |---|---|---|
+//! | `application/tlsrpt+gzip`, `application/tlsrpt+json` | always | no |
+//! | `application/tlsrpt` (no suffix) | always | yes |
+//! | `application/gzip`, `application/x-gzip`, `application/octet-stream`, `application/json` | with a second hint: a `multipart/report; report-type=tlsrpt` around it, a `TLS-Report-Domain` or `TLS-Report-Submitter` header field, or a file name ending in `.json`, `.json.gz` or `.gz` | yes |
+//! | `text/plain` | with a file name ending in `.json`, `.json.gz` or `.gz`; or when it is the whole body of a message with a `TLS-Report-*` header field | yes |
+//! | anything else | never | |
+//!
+//! So a `multipart/related` message whose only hint is a part typed
+//! `application/json` has no report part (as mox decides), while the same
+//! part inside `multipart/report; report-type=tlsrpt` is read with a
+//! warning. The correctly typed parts are preferred over mislabelled ones;
+//! among equals the first wins, with a warning when there are several.
+//! `report-type` is matched in any case, quoted or not, before or after
+//! `boundary`.
+//!
+//! The content of the chosen part is always checked by its magic bytes:
+//! gzip data (`1f 8b`) is inflated whatever the label says (a `+json` part
+//! holding gzip gives a warning), JSON in a part labelled gzip is read as is
+//! (with a warning), and a `+gzip` part holding neither is
+//! [`InputError::Gzip`]; a `+json` part holding something else goes to the
+//! report reader, whose error says where the JSON breaks. A mislabelled
+//! part whose content is not JSON (after any decompression) is passed over. A message with no part read as the
+//! report is [`InputError::NoReportPart`], which lists the parts seen.
+//!
+//! Transfer encodings: `base64` (characters outside the alphabet are
+//! ignored as RFC 2045 6.8 says, with a warning), `quoted-printable`, and
+//! `7bit`, `8bit`, `binary` or none (the part is used in place, not copied).
+//! Others are [`InputError::Mail`].
+//!
+//! ## Limits
+//!
+//! - the message must be at most [`Limits::max_message`] bytes, checked
+//!   before anything is parsed;
+//! - at most 1000 MIME parts are visited;
+//! - the chosen part is decoded into at most [`Limits::max_attachment`]
+//!   bytes: the size of base64 output is counted, without decoding, before
+//!   any memory is allocated, and quoted-printable decoding stops as soon
+//!   as it would pass the limit;
+//! - gzip is inflated into at most [`Limits::max_decompressed`] bytes
+//!   ([`crate::input::decompress_gzip`]).
+//!
+//! Missing `TLS-Report-Domain` / `TLS-Report-Submitter` header fields
+//! (RPT-DELIV-07) and a `report-type` other than `tlsrpt` are reported as
+//! warnings, never errors.
+//!
+//! ```
+//! use tlsrpt_core::input::Limits;
+//!
+//! let mail = b"Subject: Report Domain: example.net\r\n Submitter: sender.example\r\n Report-ID: <1@sender.example>\r\n\
+//! TLS-Report-Domain: example.net\r\nTLS-Report-Submitter: sender.example\r\n\
+//! Content-Type: multipart/report; boundary=b; report-type=tlsrpt\r\n\r\n\
+//! --b\r\nContent-Type: text/plain\r\n\r\nThis is a TLS report.\r\n\
+//! --b\r\nContent-Type: application/tlsrpt+json\r\nContent-Disposition: attachment; filename=\"r.json\"\r\n\r\n\
+//! {\"report-id\": \"1\"}\r\n--b--\r\n";
+//! let e = tlsrpt_core::mail::extract(mail, &Limits::default())?;
+//! assert_eq!(&e.json[..], b"{\"report-id\": \"1\"}");
+//! let info = e.mail.unwrap();
+//! assert_eq!(info.subject.as_deref(), Some("Report Domain: example.net Submitter: sender.example Report-ID: <1@sender.example>"));
+//! assert_eq!(info.attachment_filename.as_deref(), Some("r.json"));
+//! assert_eq!(info.report_type.as_deref(), Some("tlsrpt"));
+//! assert!(e.warnings.is_empty());
+//! # Ok::<(), tlsrpt_core::input::InputError>(())
+//! ```
+
+use std::borrow::Cow;
+
+use crate::filename::{MEDIA_TYPE_GZIP, MEDIA_TYPE_JSON, TLS_REPORT_DOMAIN, TLS_REPORT_SUBMITTER};
+use crate::input::{
+    Extracted, InputError, InputKind, Limits, decompress_gzip, describe_start, is_gzip,
+    is_header_line, looks_like_json,
+};
+
+/// Nesting limit for multiparts and attached messages.
+const MAX_DEPTH: usize = 16;
+/// Limit on the number of MIME parts visited.
+const MAX_PARTS: usize = 1000;
+
+/// What the e-mail says about the report: header fields of the message
+/// that carries it and the labels of the report part.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct MailInfo {
+    /// `Subject`, unfolded, encoded words decoded (RPT-DELIV-10; see
+    /// [`crate::filename::parse_subject`]).
+    pub subject: Option<String>,
+    /// `TLS-Report-Domain` (RPT-DELIV-07): the policy domain.
+    pub tls_report_domain: Option<String>,
+    /// `TLS-Report-Submitter` (RPT-DELIV-07): the sender's domain.
+    pub tls_report_submitter: Option<String>,
+    /// The report part's file name (`Content-Disposition` `filename`, else
+    /// `Content-Type` `name`); see [`crate::filename::ReportFilename`].
+    pub attachment_filename: Option<String>,
+    /// The report part's media type, lower case, without parameters.
+    pub content_type: Option<String>,
+    /// The `report-type` parameter of the `multipart/report` around the
+    /// report part, as written.
+    pub report_type: Option<String>,
+}
+
+/// Extract the report from an e-mail message: find the report part,
+/// decode it and inflate it (see the module documentation for the rules
+/// and limits). [`crate::input::extract`] calls this for inputs detected as
+/// e-mail.
+pub fn extract<'a>(message: &'a [u8], limits: &Limits) -> Result<Extracted<'a>, InputError> {
+    if message.len() > limits.max_message {
+        return Err(InputError::TooLarge {
+            what: "e-mail message",
+            limit: limits.max_message,
+        });
+    }
+    let root = parse_entity(message);
+    let mut w = Walker {
+        messages: Vec::new(),
+        leaves: Vec::new(),
+        seen: Vec::new(),
+        warnings: Vec::new(),
+        count: 0,
+    };
+    w.message(root, "", 0)?;
+    w.choose(limits)
+}
+
+// ---------------------------------------------------------------------------
+// Header fields
+
+struct Entity<'a> {
+    fields: Vec<(String, String)>,
+    body: &'a [u8],
+}
+
+impl Entity<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The line at `pos` without its line break, and where the next begins.
+fn line_at(b: &[u8], pos: usize) -> (&[u8], usize) {
+    let rest = &b[pos..];
+    match rest.iter().position(|&c| c == b'\n') {
+        Some(i) => {
+            let line = &rest[..i];
+            (line.strip_suffix(b"\r").unwrap_or(line), pos + i + 1)
+        }
+        None => (rest, b.len()),
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+/// Split an entity into its header fields (unfolded) and body. The header
+/// block ends at an empty line, or at the first line that is neither a
+/// field nor a continuation (lenient).
+fn parse_entity(b: &[u8]) -> Entity<'_> {
+    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut pos = 0;
+    let body_start = loop {
+        if pos >= b.len() {
+            break b.len();
+        }
+        let (line, next) = line_at(b, pos);
+        if pos == 0 && line.starts_with(b"From ") && !is_header_line(line) {
+            pos = next; // mbox separator line
+            continue;
+        }
+        if line.is_empty() {
+            break next;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some((_, v)) = fields.last_mut() {
+                let t = trim(line);
+                if !t.is_empty() {
+                    if !v.is_empty() {
+                        v.push(b' ');
+                    }
+                    v.extend_from_slice(t);
+                }
+                pos = next;
+                continue;
+            }
+            break pos;
+        }
+        if !is_header_line(line) {
+            break pos;
+        }
+        let colon = line.iter().position(|&c| c == b':').unwrap_or(0);
+        let name = String::from_utf8_lossy(trim(&line[..colon])).into_owned();
+        fields.push((name, trim(&line[colon + 1..]).to_vec()));
+        pos = next;
+    };
+    Entity {
+        fields: fields
+            .into_iter()
+            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+            .collect(),
+        body: &b[body_start.min(b.len())..],
+    }
+}
+
+/// A `Content-Type` or `Content-Disposition` value.
+struct Params {
+    /// The value before the first `;`, trimmed, lower case.
+    value: String,
+    /// Parameters, names lower case, values unquoted.
+    params: Vec<(String, String)>,
+}
+
+fn parse_params(s: &str) -> Params {
+    let (value, rest) = s.split_once(';').unwrap_or((s, ""));
+    let b = rest.as_bytes();
+    let mut i = 0;
+    let mut params = Vec::new();
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b';') {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let name_start = i;
+        while i < b.len() && b[i] != b'=' && b[i] != b';' {
+            i += 1;
+        }
+        let name = rest[name_start..i].trim().to_ascii_lowercase();
+        if i >= b.len() || b[i] == b';' {
+            continue; // a parameter without a value
+        }
+        i += 1;
+        while i < b.len() && matches!(b[i], b' ' | b'\t') {
+            i += 1;
+        }
+        let val = if b.get(i) == Some(&b'"') {
+            let base = i + 1;
+            let mut v = String::new();
+            let mut chars = rest[base..].char_indices();
+            i = b.len();
+            while let Some((j, c)) = chars.next() {
+                match c {
+                    '"' => {
+                        i = base + j + 1;
+                        break;
+                    }
+                    '\\' => {
+                        if let Some((_, c)) = chars.next() {
+                            v.push(c);
+                        }
+                    }
+                    c => v.push(c),
+                }
+            }
+            while i < b.len() && b[i] != b';' {
+                i += 1;
+            }
+            v
+        } else {
+            let start = i;
+            while i < b.len() && b[i] != b';' {
+                i += 1;
+            }
+            rest[start..i].trim().to_owned()
+        };
+        if !name.is_empty() {
+            params.push((name, val));
+        }
+    }
+    Params {
+        value: value.trim().to_ascii_lowercase(),
+        params,
+    }
+}
+
+impl Params {
+    /// A parameter, with RFC 2231 extended values and continuations and
+    /// RFC 2047 encoded words decoded.
+    fn get(&self, name: &str) -> Option<String> {
+        let ext = format!("{name}*");
+        if let Some((_, v)) = self.params.iter().find(|(k, _)| *k == ext) {
+            return Some(decode_2231(v));
+        }
+        let mut segs: Vec<(u32, bool, &str)> = Vec::new();
+        for (k, v) in &self.params {
+            if let Some(rest) = k.strip_prefix(&ext) {
+                let (num, encoded) = match rest.strip_suffix('*') {
+                    Some(n) => (n, true),
+                    None => (rest, false),
+                };
+                if let Ok(n) = num.parse::<u32>() {
+                    segs.push((n, encoded, v));
+                }
+            }
+        }
+        if !segs.is_empty() {
+            segs.sort_by_key(|s| s.0);
+            let mut charset = "utf-8";
+            let mut bytes = Vec::new();
+            for (i, (_, encoded, v)) in segs.iter().enumerate() {
+                if *encoded {
+                    let mut v: &str = v;
+                    if i == 0
+                        && let Some((cs, rest)) = v.split_once('\'')
+                    {
+                        charset = cs;
+                        v = rest.split_once('\'').map_or(rest, |(_, r)| r);
+                    }
+                    percent_decode(v, &mut bytes);
+                } else {
+                    bytes.extend_from_slice(v.as_bytes());
+                }
+            }
+            return Some(charset_decode(&bytes, charset));
+        }
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| decode_words(v))
+    }
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// The byte written as two hex digits at `b[i..i + 2]`.
+fn hex_pair(b: &[u8], i: usize) -> Option<u8> {
+    let h = hex(*b.get(i)?)?;
+    let l = hex(*b.get(i + 1)?)?;
+    Some(h << 4 | l)
+}
+
+fn percent_decode(s: &str, out: &mut Vec<u8>) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(c) = hex_pair(b, i + 1)
+        {
+            out.push(c);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+}
+
+/// An RFC 2231 extended value `charset'language'percent-encoded`.
+fn decode_2231(v: &str) -> String {
+    let (charset, text) = match v.split_once('\'') {
+        Some((cs, rest)) => (cs, rest.split_once('\'').map_or(rest, |(_, t)| t)),
+        None => ("utf-8", v),
+    };
+    let mut bytes = Vec::new();
+    percent_decode(text, &mut bytes);
+    charset_decode(&bytes, charset)
+}
+
+/// Bytes in a charset as text: UTF-8 and US-ASCII as UTF-8 (invalid
+/// sequences replaced), ISO-8859-1 and windows-1252 byte for byte; other
+/// charsets as UTF-8.
+fn charset_decode(b: &[u8], charset: &str) -> String {
+    let cs = charset.trim().to_ascii_lowercase();
+    if matches!(
+        cs.as_str(),
+        "iso-8859-1" | "latin1" | "iso8859-1" | "windows-1252" | "cp1252"
+    ) {
+        b.iter().map(|&c| char::from(c)).collect()
+    } else {
+        String::from_utf8_lossy(b).into_owned()
+    }
+}
+
+/// Decode RFC 2047 encoded words (`=?charset?B|Q?text?=`); white space
+/// between two encoded words is dropped. Words that cannot be decoded are
+/// kept as written.
+fn decode_words(s: &str) -> String {
+    if !s.contains("=?") {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    let mut after_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, from) = rest.split_at(start);
+        if let Some((text, len)) = decode_word(from) {
+            if !(after_word && before.trim().is_empty()) {
+                out.push_str(before);
+            }
+            out.push_str(&text);
+            rest = &from[len..];
+            after_word = true;
+        } else {
+            out.push_str(before);
+            out.push_str("=?");
+            rest = &from[2..];
+            after_word = false;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Longest encoded word considered (RFC 2047 says 75; some senders write
+/// longer ones). Bounds the search, so a header full of `=?` stays linear.
+const MAX_WORD: usize = 1024;
+
+/// One encoded word at the start of `s` (which starts with `=?`): the text
+/// and the length of the word.
+fn decode_word(s: &str) -> Option<(String, usize)> {
+    let b = s.as_bytes();
+    let max = b.len().min(MAX_WORD);
+    let q1 = 2 + b.get(2..max)?.iter().position(|&c| c == b'?')?;
+    let charset = s[2..q1].split('*').next().unwrap_or("");
+    let enc = *b.get(q1 + 1)?;
+    if b.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let text_start = q1 + 3;
+    let mut end = None;
+    for (i, w) in b.get(text_start..max)?.windows(2).enumerate() {
+        if w[0] == b' ' || w[0] == b'\t' {
+            return None;
+        }
+        if w == b"?=" {
+            end = Some(text_start + i);
+            break;
+        }
+    }
+    let end = end?;
+    let text = &s[text_start..end];
+    let bytes = match enc {
+        b'B' | b'b' => base64_decode(text.as_bytes(), usize::MAX).ok()?.0,
+        b'Q' | b'q' => {
+            let b = text.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'_' => out.push(b' '),
+                    b'=' => {
+                        if let Some(c) = hex_pair(b, i + 1) {
+                            out.push(c);
+                            i += 3;
+                            continue;
+                        }
+                        out.push(b'=');
+                    }
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            out
+        }
+        _ => return None,
+    };
+    Some((charset_decode(&bytes, charset), end + 2))
+}
+
+// ---------------------------------------------------------------------------
+// Transfer encodings
+
+fn b64(c: u8) -> Option<u32> {
+    Some(u32::from(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    }))
+}
+
+/// Decode base64, ignoring white space and (RFC 2045 6.8) any other
+/// character outside the alphabet; `=` ends a group. The exact output size
+/// is counted first, without decoding: past `limit` nothing is allocated
+/// and `Err(size)` is returned. On success, the bytes and the number of
+/// ignored characters other than white space.
+fn base64_decode(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize), usize> {
+    let mut size = 0usize;
+    let mut n = 0;
+    for &c in input {
+        if b64(c).is_some() {
+            n += 1;
+            if n == 4 {
+                size += 3;
+                n = 0;
+            }
+        } else if c == b'=' {
+            size += [0, 0, 1, 2][n];
+            n = 0;
+        }
+    }
+    size += [0, 0, 1, 2][n];
+    if size > limit {
+        return Err(size);
+    }
+    let mut out = Vec::with_capacity(size);
+    let (mut acc, mut n, mut ignored) = (0u32, 0, 0usize);
+    for &c in input {
+        if let Some(v) = b64(c) {
+            acc = acc << 6 | v;
+            n += 1;
+            if n == 4 {
+                out.extend_from_slice(&acc.to_be_bytes()[1..]);
+                acc = 0;
+                n = 0;
+            }
+        } else if c == b'=' {
+            flush_b64(&mut out, acc, n);
+            acc = 0;
+            n = 0;
+        } else if !matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            ignored += 1;
+        }
+    }
+    flush_b64(&mut out, acc, n);
+    Ok((out, ignored))
+}
+
+fn flush_b64(out: &mut Vec<u8>, acc: u32, n: usize) {
+    match n {
+        2 => out.push((acc >> 4) as u8),
+        3 => out.extend_from_slice(&((acc >> 2) as u16).to_be_bytes()),
+        _ => {}
+    }
+}
+
+/// Decode quoted-printable (RFC 2045 6.7): `=XX` escapes (either case),
+/// soft line breaks, trailing white space removed; a malformed `=` is kept.
+/// Stops with `Err(())` as soon as the output would pass `limit`.
+fn qp_decode(input: &[u8], limit: usize) -> Result<Vec<u8>, ()> {
+    let mut out = Vec::with_capacity(input.len().min(limit));
+    let mut pos = 0;
+    while pos < input.len() {
+        let rest = &input[pos..];
+        let (line, eol, next) = match rest.iter().position(|&c| c == b'\n') {
+            Some(i) => {
+                let crlf = i > 0 && rest[i - 1] == b'\r';
+                let line = &rest[..if crlf { i - 1 } else { i }];
+                (
+                    line,
+                    if crlf { &b"\r\n"[..] } else { &b"\n"[..] },
+                    pos + i + 1,
+                )
+            }
+            None => (rest, &b""[..], input.len()),
+        };
+        let end = line
+            .iter()
+            .rposition(|&c| c != b' ' && c != b'\t')
+            .map_or(0, |e| e + 1);
+        let mut line = &line[..end];
+        let soft = line.last() == Some(&b'=');
+        if soft {
+            line = &line[..line.len() - 1];
+        }
+        let mut i = 0;
+        while i < line.len() {
+            if line[i] == b'='
+                && let Some(c) = hex_pair(line, i + 1)
+            {
+                out.push(c);
+                i += 3;
+                if out.len() > limit {
+                    return Err(());
+                }
+                continue;
+            }
+            out.push(line[i]);
+            i += 1;
+            if out.len() > limit {
+                return Err(());
+            }
+        }
+        if !soft {
+            out.extend_from_slice(eol);
+        }
+        if out.len() > limit {
+            return Err(());
+        }
+        pos = next;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// The MIME tree
+
+/// The header fields of a message (the outer one, or an attached one).
+struct Message {
+    subject: Option<String>,
+    domain: Option<String>,
+    submitter: Option<String>,
+    /// Part number of the `message/rfc822` part; `None` for the outer.
+    attached_at: Option<String>,
+}
+
+struct Leaf<'a> {
+    path: String,
+    media: String,
+    filename: Option<String>,
+    encoding: String,
+    raw: &'a [u8],
+    /// Index in `Walker::messages`.
+    message: usize,
+    /// `report-type` of the nearest `multipart/report` around the part.
+    report_type: Option<String>,
+    /// The part is the whole body of its message.
+    whole_body: bool,
+    /// Index in `Walker::seen`.
+    seen: usize,
+}
+
+struct Walker<'a> {
+    messages: Vec<Message>,
+    leaves: Vec<Leaf<'a>>,
+    seen: Vec<String>,
+    warnings: Vec<String>,
+    count: usize,
+}
+
+fn part_name(path: &str) -> String {
+    if path.is_empty() {
+        "the message".to_owned()
+    } else {
+        format!("part {path}")
+    }
+}
+
+fn child_path(path: &str, i: usize) -> String {
+    if path.is_empty() {
+        (i + 1).to_string()
+    } else {
+        format!("{path}.{}", i + 1)
+    }
+}
+
+impl<'a> Walker<'a> {
+    /// A message (the outer one, or an attached one at `path`).
+    fn message(&mut self, e: Entity<'a>, path: &str, depth: usize) -> Result<(), InputError> {
+        let field = |name: &str| e.get(name).map(str::to_owned);
+        self.messages.push(Message {
+            subject: e.get("Subject").map(decode_words),
+            domain: field(TLS_REPORT_DOMAIN),
+            submitter: field(TLS_REPORT_SUBMITTER),
+            attached_at: (!path.is_empty()).then(|| path.to_owned()),
+        });
+        let msg = self.messages.len() - 1;
+        self.entity(e, path, depth, msg, None, true)
+    }
+
+    fn entity(
+        &mut self,
+        e: Entity<'a>,
+        path: &str,
+        depth: usize,
+        msg: usize,
+        report_type: Option<&str>,
+        message_root: bool,
+    ) -> Result<(), InputError> {
+        self.count += 1;
+        if self.count > MAX_PARTS {
+            return Err(InputError::Mail(format!(
+                "more than {MAX_PARTS} MIME parts (at part {path})"
+            )));
+        }
+        if depth > MAX_DEPTH {
+            return Err(InputError::Mail(format!(
+                "MIME parts nested deeper than {MAX_DEPTH} levels (at part {path})"
+            )));
+        }
+        let ct = parse_params(e.get("Content-Type").unwrap_or("text/plain"));
+        let media = if ct.value.contains('/') {
+            ct.value.clone()
+        } else {
+            "text/plain".to_owned() // RFC 2045 5.2: an invalid type is text/plain
+        };
+        if let Some(sub) = media.strip_prefix("multipart/") {
+            let where_ = part_name(path);
+            let boundary = ct
+                .get("boundary")
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| {
+                    InputError::Mail(format!("{where_}: {media} has no boundary parameter"))
+                })?;
+            self.seen.push(format!(
+                "{} {media}",
+                if path.is_empty() { "message" } else { path }
+            ));
+            let (parts, closed) = split_multipart(e.body, boundary.as_bytes());
+            if parts.is_empty() {
+                return Err(InputError::Mail(format!(
+                    "{where_}: the boundary `{boundary}` of its {media} never appears"
+                )));
+            }
+            if !closed {
+                self.warnings.push(format!(
+                    "{where_}: {media} has no closing boundary; read to the end"
+                ));
+            }
+            let rt = if sub == "report" {
+                Some(ct.get("report-type").unwrap_or_default())
+            } else {
+                report_type.map(str::to_owned)
+            };
+            for (i, part) in parts.into_iter().enumerate() {
+                let child = child_path(path, i);
+                self.entity(
+                    parse_entity(part),
+                    &child,
+                    depth + 1,
+                    msg,
+                    rt.as_deref(),
+                    false,
+                )?;
+            }
+            return Ok(());
+        }
+        let path = if message_root {
+            child_path(path, 0)
+        } else {
+            path.to_owned()
+        };
+        let filename = e
+            .get("Content-Disposition")
+            .and_then(|d| parse_params(d).get("filename"))
+            .or_else(|| ct.get("name"))
+            .filter(|f| !f.is_empty());
+        let mut desc = format!("{path} {media}");
+        if let Some(f) = &filename {
+            desc.push_str(&format!(" {f:?}"));
+        }
+        self.seen.push(desc);
+        let encoding = e
+            .get("Content-Transfer-Encoding")
+            .unwrap_or("")
+            .split([';', ' ', '\t'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if media == "message/rfc822" && matches!(encoding.as_str(), "" | "7bit" | "8bit" | "binary")
+        {
+            return self.message(parse_entity(e.body), &path, depth + 1);
+        }
+        self.leaves.push(Leaf {
+            path,
+            media,
+            filename,
+            encoding,
+            raw: e.body,
+            message: msg,
+            report_type: report_type.map(str::to_owned),
+            whole_body: message_root,
+            seen: self.seen.len() - 1,
+        });
+        Ok(())
+    }
+
+    /// How a part qualifies: `(rank, warning)`; lower ranks are preferred.
+    fn classify(&self, leaf: &Leaf<'_>) -> Option<(u8, Option<String>)> {
+        let m = &self.messages[leaf.message];
+        let in_report = leaf
+            .report_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("tlsrpt"));
+        let headers = m.domain.is_some() || m.submitter.is_some();
+        let named = leaf.filename.as_deref().is_some_and(|f| {
+            let f = f.to_ascii_lowercase();
+            f.ends_with(".json") || f.ends_with(".gz")
+        });
+        let p = &leaf.path;
+        let media = &leaf.media;
+        match media.as_str() {
+            MEDIA_TYPE_GZIP | MEDIA_TYPE_JSON => Some((0, None)),
+            "application/tlsrpt" => Some((
+                1,
+                Some(format!(
+                    "part {p} is typed application/tlsrpt, without the +json or +gzip suffix; read by its content"
+                )),
+            )),
+            "application/gzip"
+            | "application/x-gzip"
+            | "application/octet-stream"
+            | "application/json"
+                if in_report || headers || named =>
+            {
+                let why = if in_report {
+                    "it is inside multipart/report; report-type=tlsrpt"
+                } else if headers {
+                    "the message has TLS-Report-* header fields"
+                } else {
+                    "of its file name"
+                };
+                Some((
+                    1,
+                    Some(format!(
+                        "part {p} is typed {media}, not {MEDIA_TYPE_JSON} or {MEDIA_TYPE_GZIP}; read as the report because {why}"
+                    )),
+                ))
+            }
+            "text/plain" if named || (leaf.whole_body && headers) => {
+                let why = if named {
+                    "of its file name"
+                } else {
+                    "it is the whole body of a message with TLS-Report-* header fields"
+                };
+                Some((
+                    2,
+                    Some(format!(
+                        "part {p} is typed text/plain, not {MEDIA_TYPE_JSON} or {MEDIA_TYPE_GZIP}; read as the report because {why}"
+                    )),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn choose(mut self, limits: &Limits) -> Result<Extracted<'a>, InputError> {
+        let mut cands: Vec<(u8, Option<String>, usize)> = Vec::new();
+        for (i, leaf) in self.leaves.iter().enumerate() {
+            if let Some((rank, warning)) = self.classify(leaf) {
+                cands.push((rank, warning, i));
+            }
+        }
+        cands.sort_by_key(|c| c.0);
+        let exact = cands.iter().filter(|c| c.0 == 0).count();
+        for (rank, mislabel, i) in cands {
+            let leaf = &self.leaves[i];
+            let p = &leaf.path;
+            let media = &leaf.media;
+            let (decoded, ignored) = decode_part(leaf, limits.max_attachment)?;
+            let declared_gzip = media.ends_with("gzip");
+            let mut notes = Vec::new();
+            let foreign = if ignored > 0 {
+                notes.push(format!(
+                    "part {p}: {ignored} characters outside the base64 alphabet ignored (RFC 2045 6.8)"
+                ));
+                format!("; its base64 had {ignored} characters outside the alphabet")
+            } else {
+                String::new()
+            };
+            let (json, gzip): (Cow<'a, [u8]>, bool) = if is_gzip(&decoded) {
+                if rank == 0 && !declared_gzip {
+                    notes.push(format!(
+                        "part {p} is typed {media} but holds gzip data; decompressed"
+                    ));
+                }
+                let inflated =
+                    decompress_gzip(&decoded, limits.max_decompressed).map_err(|e| match e {
+                        InputError::Gzip(m) => InputError::Gzip(format!("part {p} ({media}): {m}")),
+                        other => other,
+                    })?;
+                (Cow::Owned(inflated), true)
+            } else {
+                let json_like = looks_like_json(&decoded);
+                if declared_gzip && rank == 0 && !json_like {
+                    let name = leaf
+                        .filename
+                        .as_ref()
+                        .map(|f| format!(", {f:?}"))
+                        .unwrap_or_default();
+                    return Err(InputError::Gzip(format!(
+                        "part {p} ({media}{name}) is not gzip data: it starts with {}{foreign}",
+                        describe_start(&decoded)
+                    )));
+                }
+                if declared_gzip && json_like {
+                    notes.push(format!(
+                        "part {p} is typed {media} but holds uncompressed JSON; read as is"
+                    ));
+                }
+                if decoded.len() > limits.max_decompressed {
+                    return Err(InputError::TooLarge {
+                        what: "report JSON",
+                        limit: limits.max_decompressed,
+                    });
+                }
+                (decoded, false)
+            };
+            if rank > 0 && !looks_like_json(&json) {
+                self.seen[leaf.seen].push_str(" (not JSON, passed over)");
+                continue;
+            }
+            let mut warnings = std::mem::take(&mut self.warnings);
+            warnings.extend(mislabel);
+            warnings.extend(notes);
+            if exact > 1 {
+                warnings.push(format!(
+                    "the message has {exact} report parts; only part {p} was read"
+                ));
+            }
+            let m = &self.messages[leaf.message];
+            if let Some(at) = &m.attached_at {
+                warnings.push(format!(
+                    "the report is in an attached message (part {at}, message/rfc822)"
+                ));
+            }
+            for (v, name) in [
+                (&m.domain, TLS_REPORT_DOMAIN),
+                (&m.submitter, TLS_REPORT_SUBMITTER),
+            ] {
+                if v.is_none() {
+                    warnings.push(format!(
+                        "the message has no {name} header field (RFC 8460 5.3)"
+                    ));
+                }
+            }
+            match leaf.report_type.as_deref() {
+                Some("") => warnings.push(
+                    "the multipart/report around the report has no report-type parameter"
+                        .to_owned(),
+                ),
+                Some(t) if !t.eq_ignore_ascii_case("tlsrpt") => warnings.push(format!(
+                    "the multipart/report around the report has report-type `{t}`, not `tlsrpt`"
+                )),
+                _ => {}
+            }
+            return Ok(Extracted {
+                json,
+                kind: InputKind::Email,
+                gzip,
+                mail: Some(MailInfo {
+                    subject: m.subject.clone(),
+                    tls_report_domain: m.domain.clone(),
+                    tls_report_submitter: m.submitter.clone(),
+                    attachment_filename: leaf.filename.clone(),
+                    content_type: Some(leaf.media.clone()),
+                    report_type: leaf.report_type.clone(),
+                }),
+                warnings,
+            });
+        }
+        Err(InputError::NoReportPart { parts: self.seen })
+    }
+}
+
+/// Decode a part's transfer encoding into at most `limit` bytes; the
+/// number of foreign base64 characters ignored.
+fn decode_part<'a>(leaf: &Leaf<'a>, limit: usize) -> Result<(Cow<'a, [u8]>, usize), InputError> {
+    let too_large = || InputError::TooLarge {
+        what: "decoded e-mail part",
+        limit,
+    };
+    match leaf.encoding.as_str() {
+        "" | "7bit" | "8bit" | "binary" => {
+            if leaf.raw.len() > limit {
+                return Err(too_large());
+            }
+            Ok((Cow::Borrowed(leaf.raw), 0))
+        }
+        "base64" => {
+            let (b, ignored) = base64_decode(leaf.raw, limit).map_err(|_| too_large())?;
+            Ok((Cow::Owned(b), ignored))
+        }
+        "quoted-printable" => Ok((
+            Cow::Owned(qp_decode(leaf.raw, limit).map_err(|()| too_large())?),
+            0,
+        )),
+        other => Err(InputError::Mail(format!(
+            "part {}: unsupported Content-Transfer-Encoding `{other}`",
+            leaf.path
+        ))),
+    }
+}
+
+/// The parts of a multipart body (RFC 2046 5.1.1): the content between
+/// delimiter lines `--boundary` (trailing white space allowed), without
+/// the line break before each delimiter; the preamble and epilogue are
+/// dropped. Also whether the close delimiter `--boundary--` was found.
+fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<&'a [u8]>, bool) {
+    let mut parts = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut pos = 0;
+    while pos < body.len() {
+        let (line, next) = line_at(body, pos);
+        if let Some(rest) = line
+            .strip_prefix(b"--")
+            .and_then(|l| l.strip_prefix(boundary))
+        {
+            let close = rest.starts_with(b"--");
+            let tail = if close { &rest[2..] } else { rest };
+            if tail.iter().all(|&c| c == b' ' || c == b'\t') {
+                if let Some(s) = start {
+                    let mut end = pos;
+                    if end > s && body[end - 1] == b'\n' {
+                        end -= 1;
+                        if end > s && body[end - 1] == b'\r' {
+                            end -= 1;
+                        }
+                    }
+                    parts.push(&body[s..end]);
+                }
+                if close {
+                    return (parts, true);
+                }
+                start = Some(next);
+            }
+        }
+        pos = next;
+    }
+    if let Some(s) = start {
+        parts.push(&body[s.min(body.len())..]);
+    }
+    (parts, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_counts_before_decoding() {
+        assert_eq!(base64_decode(b"aGVsbG8=", 5).unwrap().0, b"hello");
+        assert_eq!(base64_decode(b"aGVsbG8=", 4), Err(5));
+        assert_eq!(base64_decode(b"aGVs\r\nbG8", 100).unwrap().0, b"hello");
+        assert_eq!(
+            base64_decode(b"aG<V>sbG8=", 100).unwrap(),
+            (b"hello".to_vec(), 2)
+        );
+        assert_eq!(base64_decode(b"aQ==aQ==", 100).unwrap().0, b"ii");
+    }
+
+    #[test]
+    fn quoted_printable() {
+        assert_eq!(
+            qp_decode(b"{\"a\"=3A =\r\n1}  \r\nx=zz", 100).unwrap(),
+            b"{\"a\": 1}\r\nx=zz"
+        );
+        assert!(qp_decode(b"=41=41=41", 2).is_err());
+        assert_eq!(qp_decode(b"=41=41", 2).unwrap(), b"AA");
+    }
+
+    #[test]
+    fn params_2231_and_2047() {
+        let p = parse_params(
+            "attachment; filename*0*=utf-8''r%C3%A9; filename*1=\"port.json\"; x=\"a\\\"b;c\"",
+        );
+        assert_eq!(p.value, "attachment");
+        assert_eq!(p.get("filename").as_deref(), Some("réport.json"));
+        assert_eq!(p.get("x").as_deref(), Some("a\"b;c"));
+        let p = parse_params("a/b; name=\"=?utf-8?B?csOpLmpzb24=?= =?ISO-8859-1?Q?_x=E9?=\"");
+        assert_eq!(p.get("name").as_deref(), Some("ré.json xé"));
+        assert_eq!(decode_words("=?bogus"), "=?bogus");
+        assert_eq!(decode_words("=?utf-8?Q?a b?="), "=?utf-8?Q?a b?=");
+        // Linear on a header full of unfinished words.
+        let junk = "=?a?b?x".repeat(20_000);
+        assert_eq!(decode_words(&junk), junk);
+    }
+
+    #[test]
+    fn multipart_split() {
+        let (parts, closed) = split_multipart(
+            b"pre\r\n--b\r\none\r\n--b \r\ntwo\n--bb\n--b--\r\nepi",
+            b"b",
+        );
+        assert_eq!(parts, [&b"one"[..], &b"two\n--bb"[..]]);
+        assert!(closed);
+        let (parts, closed) = split_multipart(b"--b\n--b\nx", b"b");
+        assert_eq!(parts, [&b""[..], &b"x"[..]]);
+        assert!(!closed);
+    }
+}

@@ -1,0 +1,448 @@
+//! Summaries for operators receiving reports.
+//!
+//! Feed reports one by one to an [`Aggregator`]; [`Aggregator::summary`]
+//! gives a [`Summary`] that serialises to JSON (serde) and renders as
+//! aligned text tables ([`Summary::render_text`]).
+//!
+//! Rules:
+//!
+//! - A report is identified by `organization-name` and `report-id` (exact
+//!   strings). The same report seen again (for example received both as a
+//!   JSON file and by mail) is counted once and listed in
+//!   [`Summary::duplicate_reports`] with every source it came from.
+//! - Session totals come from the policies' `summary` members;
+//!   [`Summary::by_result_type`] and [`Summary::by_mx_host`] come from the
+//!   failure details, so their sums may differ from the totals (one session
+//!   may produce several failure details, RPT-JSON-16; reporters' sums do
+//!   not always agree).
+//! - Policy domains and MX host names are grouped lower case without a
+//!   trailing dot; a policy without `policy-domain`, or a failure detail
+//!   without `receiving-mx-hostname`, is grouped under [`UNKNOWN`].
+//!   Several policies of one report for the same domain (`sts` and `tlsa`,
+//!   RPT-JSON-17) add up.
+//! - [`Summary::by_day`] uses the UTC day of the report's `start-datetime`
+//!   from the JSON, never a file name or subject (RPT-GEN-06); a report
+//!   spanning several days is counted on its first day.
+//! - All additions saturate at `u64::MAX`.
+//!
+//! ```
+//! use tlsrpt_core::Report;
+//! use tlsrpt_core::summary::Aggregator;
+//!
+//! let json = br#"{"organization-name":"Company-X","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"a@x.example","report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx.example.com","max_age: 86400"],"policy-domain":"example.com","mx-host":["mx.example.com"]},"summary":{"total-successful-session-count":10,"total-failure-session-count":2},"failure-details":[{"result-type":"starttls-not-supported","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx.example.com","failed-session-count":2}]}]}"#;
+//! let report = Report::parse_lenient(json)?.report;
+//! let mut agg = Aggregator::new();
+//! assert!(agg.add(&report, "report.json"));
+//! assert!(!agg.add(&report, "mail.eml")); // the same report again
+//! let s = agg.summary();
+//! assert_eq!((s.reports, s.duplicates), (1, 1));
+//! assert_eq!((s.successful_sessions, s.failed_sessions), (10, 2));
+//! assert_eq!(s.by_result_type["starttls-not-supported"], 2);
+//! assert_eq!(s.by_day["2016-04-01"].failed_sessions, 2);
+//! assert_eq!(s.duplicate_reports[0].sources, ["report.json", "mail.eml"]);
+//! assert_eq!(s.alerts[0].code, "starttls-not-supported");
+//! let json = serde_json::to_string(&s)?;
+//! assert!(json.contains(r#""by_policy_domain":{"example.com":{"successful_sessions":10,"failed_sessions":2}}"#));
+//! assert!(s.render_text().contains("mx.example.com"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::alert::{Alerts, Finding, normalize_name, printable};
+use crate::report::Report;
+
+/// The group key for a missing policy domain or MX host name.
+pub const UNKNOWN: &str = "(unknown)";
+
+/// Successful and failed sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SessionCounts {
+    /// `total-successful-session-count`, summed.
+    pub successful_sessions: u64,
+    /// `total-failure-session-count`, summed.
+    pub failed_sessions: u64,
+}
+
+/// Failures at one receiving MX host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MxHostStats {
+    /// `failed-session-count`, summed over the failure details.
+    pub failed_sessions: u64,
+    /// The same, per result type.
+    pub by_result_type: BTreeMap<String, u64>,
+}
+
+/// Reports and sessions of one reporting organisation or one day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReportCounts {
+    /// Unique reports.
+    pub reports: u64,
+    /// Successful sessions (from the policies' summaries).
+    pub successful_sessions: u64,
+    /// Failed sessions (from the policies' summaries).
+    pub failed_sessions: u64,
+}
+
+/// A report seen more than once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DuplicateReport {
+    /// `organization-name`
+    pub organization_name: String,
+    /// `report-id`
+    pub report_id: String,
+    /// Every source it was added from, first (the counted one) first.
+    pub sources: Vec<String>,
+}
+
+/// The summary of the reports added to an [`Aggregator`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Unique reports counted.
+    pub reports: u64,
+    /// Reports added again (same `organization-name` and `report-id`) and
+    /// not counted.
+    pub duplicates: u64,
+    /// The reports seen more than once, with their sources.
+    pub duplicate_reports: Vec<DuplicateReport>,
+    /// Successful sessions, from the policies' summaries.
+    pub successful_sessions: u64,
+    /// Failed sessions, from the policies' summaries.
+    pub failed_sessions: u64,
+    /// Result type → failed sessions, from the failure details.
+    pub by_result_type: BTreeMap<String, u64>,
+    /// Policy domain (or [`UNKNOWN`]) → sessions.
+    pub by_policy_domain: BTreeMap<String, SessionCounts>,
+    /// Receiving MX host (or [`UNKNOWN`]) → failures.
+    pub by_mx_host: BTreeMap<String, MxHostStats>,
+    /// Reporting organisation → reports and sessions.
+    pub by_organization: BTreeMap<String, ReportCounts>,
+    /// UTC day (`YYYY-MM-DD`) of the report's start → reports and sessions.
+    pub by_day: BTreeMap<String, ReportCounts>,
+    /// Alerts with remediation (see [`crate::alert`]).
+    pub alerts: Vec<Finding>,
+}
+
+/// Builds a [`Summary`] from reports added one by one.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregator {
+    summary: Summary,
+    /// (organization-name, report-id) → sources.
+    seen: BTreeMap<(String, String), Vec<String>>,
+    alerts: Alerts,
+}
+
+fn add(a: &mut u64, n: u64) {
+    *a = a.saturating_add(n);
+}
+
+impl Aggregator {
+    /// An empty aggregator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a report that came from `source` (a file name, a message id:
+    /// anything that helps find it again). Returns `false`, and counts
+    /// nothing, when the report was already added (same
+    /// `organization-name` and `report-id`).
+    pub fn add(&mut self, report: &Report<'_>, source: &str) -> bool {
+        let key = (
+            report.organization_name.to_string(),
+            report.report_id.to_string(),
+        );
+        let s = &mut self.summary;
+        if let Some(sources) = self.seen.get_mut(&key) {
+            sources.push(source.to_owned());
+            add(&mut s.duplicates, 1);
+            return false;
+        }
+        self.seen.insert(key, vec![source.to_owned()]);
+        add(&mut s.reports, 1);
+        let ok = report.successful_sessions();
+        let failed = report.failed_sessions();
+        add(&mut s.successful_sessions, ok);
+        add(&mut s.failed_sessions, failed);
+        for counts in [
+            s.by_organization
+                .entry(report.organization_name.to_string())
+                .or_default(),
+            s.by_day
+                .entry(report.date_range.start.date_string())
+                .or_default(),
+        ] {
+            add(&mut counts.reports, 1);
+            add(&mut counts.successful_sessions, ok);
+            add(&mut counts.failed_sessions, failed);
+        }
+        for p in &report.policies {
+            let domain = p
+                .policy
+                .policy_domain
+                .as_deref()
+                .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
+            let d = s.by_policy_domain.entry(domain).or_default();
+            add(
+                &mut d.successful_sessions,
+                p.summary.total_successful_session_count,
+            );
+            add(
+                &mut d.failed_sessions,
+                p.summary.total_failure_session_count,
+            );
+            for f in &p.failure_details {
+                let rt = f.result_type.as_str();
+                let n = f.failed_session_count;
+                add(s.by_result_type.entry(rt.to_owned()).or_default(), n);
+                let mx = f
+                    .receiving_mx_hostname
+                    .as_deref()
+                    .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
+                let m = s.by_mx_host.entry(mx).or_default();
+                add(&mut m.failed_sessions, n);
+                add(m.by_result_type.entry(rt.to_owned()).or_default(), n);
+            }
+        }
+        self.alerts.add(report);
+        true
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> Summary {
+        let mut s = self.summary.clone();
+        s.duplicate_reports = duplicate_reports(&self.seen);
+        s.alerts = self.alerts.findings();
+        s
+    }
+
+    /// The summary, consuming the aggregator.
+    pub fn into_summary(self) -> Summary {
+        let mut s = self.summary;
+        s.duplicate_reports = duplicate_reports(&self.seen);
+        s.alerts = self.alerts.findings();
+        s
+    }
+}
+
+fn duplicate_reports(seen: &BTreeMap<(String, String), Vec<String>>) -> Vec<DuplicateReport> {
+    seen.iter()
+        .filter(|(_, sources)| sources.len() > 1)
+        .map(|((org, id), sources)| DuplicateReport {
+            organization_name: org.clone(),
+            report_id: id.clone(),
+            sources: sources.clone(),
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// Append an aligned table; `rows` already sorted.
+fn table(out: &mut String, title: &str, head: &[(&str, Align)], rows: &[Vec<String>]) {
+    let _ = writeln!(out, "\n{title}");
+    let mut widths: Vec<usize> = head.iter().map(|(h, _)| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, (c, ((_, align), w))) in cells.zip(head.iter().zip(&widths)).enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let pad = w.saturating_sub(c.chars().count());
+            match align {
+                Align::Left => {
+                    l.push_str(c);
+                    l.extend(std::iter::repeat_n(' ', pad));
+                }
+                Align::Right => {
+                    l.extend(std::iter::repeat_n(' ', pad));
+                    l.push_str(c);
+                }
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(out, &mut head.iter().map(|(h, _)| *h));
+    if rows.is_empty() {
+        out.push_str("(none)\n");
+    }
+    for r in rows {
+        line(out, &mut r.iter().map(String::as_str));
+    }
+}
+
+/// Sort by failures (descending), then name.
+fn by_failures<T>(map: &BTreeMap<String, T>, failed: impl Fn(&T) -> u64) -> Vec<(&String, &T)> {
+    let mut v: Vec<_> = map.iter().collect();
+    v.sort_by(|a, b| failed(b.1).cmp(&failed(a.1)).then(a.0.cmp(b.0)));
+    v
+}
+
+impl Summary {
+    /// Human-readable text: totals, then aligned tables per policy domain,
+    /// MX host, result type and organisation (sorted by failed sessions,
+    /// descending, then name), per day (chronological), duplicates and
+    /// alerts. Control characters from reports are shown escaped.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "TLS-RPT summary: {} report(s), {} duplicate(s) ignored, {} successful session(s), {} failed session(s)",
+            self.reports, self.duplicates, self.successful_sessions, self.failed_sessions
+        );
+        let rows: Vec<Vec<String>> = by_failures(&self.by_policy_domain, |c| c.failed_sessions)
+            .into_iter()
+            .map(|(k, c)| {
+                vec![
+                    printable(k).into_owned(),
+                    c.successful_sessions.to_string(),
+                    c.failed_sessions.to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "By policy domain",
+            &[
+                ("Policy domain", Align::Left),
+                ("Successful", Align::Right),
+                ("Failed", Align::Right),
+            ],
+            &rows,
+        );
+        let rows: Vec<Vec<String>> = by_failures(&self.by_mx_host, |m| m.failed_sessions)
+            .into_iter()
+            .map(|(k, m)| {
+                let types: Vec<String> = by_failures(&m.by_result_type, |n| *n)
+                    .into_iter()
+                    .map(|(t, n)| format!("{} {n}", printable(t)))
+                    .collect();
+                vec![
+                    printable(k).into_owned(),
+                    m.failed_sessions.to_string(),
+                    types.join(", "),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Failures by receiving MX host",
+            &[
+                ("MX host", Align::Left),
+                ("Failed", Align::Right),
+                ("Result types", Align::Left),
+            ],
+            &rows,
+        );
+        let rows: Vec<Vec<String>> = by_failures(&self.by_result_type, |n| *n)
+            .into_iter()
+            .map(|(k, n)| vec![printable(k).into_owned(), n.to_string()])
+            .collect();
+        table(
+            &mut out,
+            "Failures by result type",
+            &[("Result type", Align::Left), ("Failed", Align::Right)],
+            &rows,
+        );
+        let counts = |c: &ReportCounts| {
+            [
+                c.reports.to_string(),
+                c.successful_sessions.to_string(),
+                c.failed_sessions.to_string(),
+            ]
+        };
+        let head = |first| {
+            [
+                (first, Align::Left),
+                ("Reports", Align::Right),
+                ("Successful", Align::Right),
+                ("Failed", Align::Right),
+            ]
+        };
+        let rows: Vec<Vec<String>> = by_failures(&self.by_organization, |c| c.failed_sessions)
+            .into_iter()
+            .map(|(k, c)| {
+                let mut r = vec![printable(k).into_owned()];
+                r.extend(counts(c));
+                r
+            })
+            .collect();
+        table(
+            &mut out,
+            "By reporting organisation",
+            &head("Organisation"),
+            &rows,
+        );
+        let rows: Vec<Vec<String>> = self
+            .by_day
+            .iter()
+            .map(|(k, c)| {
+                let mut r = vec![k.clone()];
+                r.extend(counts(c));
+                r
+            })
+            .collect();
+        table(&mut out, "By day (UTC)", &head("Day"), &rows);
+        if !self.duplicate_reports.is_empty() {
+            let rows: Vec<Vec<String>> = self
+                .duplicate_reports
+                .iter()
+                .map(|d| {
+                    vec![
+                        printable(&d.organization_name).into_owned(),
+                        printable(&d.report_id).into_owned(),
+                        printable(&d.sources.join(", ")).into_owned(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                "Duplicate reports (counted once)",
+                &[
+                    ("Organisation", Align::Left),
+                    ("Report id", Align::Left),
+                    ("Sources", Align::Left),
+                ],
+                &rows,
+            );
+        }
+        let rows: Vec<Vec<String>> = self
+            .alerts
+            .iter()
+            .map(|f| {
+                vec![
+                    f.severity.to_string(),
+                    f.code.to_owned(),
+                    printable(f.where_.policy_domain.as_deref().unwrap_or(UNKNOWN)).into_owned(),
+                    printable(f.where_.mx_host.as_deref().unwrap_or("-")).into_owned(),
+                    f.where_.sessions_affected.to_string(),
+                    printable(&f.title).into_owned(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            "Alerts",
+            &[
+                ("Severity", Align::Left),
+                ("Code", Align::Left),
+                ("Policy domain", Align::Left),
+                ("MX host", Align::Left),
+                ("Sessions", Align::Right),
+                ("Title", Align::Left),
+            ],
+            &rows,
+        );
+        out
+    }
+}

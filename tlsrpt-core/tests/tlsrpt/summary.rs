@@ -1,0 +1,465 @@
+//! Operator summaries over the corpus.
+
+use std::collections::BTreeMap;
+
+use tlsrpt_core::Report;
+use tlsrpt_core::summary::{Aggregator, MxHostStats, ReportCounts, SessionCounts, UNKNOWN};
+
+use crate::alert::{corpus, detail, report, sts};
+
+/// Every JSON report of the corpus, in this order.
+const CORPUS: [&str; 13] = [
+    "mail-auth/rpt01.json",
+    "mail-auth/rpt02.json",
+    "mail-auth/rpt03.json",
+    "dmarc-report-viewer/google.json",
+    "dmarc-report-viewer/microsoft.json",
+    "dmarc-report-viewer/no-contact.json",
+    "dmarc-report-viewer/no-policy.json",
+    "dmarc-report-viewer/no_ip_and_mx.json",
+    "dmarc-report-viewer/rfc-example.json",
+    "parsedmarc/mail.ru.json",
+    "parsedmarc/rfc8460.json",
+    "parsedmarc/smtp_tls.json",
+    "rfc/rfc8460-appendix-b-report.corrected.json",
+];
+
+fn counts(ok: u64, failed: u64) -> SessionCounts {
+    SessionCounts {
+        successful_sessions: ok,
+        failed_sessions: failed,
+    }
+}
+
+fn rc(reports: u64, ok: u64, failed: u64) -> ReportCounts {
+    ReportCounts {
+        reports,
+        successful_sessions: ok,
+        failed_sessions: failed,
+    }
+}
+
+fn mx(failed: u64, types: &[(&str, u64)]) -> MxHostStats {
+    MxHostStats {
+        failed_sessions: failed,
+        by_result_type: types.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
+    }
+}
+
+fn map<V: Clone>(items: &[(&str, V)]) -> BTreeMap<String, V> {
+    items
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn corpus_totals_groupings_and_duplicates() {
+    let mut agg = Aggregator::new();
+    for rel in CORPUS {
+        agg.add(&corpus(rel), rel);
+    }
+    let s = agg.summary();
+    // rpt01.json, dmarc-report-viewer/rfc-example.json,
+    // parsedmarc/rfc8460.json and the corrected RFC example all carry
+    // Company-X / 5065427c-23d3-47ca-b6e0-946ea0e8c4be: one report.
+    assert_eq!(s.reports, 10);
+    assert_eq!(s.duplicates, 3);
+    assert_eq!(s.duplicate_reports.len(), 1);
+    let d = &s.duplicate_reports[0];
+    assert_eq!(
+        (d.organization_name.as_str(), d.report_id.as_str()),
+        ("Company-X", "5065427c-23d3-47ca-b6e0-946ea0e8c4be")
+    );
+    assert_eq!(
+        d.sources,
+        [
+            "mail-auth/rpt01.json",
+            "dmarc-report-viewer/rfc-example.json",
+            "parsedmarc/rfc8460.json",
+            "rfc/rfc8460-appendix-b-report.corrected.json"
+        ]
+    );
+    assert_eq!(s.successful_sessions, 5358);
+    assert_eq!(s.failed_sessions, 311);
+    assert_eq!(
+        s.by_result_type,
+        map(&[
+            ("certificate-expired", 100),
+            ("certificate-host-mismatch", 1),
+            ("starttls-not-supported", 200),
+            ("sts-policy-fetch-error", 5),
+            ("validation-failure", 6),
+        ])
+    );
+    assert_eq!(
+        s.by_policy_domain,
+        map(&[
+            (UNKNOWN, counts(2, 0)),
+            ("company-y.example", counts(5326, 303)),
+            ("example.com", counts(23, 5)),
+            ("foo-bar.io", counts(2, 0)),
+            ("random.net", counts(4, 0)),
+            ("server.com", counts(1, 0)),
+            ("xxxxxxxx.xx", counts(0, 3)),
+        ])
+    );
+    assert_eq!(
+        s.by_mx_host,
+        map(&[
+            (UNKNOWN, mx(5, &[("sts-policy-fetch-error", 5)])),
+            (
+                "demo.example.com",
+                mx(1, &[("certificate-host-mismatch", 1)])
+            ),
+            ("example.com", mx(3, &[("validation-failure", 3)])),
+            (
+                "mx-backup.mail.company-y.example",
+                mx(3, &[("validation-failure", 3)])
+            ),
+            (
+                "mx1.mail.company-y.example",
+                mx(100, &[("certificate-expired", 100)])
+            ),
+            (
+                "mx2.mail.company-y.example",
+                mx(200, &[("starttls-not-supported", 200)])
+            ),
+        ])
+    );
+    assert_eq!(
+        s.by_organization,
+        map(&[
+            ("Company-X", rc(1, 5326, 303)),
+            ("Example Inc.", rc(1, 0, 3)),
+            ("Google Inc.", rc(4, 27, 1)),
+            ("Mail.ru", rc(1, 0, 1)),
+            ("Microsoft Corporation", rc(2, 4, 3)),
+            ("server.com", rc(1, 1, 0)),
+        ])
+    );
+    assert_eq!(
+        s.by_day,
+        map(&[
+            ("2016-04-01", rc(1, 5326, 303)),
+            ("2019-04-14", rc(1, 2, 0)),
+            ("2020-01-01", rc(1, 23, 1)),
+            ("2024-01-09", rc(1, 0, 3)),
+            ("2024-02-22", rc(1, 0, 1)),
+            ("2025-03-27", rc(1, 1, 0)),
+            ("2025-05-22", rc(1, 1, 0)),
+            ("2025-05-23", rc(1, 4, 0)),
+            ("2025-06-14", rc(1, 0, 3)),
+            ("2026-01-11", rc(1, 1, 0)),
+        ])
+    );
+    // Alerts: one per class/domain/MX, not doubled by the duplicates.
+    let alerts: Vec<(&str, Option<&str>, u64)> = s
+        .alerts
+        .iter()
+        .map(|f| {
+            (
+                f.code,
+                f.where_.mx_host.as_deref(),
+                f.where_.sessions_affected,
+            )
+        })
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            (
+                "starttls-not-supported",
+                Some("mx2.mail.company-y.example"),
+                200
+            ),
+            (
+                "certificate-expired",
+                Some("mx1.mail.company-y.example"),
+                100
+            ),
+            ("sts-policy-fetch-error", None, 3),
+            ("sts-policy-fetch-error", None, 2),
+            ("certificate-host-mismatch", Some("demo.example.com"), 1),
+            // Ties: by code, then policy domain (company-y.example first).
+            (
+                "validation-failure",
+                Some("mx-backup.mail.company-y.example"),
+                3
+            ),
+            ("validation-failure", Some("example.com"), 3),
+        ]
+    );
+}
+
+#[test]
+fn same_report_as_json_and_by_mail_is_counted_once() {
+    let r = corpus("mail-auth/rpt01.json");
+    let mut agg = Aggregator::new();
+    assert!(agg.add(&r, "rpt01.json"));
+    assert!(!agg.add(&r, "rpt01.eml"));
+    let s = agg.into_summary();
+    assert_eq!((s.reports, s.duplicates), (1, 1));
+    assert_eq!((s.successful_sessions, s.failed_sessions), (5326, 303));
+    assert_eq!(s.duplicate_reports[0].sources, ["rpt01.json", "rpt01.eml"]);
+    assert_eq!(s.by_organization["Company-X"].reports, 1);
+    assert_eq!(s.by_result_type["certificate-expired"], 100);
+    assert_eq!(s.alerts.len(), 3);
+    // Same report-id from another organisation is another report.
+    let mut other = r.clone();
+    other.organization_name = "Company-Z".into();
+    let mut agg = Aggregator::new();
+    agg.add(&r, "a");
+    assert!(agg.add(&other, "b"));
+    assert_eq!(agg.summary().reports, 2);
+}
+
+#[test]
+fn rfc_example_by_result_type() {
+    let mut agg = Aggregator::new();
+    agg.add(
+        &corpus("rfc/rfc8460-appendix-b-report.corrected.json"),
+        "rfc",
+    );
+    let s = agg.summary();
+    assert_eq!(
+        s.by_result_type,
+        map(&[
+            ("certificate-expired", 100),
+            ("starttls-not-supported", 200),
+            ("validation-failure", 3),
+        ])
+    );
+    assert_eq!((s.successful_sessions, s.failed_sessions), (5326, 303));
+}
+
+/// RPT-JSON-16: failure details may add up to more than the summary.
+#[test]
+fn rpt_json_16_details_may_exceed_summary_failures() {
+    let mut agg = Aggregator::new();
+    agg.add(&corpus("parsedmarc/mail.ru.json"), "mail.ru");
+    let s = agg.summary();
+    assert_eq!(s.failed_sessions, 1);
+    assert_eq!(s.by_result_type["sts-policy-fetch-error"], 2);
+    assert_eq!(s.by_mx_host[UNKNOWN].failed_sessions, 2);
+}
+
+/// RPT-JSON-17: an sts and a tlsa policy for the same domain add up.
+#[test]
+fn rpt_json_17_policies_for_the_same_domain_add_up() {
+    let mut agg = Aggregator::new();
+    agg.add(&corpus("dmarc-report-viewer/microsoft.json"), "ms");
+    let s = agg.summary();
+    assert_eq!(s.by_policy_domain.len(), 1);
+    assert_eq!(s.by_policy_domain["random.net"], counts(4, 0));
+}
+
+/// RPT-GEN-06: the day comes from the JSON dates, not from the file name.
+#[test]
+fn rpt_gen_06_by_day_uses_json_dates_not_file_name() {
+    let r = report(
+        "Org",
+        "1",
+        "2024-03-01",
+        &[sts(
+            "example.com",
+            "testing",
+            &["mx.example.com"],
+            4,
+            0,
+            &[],
+        )],
+    );
+    let mut agg = Aggregator::new();
+    agg.add(&r, "org!example.com!1735689600!1735775999.json");
+    let s = agg.summary();
+    assert_eq!(s.by_day.keys().collect::<Vec<_>>(), ["2024-03-01"]);
+}
+
+#[test]
+fn grouping_is_case_insensitive_and_counts_saturate() {
+    let a = report(
+        "Org",
+        "1",
+        "2024-03-01",
+        &[sts(
+            "Example.COM.",
+            "testing",
+            &["mx.example.com"],
+            1,
+            1,
+            &[detail(
+                "starttls-not-supported",
+                Some("MX.Example.com."),
+                1,
+                None,
+            )],
+        )],
+    );
+    let mut b = report(
+        "Org",
+        "2",
+        "2024-03-01",
+        &[sts(
+            "example.com",
+            "testing",
+            &["mx.example.com"],
+            1,
+            1,
+            &[detail(
+                "starttls-not-supported",
+                Some("mx.example.com"),
+                1,
+                None,
+            )],
+        )],
+    );
+    b.policies[0].summary.total_successful_session_count = u64::MAX;
+    b.policies[0].failure_details[0].failed_session_count = u64::MAX;
+    let mut agg = Aggregator::new();
+    agg.add(&a, "a");
+    agg.add(&b, "b");
+    let s = agg.summary();
+    assert_eq!(
+        s.by_policy_domain.keys().collect::<Vec<_>>(),
+        ["example.com"]
+    );
+    assert_eq!(s.by_mx_host.keys().collect::<Vec<_>>(), ["mx.example.com"]);
+    assert_eq!(s.successful_sessions, u64::MAX);
+    assert_eq!(
+        s.by_policy_domain["example.com"].successful_sessions,
+        u64::MAX
+    );
+    assert_eq!(s.by_result_type["starttls-not-supported"], u64::MAX);
+    assert_eq!(s.alerts[0].where_.sessions_affected, u64::MAX);
+    assert_eq!(s.failed_sessions, 2);
+}
+
+#[test]
+fn summary_serialises_with_every_section() {
+    let mut agg = Aggregator::new();
+    agg.add(&corpus("mail-auth/rpt01.json"), "a");
+    agg.add(&corpus("mail-auth/rpt01.json"), "b");
+    let v = serde_json::to_value(agg.summary()).unwrap();
+    for k in [
+        "reports",
+        "duplicates",
+        "duplicate_reports",
+        "successful_sessions",
+        "failed_sessions",
+        "by_result_type",
+        "by_policy_domain",
+        "by_mx_host",
+        "by_organization",
+        "by_day",
+        "alerts",
+    ] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["reports"], 1);
+    assert_eq!(
+        v["by_policy_domain"]["company-y.example"]["failed_sessions"],
+        303
+    );
+    assert_eq!(
+        v["by_mx_host"]["mx2.mail.company-y.example"]["by_result_type"]["starttls-not-supported"],
+        200
+    );
+    assert_eq!(v["by_day"]["2016-04-01"]["reports"], 1);
+    assert_eq!(v["duplicate_reports"][0]["sources"][1], "b");
+    assert_eq!(v["alerts"][0]["where"]["sessions_affected"], 200);
+}
+
+#[test]
+fn render_text_aligned_and_sorted_by_failures() {
+    let mut agg = Aggregator::new();
+    for rel in CORPUS {
+        agg.add(&corpus(rel), rel);
+    }
+    let text = agg.summary().render_text();
+    assert!(text.starts_with(
+        "TLS-RPT summary: 10 report(s), 3 duplicate(s) ignored, 5358 successful session(s), 311 failed session(s)\n"
+    ));
+    let section = |title: &str| -> Vec<String> {
+        text.split(&format!("\n{title}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{title}"))
+            .split("\n\n")
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let mx = section("Failures by receiving MX host");
+    assert_eq!(
+        mx[0],
+        "MX host                           Failed  Result types"
+    );
+    let names: Vec<&str> = mx[1..]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mx2.mail.company-y.example",
+            "mx1.mail.company-y.example",
+            UNKNOWN,
+            "example.com",
+            "mx-backup.mail.company-y.example",
+            "demo.example.com"
+        ]
+    );
+    assert_eq!(
+        mx[1],
+        "mx2.mail.company-y.example           200  starttls-not-supported 200"
+    );
+    assert_eq!(
+        mx[6],
+        "demo.example.com                       1  certificate-host-mismatch 1"
+    );
+    let domains = section("By policy domain");
+    assert_eq!(domains[0], "Policy domain      Successful  Failed");
+    assert_eq!(domains[1], "company-y.example        5326     303");
+    assert_eq!(domains[2], "example.com                23       5");
+    assert_eq!(domains[3], "xxxxxxxx.xx                 0       3");
+    // Zero failures: by name.
+    assert_eq!(domains[4], "(unknown)                   2       0");
+    // Right-aligned numbers end in the same column as their header.
+    let orgs = section("By reporting organisation");
+    let width = orgs[0].len();
+    assert!(orgs.iter().all(|l| l.len() == width), "{orgs:#?}");
+    let days = section("By day (UTC)");
+    assert_eq!(days[1], "2016-04-01        1        5326     303");
+    assert!(text.contains("Duplicate reports (counted once)"));
+    let alerts = section("Alerts");
+    assert!(
+        alerts[1].starts_with("error     starttls-not-supported"),
+        "{}",
+        alerts[1]
+    );
+}
+
+#[test]
+fn render_text_escapes_control_characters() {
+    let mut r: Report<'static> = report(
+        "Org",
+        "1",
+        "2024-03-01",
+        &[sts(
+            "example.com",
+            "testing",
+            &["mx.example.com"],
+            1,
+            0,
+            &[],
+        )],
+    );
+    r.organization_name = "Evil\u{1b}[2J".into();
+    let mut agg = Aggregator::new();
+    agg.add(&r, "x");
+    let text = agg.summary().render_text();
+    assert!(!text.contains('\u{1b}'));
+    assert!(text.contains("Evil\\u{1b}[2J"));
+}
