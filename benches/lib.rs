@@ -1,1 +1,108 @@
-//! Benchmarks live in `benches/`.
+//! Shared inputs for the criterion benchmarks in `benches/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A synthetic report with `details` failure details spread over ten
+/// policies, in the shape large senders produce (every optional member
+/// present, IPv4 and IPv6 addresses).
+pub fn synthetic_report(details: usize) -> String {
+    let mut s = String::with_capacity(details * 330 + 1024);
+    s.push_str(r#"{"organization-name":"Example Sender, Inc.","date-range":{"start-datetime":"2026-11-27T00:00:00Z","end-datetime":"2026-11-27T23:59:59Z"},"contact-info":"tlsrpt@sender.example","report-id":"2026-11-27T00:00:00Z_synthetic","policies":["#);
+    let policies = 10;
+    let per = details.div_ceil(policies).max(1);
+    let mut written = 0;
+    for p in 0..policies {
+        if p > 0 {
+            s.push(',');
+        }
+        let _ = write!(
+            s,
+            r#"{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: enforce","mx: *.mail{p}.example","max_age: 604800"],"policy-domain":"domain{p}.example","mx-host":["*.mail{p}.example"]}},"summary":{{"total-successful-session-count":{},"total-failure-session-count":{}}},"failure-details":["#,
+            1_000_000 + p,
+            per
+        );
+        for i in 0..per.min(details - written) {
+            if i > 0 {
+                s.push(',');
+            }
+            let rt = [
+                "certificate-expired",
+                "starttls-not-supported",
+                "certificate-host-mismatch",
+                "validation-failure",
+            ][i % 4];
+            let _ = write!(
+                s,
+                r#"{{"result-type":"{rt}","sending-mta-ip":"2001:db8:{:x}::{:x}","receiving-mx-hostname":"mx{}.mail{p}.example","receiving-mx-helo":"mx{}.mail{p}.example","receiving-ip":"198.51.{}.{}","failed-session-count":{},"failure-reason-code":"X509_V_ERR_CERT_HAS_EXPIRED"}}"#,
+                i % 65_536,
+                i / 7 + 1,
+                i % 5,
+                i % 5,
+                (i / 256) % 256,
+                i % 256,
+                1 + i % 3
+            );
+        }
+        written += per.min(details - written);
+        s.push_str("]}");
+    }
+    s.push_str("]}");
+    s
+}
+
+/// The JSON reports of the test corpus (`tlsrpt-core/tests/data`), as
+/// `(relative path, bytes)`, sorted by path.
+pub fn corpus_reports() -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tlsrpt-core/tests/data");
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "json")
+                && !path.to_string_lossy().contains("as-printed")
+                && !path.to_string_lossy().contains("policy-strings")
+                && let Ok(bytes) = std::fs::read(&path)
+            {
+                let rel = path
+                    .strip_prefix(&root)
+                    .map_or_else(|_| path.display().to_string(), |p| p.display().to_string());
+                out.push((rel, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn synthetic_report_is_valid_and_has_the_requested_details() {
+        let s = super::synthetic_report(1234);
+        let p = tlsrpt_core::Report::parse_strict(s.as_bytes()).unwrap();
+        let n: usize = p
+            .report
+            .policies
+            .iter()
+            .map(|p| p.failure_details.len())
+            .sum();
+        assert_eq!(n, 1234);
+        assert_eq!(p.report.policies.len(), 10);
+    }
+
+    #[test]
+    fn corpus_is_found() {
+        let c = super::corpus_reports();
+        assert_eq!(c.len(), 13, "{c:?}");
+        for (name, bytes) in &c {
+            tlsrpt_core::Report::parse_lenient(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! `mtasts`: parse, lint, match and generate MTA-STS policies, parse
-//! `_mta-sts` TXT records and check MX host certificates.
+//! `_mta-sts` and `_smtp._tls` TXT records, check MX host certificates,
+//! and read, summarize and export TLS-RPT reports.
 //!
 //! Exit status: 0 when the input is valid or the check passed, 1 when the
 //! input is invalid or a check failed (with one `error: ...` line on
@@ -16,6 +17,7 @@ mod input;
 mod output;
 mod policy_cmd;
 mod record_cmd;
+mod report_cmd;
 mod timefmt;
 
 /// The command line.
@@ -23,7 +25,7 @@ mod timefmt;
 #[command(
     name = "mtasts",
     version,
-    about = "Parse, lint, match and generate MTA-STS policies (RFC 8461), parse _mta-sts TXT records, check MX certificates",
+    about = "Parse, lint, match and generate MTA-STS policies (RFC 8461), parse _mta-sts and _smtp._tls TXT records, check MX certificates, read, summarize and export TLS-RPT reports (RFC 8460)",
     after_help = "Exit status: 0 valid/passed, 1 invalid input or failed check, 2 usage error."
 )]
 struct Cli {
@@ -41,9 +43,12 @@ enum Command {
     /// Work with policy files (`/.well-known/mta-sts.txt`).
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Work with `_mta-sts` TXT records.
+    /// Work with `_mta-sts` and `_smtp._tls` TXT records.
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Work with TLS-RPT reports (JSON, gzip or e-mail).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Check MX host certificates.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -133,17 +138,126 @@ pub(crate) enum ModeArg {
 /// `mtasts record ...`.
 #[derive(Debug, Subcommand)]
 enum RecordCommand {
-    /// Select and parse the record of a DNS TXT answer (one argument per RR).
+    /// Select and parse the record of a DNS TXT answer (one argument per
+    /// RR); the kind (`v=STSv1` or `v=TLSRPTv1`) is detected.
     Parse(RecordParseArgs),
 }
 
 /// Arguments of `mtasts record parse`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "A TLS-RPT record without a usable rua URI (only mailto: and https: are \
+                  defined) is printed, but the command exits with status 1."
+)]
 pub(crate) struct RecordParseArgs {
     /// The TXT RRs of one DNS answer, each with its character-strings
-    /// already joined (e.g. `'v=STSv1; id=20160831085700Z;'`).
+    /// already joined (e.g. `'v=STSv1; id=20160831085700Z;'` or
+    /// `'v=TLSRPTv1; rua=mailto:tlsrpt@example.com'`).
     #[arg(value_name = "RECORD", required = true, num_args = 1..)]
     pub(crate) records: Vec<String>,
+}
+
+/// `mtasts report ...`.
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Read one report and print it in the strict RFC 8460 JSON form.
+    Parse(ReportParseArgs),
+    /// Summarize reports: totals, per domain, MX host, result type,
+    /// organisation and day, duplicates and alerts.
+    Summarize(ReportSummarizeArgs),
+    /// Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON).
+    Export(ReportExportArgs),
+}
+
+/// Input limits shared by the `report` commands.
+#[derive(Debug, Args)]
+pub(crate) struct ReportLimitArgs {
+    /// Largest report JSON (after gzip decompression) and largest decoded
+    /// e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail
+    /// message may be twice this size, at least 64 MiB.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_size: Option<u64>,
+}
+
+/// Arguments of `mtasts report parse`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The input is plain JSON, gzip (detected by its magic bytes) or a whole \
+                  e-mail message carrying the report. stdout is the report in the strict \
+                  RFC 8460 JSON form, with or without --json. Deviations that the reader \
+                  accepted are printed on stderr as `warning: FILE: ...` lines."
+)]
+pub(crate) struct ReportParseArgs {
+    /// Use the strict RFC 8460 JSON reader instead of the lenient one.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Input limits.
+    #[command(flatten)]
+    pub(crate) limits: ReportLimitArgs,
+    /// The report file, or `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// Which files to read, for `report summarize` and `report export`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportFilesArgs {
+    /// List every reader warning per file (`warning: FILE: ...`) instead of
+    /// one line counting them.
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+    /// Input limits.
+    #[command(flatten)]
+    pub(crate) limits: ReportLimitArgs,
+    /// Report files or directories (read recursively, in sorted order).
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+/// Arguments of `mtasts report summarize`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every regular file under the given directories is read (JSON, gzip or \
+                  e-mail, detected from the content). A file that is not a readable report \
+                  gets one `error: PATH: ...` line on stderr; the others are still \
+                  summarized and the command exits with status 1. The same report \
+                  (organization-name and report-id) seen twice is counted once."
+)]
+pub(crate) struct ReportSummarizeArgs {
+    /// Which files.
+    #[command(flatten)]
+    pub(crate) files: ReportFilesArgs,
+}
+
+/// Arguments of `mtasts report export`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "One summary row per policy, then one row per failure detail \
+                  (parsedmarc's 17 columns; NDJSON adds `source`, the file). Files are read \
+                  as for `report summarize`; a report seen again (same organization-name \
+                  and report-id) is not exported twice. --json is ignored: --format decides."
+)]
+pub(crate) struct ReportExportArgs {
+    /// The output format.
+    #[arg(long, value_enum)]
+    pub(crate) format: ExportFormat,
+    /// Prefix `'` to CSV text values that start with `=`, `+`, `-`, `@`,
+    /// TAB or CR, so spreadsheets do not run them as formulas (alters the
+    /// data; CSV only).
+    #[arg(long)]
+    pub(crate) formula_guard: bool,
+    /// Which files.
+    #[command(flatten)]
+    pub(crate) files: ReportFilesArgs,
+}
+
+/// The `--format` values of `report export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// RFC 4180 CSV with a header row (CRLF line ends).
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
 }
 
 /// `mtasts cert ...`.
@@ -177,13 +291,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCommand::Match(a)) => policy_cmd::matches(&a, json),
         Command::Policy(PolicyCommand::Generate(a)) => policy_cmd::generate(&a, json),
         Command::Record(RecordCommand::Parse(a)) => record_cmd::parse(&a, json),
+        Command::Report(ReportCommand::Parse(a)) => report_cmd::parse(&a),
+        Command::Report(ReportCommand::Summarize(a)) => report_cmd::summarize(&a, json),
+        Command::Report(ReportCommand::Export(a)) => report_cmd::export(&a),
         Command::Cert(CertCommand::Check(a)) => cert_cmd::check(&a, json),
     }
 }
 
+/// Usage rules clap cannot express: a usage error (status 2) when broken.
+fn check_usage(cli: Cli) -> Result<Cli, clap::Error> {
+    if let Command::Report(ReportCommand::Export(a)) = &cli.command
+        && a.formula_guard
+        && a.format != ExportFormat::Csv
+    {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        cmd.build();
+        let export = cmd
+            .find_subcommand_mut("report")
+            .and_then(|c| c.find_subcommand_mut("export"));
+        let cmd = match export {
+            Some(c) => c,
+            None => &mut cmd,
+        };
+        return Err(cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--formula-guard applies to --format csv only",
+        ));
+    }
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
     output::install_panic_hook();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse().and_then(check_usage) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with status 0; usage errors to

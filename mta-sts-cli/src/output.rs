@@ -12,10 +12,17 @@ use serde::Serialize;
 
 /// Write `text` to stdout. A broken pipe is treated as success.
 pub(crate) fn stdout(text: &str) -> Result<()> {
+    stdout_open(text).map(drop)
+}
+
+/// Write `text` to stdout; `false` when stdout is a closed pipe (not an
+/// error: the reader has seen enough), so that a stream can stop early.
+pub(crate) fn stdout_open(text: &str) -> Result<bool> {
     let mut out = io::stdout().lock();
-    match write!(out, "{text}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("stdout"),
-        _ => Ok(()),
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("stdout"),
     }
 }
 

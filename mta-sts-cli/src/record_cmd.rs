@@ -1,16 +1,19 @@
 //! `mtasts record parse`: select and parse the record of a DNS TXT answer.
 //!
 //! The kind of record is detected from the version tags present in the
-//! answer. Each kind is one entry of [`KINDS`]; a new one (for example
-//! `v=TLSRPTv1`, kind `tlsrpt`) is added there with its own parse function.
-
+//! answer. Each kind is one entry of [`KINDS`] with its own parse function:
+//! `v=STSv1` (kind `sts`, the `_mta-sts` record) and `v=TLSRPTv1` (kind
+//! `tlsrpt`, the `_smtp._tls` record). An answer holding records of both
+//! kinds is refused: it cannot be the answer to one query.
 use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow, bail};
-use mta_sts_core::error::SelectError;
+use mta_sts_core::error::SelectErrorOf;
 use mta_sts_core::record::STS_VERSION_TAG;
 use mta_sts_core::{StsRecord, txt};
 use serde_json::{Map, Value};
+use tlsrpt_core::TlsRptRecord;
+use tlsrpt_core::record::{RuaKind, TLSRPT_VERSION_TAG};
 
 use crate::RecordParseArgs;
 use crate::output;
@@ -26,6 +29,8 @@ struct Parsed {
     lines: Vec<(&'static str, String)>,
     /// Warnings for stderr.
     warnings: Vec<String>,
+    /// Why the record, although printed, is not usable (exit status 1).
+    unusable: Option<String>,
 }
 
 /// A record kind, recognised by its version tag.
@@ -37,17 +42,31 @@ struct Kind {
 }
 
 /// The record kinds this command knows, in detection order.
-const KINDS: &[Kind] = &[Kind {
-    tag: STS_VERSION_TAG,
-    parse: parse_sts,
-}];
+const KINDS: &[Kind] = &[
+    Kind {
+        tag: STS_VERSION_TAG,
+        parse: parse_sts,
+    },
+    Kind {
+        tag: TLSRPT_VERSION_TAG,
+        parse: parse_tlsrpt,
+    },
+];
 
-/// A [`SelectError`] as a message that names the version tag.
-fn select_error(tag: &str, e: &SelectError) -> anyhow::Error {
+/// A selection error as a message that names the version tag.
+fn select_error<E>(tag: &str, e: &SelectErrorOf<E>) -> anyhow::Error
+where
+    SelectErrorOf<E>: std::fmt::Display,
+{
     match e {
-        SelectError::NoRecord => anyhow!("no record starting with {tag} in the answer"),
+        SelectErrorOf::NoRecord => anyhow!("no record starting with {tag} in the answer"),
         e => anyhow!("{tag}: {e}"),
     }
+}
+
+/// The warning for a repeated field that the parser ignored.
+fn repeated_field(name: &str, value: &str) -> String {
+    format!("repeated field `{name}={value}` ignored (the first one counts)")
 }
 
 /// Select and parse the `_mta-sts` record (kind `sts`).
@@ -76,17 +95,86 @@ fn parse_sts(answer: &[&[u8]]) -> Result<Parsed> {
     let warnings = r
         .ignored()
         .iter()
-        .map(|f| {
-            format!(
-                "repeated field `{}={}` ignored (the first one counts)",
-                f.name, f.value
-            )
-        })
+        .map(|f| repeated_field(&f.name, &f.value))
         .collect();
     Ok(Parsed {
         json,
         lines,
         warnings,
+        unusable: None,
+    })
+}
+
+/// Select and parse the `_smtp._tls` record (kind `tlsrpt`).
+///
+/// Every `rua` URI is listed in record order, unusable ones too (also
+/// under `unsupported_rua` with the reason, and as a warning); a record
+/// without a usable URI is printed but makes the command fail (DEC-14).
+fn parse_tlsrpt(answer: &[&[u8]]) -> Result<Parsed> {
+    let r = TlsRptRecord::select(answer).map_err(|e| select_error(TLSRPT_VERSION_TAG, &e))?;
+    let extensions: Map<String, Value> = r
+        .extensions()
+        .iter()
+        .map(|e| (e.name.to_string(), Value::from(e.value.as_ref())))
+        .collect();
+    let unsupported: Vec<(&str, &str)> = r
+        .rua()
+        .iter()
+        .filter_map(|u| match u.kind {
+            RuaKind::Unsupported { reason } => Some((u.uri.as_ref(), reason)),
+            _ => None,
+        })
+        .collect();
+    let mut json = Map::new();
+    json.insert("kind".into(), "tlsrpt".into());
+    json.insert("version".into(), "TLSRPTv1".into());
+    json.insert(
+        "rua".into(),
+        r.rua()
+            .iter()
+            .map(|u| Value::from(u.uri.as_ref()))
+            .collect(),
+    );
+    json.insert("extensions".into(), Value::Object(extensions));
+    if !unsupported.is_empty() {
+        json.insert(
+            "unsupported_rua".into(),
+            unsupported
+                .iter()
+                .map(|(uri, reason)| serde_json::json!({"uri": uri, "reason": reason}))
+                .collect(),
+        );
+    }
+    let mut lines = vec![
+        ("kind", "tlsrpt".to_owned()),
+        ("version", "TLSRPTv1".to_owned()),
+    ];
+    lines.extend(r.rua().iter().map(|u| match u.kind {
+        RuaKind::Unsupported { reason } => ("rua", format!("{} (unsupported: {reason})", u.uri)),
+        _ => ("rua", u.uri.to_string()),
+    }));
+    lines.extend(
+        r.extensions()
+            .iter()
+            .map(|e| ("extension", format!("{}={}", e.name, e.value))),
+    );
+    let mut warnings: Vec<String> = r
+        .ignored()
+        .iter()
+        .map(|f| repeated_field(&f.name, &f.value))
+        .collect();
+    warnings.extend(
+        unsupported
+            .iter()
+            .map(|(uri, reason)| format!("rua URI `{uri}` cannot be used: {reason}")),
+    );
+    let unusable = (!r.is_usable())
+        .then(|| "no usable rua URI (only mailto: and https: are defined)".to_owned());
+    Ok(Parsed {
+        json,
+        lines,
+        warnings,
+        unusable,
     })
 }
 
@@ -97,18 +185,18 @@ pub(crate) fn parse(args: &RecordParseArgs, json: bool) -> Result<()> {
         .iter()
         .filter(|k| answer.iter().any(|rr| txt::is_candidate(rr, k.tag)))
         .collect();
-    let tags = |kinds: &mut dyn Iterator<Item = &Kind>| {
-        kinds.map(|k| k.tag).collect::<Vec<_>>().join(" or ")
+    let tags = |kinds: &mut dyn Iterator<Item = &Kind>, sep: &str| {
+        kinds.map(|k| k.tag).collect::<Vec<_>>().join(sep)
     };
     let kind = match present.as_slice() {
         [] => bail!(
             "no record starting with {} in the answer",
-            tags(&mut KINDS.iter())
+            tags(&mut KINDS.iter(), " or ")
         ),
         [one] => one,
         many => bail!(
             "the answer mixes {} records; give one answer at a time",
-            tags(&mut many.iter().copied())
+            tags(&mut many.iter().copied(), " and ")
         ),
     };
     let parsed = (kind.parse)(&answer)?;
@@ -116,11 +204,16 @@ pub(crate) fn parse(args: &RecordParseArgs, json: bool) -> Result<()> {
         output::warning(w);
     }
     if json {
-        return output::json(&parsed.json);
+        output::json(&parsed.json)?;
+    } else {
+        let mut out = String::new();
+        for (label, value) in &parsed.lines {
+            let _ = writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"));
+        }
+        output::stdout(&out)?;
     }
-    let mut out = String::new();
-    for (label, value) in &parsed.lines {
-        let _ = writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"));
+    match parsed.unusable {
+        Some(why) => bail!("{why}"),
+        None => Ok(()),
     }
-    output::stdout(&out)
 }

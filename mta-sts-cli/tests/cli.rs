@@ -1,130 +1,12 @@
 //! End-to-end tests of the `mtasts` binary: exit status, stdout (JSON and
 //! text) and the one-line `error: ...` on stderr.
 
-use std::io::Write;
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{Value, json};
-
-/// The RFC example files copied into `tests/data`.
-fn data(name: &str) -> String {
-    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A new, empty directory with a name unique to this process and call.
-    fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("mtasts-cli-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// Write `bytes` to the file `name` in the directory; returns its path.
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p.to_str().unwrap().to_owned()
-    }
-
-    /// The path of `name` in the directory (not created).
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The result of one run of the binary.
-#[derive(Debug)]
-struct Run {
-    /// The exit status.
-    code: i32,
-    /// Everything written to stdout.
-    stdout: String,
-    /// Everything written to stderr.
-    stderr: String,
-}
-
-impl Run {
-    /// Assert exit status 0 and return self.
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self
-    }
-
-    /// Assert exit status 1 with exactly one `error: ` line, the last one,
-    /// every other stderr line being a warning; return the error line.
-    fn fails(&self) -> String {
-        assert_eq!(self.code, 1, "expected exit 1: {self:#?}");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        let (last, rest) = lines.split_last().expect("no stderr");
-        assert!(last.starts_with("error: "), "{self:#?}");
-        assert!(rest.iter().all(|l| l.starts_with("warning: ")), "{self:#?}");
-        (*last).to_owned()
-    }
-
-    /// Assert exit status 1 with nothing but one `error: ` line on stderr.
-    fn fails_alone(&self) -> String {
-        let e = self.fails();
-        assert!(self.stderr.starts_with("error: "), "{self:#?}");
-        e
-    }
-
-    /// Assert a usage error: exit status 2 and clap's `error: ` message.
-    fn usage_error(&self) {
-        assert_eq!(self.code, 2, "expected exit 2: {self:#?}");
-        assert!(self.stderr.starts_with("error: "), "{self:#?}");
-        assert!(self.stdout.is_empty(), "{self:#?}");
-    }
-
-    /// stdout parsed as JSON.
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
-
-/// Run `mtasts` with `args` and `stdin`.
-fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mtasts"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    // The binary may exit without reading everything.
-    let _ = input.write_all(stdin);
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    let run = Run {
-        code: out.status.code().expect("killed by a signal"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{run:#?}");
-    assert!(!run.stderr.contains("RUST_BACKTRACE"), "{run:#?}");
-    run
-}
-
-/// Run `mtasts` with `args` and empty stdin.
-fn run(args: &[&str]) -> Run {
-    run_with_stdin(args, b"")
-}
+use common::{Run, TempDir, data, run, run_with_stdin};
+use serde_json::json;
 
 /// A policy without lint findings.
 const CLEAN: &str = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 1209600\n";
@@ -703,9 +585,15 @@ fn record_parse_failures() {
         "error: v=STSv1: 2 records start with the version tag (exactly one is allowed)"
     );
     let e = run(&["record", "parse", "v=STSv12; id=1"]).fails_alone();
-    assert_eq!(e, "error: no record starting with v=STSv1 in the answer");
+    assert_eq!(
+        e,
+        "error: no record starting with v=STSv1 or v=TLSRPTv1 in the answer"
+    );
     let e = run(&["record", "parse", "--json", "v=spf1 -all"]).fails_alone();
-    assert_eq!(e, "error: no record starting with v=STSv1 in the answer");
+    assert_eq!(
+        e,
+        "error: no record starting with v=STSv1 or v=TLSRPTv1 in the answer"
+    );
     let r = run(&[
         "record",
         "parse",
@@ -731,6 +619,133 @@ fn record_parse_repeated_id_warns() {
         r.stderr,
         "warning: repeated field `id=2` ignored (the first one counts)\n"
     );
+}
+
+#[test]
+fn record_parse_tlsrpt_rfc_examples() {
+    for (file, uri) in [
+        (
+            "rfc8460-section-3.1.1-txt-record-mailto.txt",
+            "mailto:reports@example.com",
+        ),
+        (
+            "rfc8460-section-3.1.2-txt-record-https.txt",
+            "https://reporting.example.com/v1/tlsrpt",
+        ),
+    ] {
+        let rec = std::fs::read_to_string(data(file)).unwrap();
+        let r = run(&["record", "parse", "--json", &rec]).ok();
+        assert_eq!(r.stderr, "", "{file}");
+        assert_eq!(
+            r.json(),
+            json!({"kind": "tlsrpt", "version": "TLSRPTv1", "rua": [uri], "extensions": {}}),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn record_parse_tlsrpt_json_and_text() {
+    let answer = [
+        "v=spf1 -all",
+        "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://r.example/v1 ; zz=1; aa=b",
+    ];
+    let mut args = vec!["record", "parse", "--json"];
+    args.extend(answer);
+    let r = run(&args).ok();
+    assert_eq!(r.stderr, "");
+    assert_eq!(
+        r.stdout,
+        "{\n  \"kind\": \"tlsrpt\",\n  \"version\": \"TLSRPTv1\",\n  \"rua\": [\n    \
+         \"mailto:tlsrpt@example.com\",\n    \"https://r.example/v1\"\n  ],\n  \"extensions\": {\n    \
+         \"zz\": \"1\",\n    \"aa\": \"b\"\n  }\n}\n"
+    );
+    let r = run(&["record", "parse", answer[1]]).ok();
+    assert_eq!(
+        r.stdout,
+        "kind:      tlsrpt\nversion:   TLSRPTv1\nrua:       mailto:tlsrpt@example.com\n\
+         rua:       https://r.example/v1\nextension: zz=1\nextension: aa=b\n"
+    );
+}
+
+#[test]
+fn record_parse_tlsrpt_unsupported_rua() {
+    // One usable URI is enough; the other is listed, flagged and warned about.
+    let r = run(&[
+        "record",
+        "parse",
+        "--json",
+        "v=TLSRPTv1; rua=ftp://r.example/x,mailto:a@example.com",
+    ])
+    .ok();
+    let reason = "only `mailto:` and `https:` are defined for TLS-RPT";
+    assert_eq!(
+        r.json(),
+        json!({
+            "kind": "tlsrpt", "version": "TLSRPTv1",
+            "rua": ["ftp://r.example/x", "mailto:a@example.com"],
+            "extensions": {},
+            "unsupported_rua": [{"uri": "ftp://r.example/x", "reason": reason}],
+        })
+    );
+    assert_eq!(
+        r.stderr,
+        format!("warning: rua URI `ftp://r.example/x` cannot be used: {reason}\n")
+    );
+    // No usable URI: still printed, but a failure.
+    let r = run(&[
+        "record",
+        "parse",
+        "--json",
+        "v=TLSRPTv1; rua=ftp://r.example/x",
+    ]);
+    assert_eq!(
+        r.fails(),
+        "error: no usable rua URI (only mailto: and https: are defined)"
+    );
+    assert_eq!(r.json()["rua"], json!(["ftp://r.example/x"]));
+    assert_eq!(r.json()["unsupported_rua"][0]["reason"], reason);
+    let r = run(&["record", "parse", "v=TLSRPTv1; rua=mailto:"]);
+    r.fails();
+    assert!(
+        r.stdout
+            .contains("rua:       mailto: (unsupported: `mailto:` without an address)\n"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn record_parse_tlsrpt_failures() {
+    // Records of both kinds cannot be one answer.
+    let e = run(&[
+        "record",
+        "parse",
+        "v=STSv1; id=1",
+        "v=TLSRPTv1; rua=mailto:a@example.com",
+    ])
+    .fails_alone();
+    assert_eq!(
+        e,
+        "error: the answer mixes v=STSv1 and v=TLSRPTv1 records; give one answer at a time"
+    );
+    let e = run(&[
+        "record",
+        "parse",
+        "v=TLSRPTv1; rua=mailto:a@example.com",
+        "v=TLSRPTv1; rua=mailto:b@example.com",
+    ])
+    .fails_alone();
+    assert_eq!(
+        e,
+        "error: v=TLSRPTv1: 2 records start with the version tag (exactly one is allowed)"
+    );
+    let e = run(&["record", "parse", "v=TLSRPTv1; ruf=mailto:a@example.com"]).fails_alone();
+    assert_eq!(
+        e,
+        "error: v=TLSRPTv1: TXT record #1 of the answer is invalid: missing required field `rua`"
+    );
+    let e = run(&["record", "parse", "v=TLSRPTv1; rua=mailto:a@example.com!x"]).fails_alone();
+    assert!(e.contains("must be percent-encoded"), "{e}");
 }
 
 // ---------------------------------------------------------------- cert check

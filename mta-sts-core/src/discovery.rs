@@ -50,8 +50,13 @@ pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Times in cache entries are clamped to this many seconds after the epoch
+/// (about 34,800 years), so arithmetic on untrusted stored values can never
+/// overflow `SystemTime`.
+const MAX_SECS: u64 = 1 << 40;
+
 fn at(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    UNIX_EPOCH + Duration::from_secs(secs.min(MAX_SECS))
 }
 
 /// A policy as cached: with the id it was fetched for and the fetch time.

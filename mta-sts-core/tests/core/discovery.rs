@@ -454,3 +454,29 @@ fn out_of_order_input_is_an_error() {
     assert_eq!(d.on_txt(TxtAnswer::NoRecord), Err(UnexpectedInput));
     assert!(matches!(d.next_step(), Step::Done(_)));
 }
+
+#[test]
+fn hostile_stored_times_do_not_overflow() {
+    let mut c = entry("1", ENFORCE, u64::MAX);
+    c.last_used = u64::MAX;
+    c.last_failure = Some(FailedFetch {
+        id: "1".into(),
+        at: u64::MAX,
+        result_type: ResultType::StsPolicyFetchError,
+        reason: String::new(),
+    });
+    let now = t(T0);
+    assert!(
+        c.valid_policy(now).is_some(),
+        "a far-future fetch time stays valid, without panicking"
+    );
+    assert!(c.retry_blocked("1", now));
+    assert!(!c.should_evict(now, Duration::from_secs(1)));
+    assert!(c.next_refresh(Duration::MAX).is_some());
+    let (o, _) = run(
+        Discovery::new("example.com", Some(&c), now),
+        record("1"),
+        None,
+    );
+    assert_eq!(o.rule, Rule::D1CachedCurrent);
+}

@@ -1,0 +1,87 @@
+//! TLS-RPT report reading, side by side on the same bytes:
+//! tlsrpt-core's lenient typed reader, mail-auth 0.13.3
+//! `TlsReport::parse_json` (serde derive), and `serde_json::Value`.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mta_sts_benches::{corpus_reports, synthetic_report};
+use tlsrpt_core::Report;
+
+fn corpus(c: &mut Criterion) {
+    let files = corpus_reports();
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    let rejected: Vec<&str> = files
+        .iter()
+        .filter(|(_, b)| mail_auth::report::tlsrpt::TlsReport::parse_json(b).is_err())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    eprintln!(
+        "corpus: {} files, {total} bytes; mail-auth rejects {}: {rejected:?}",
+        files.len(),
+        rejected.len()
+    );
+    let mut g = c.benchmark_group("report_parse/corpus");
+    g.throughput(Throughput::Bytes(total as u64));
+    g.bench_function("tlsrpt-core lenient", |b| {
+        b.iter(|| {
+            let mut ok = 0;
+            for (_, bytes) in &files {
+                ok += usize::from(Report::parse_lenient(black_box(bytes)).is_ok());
+            }
+            ok
+        })
+    });
+    g.bench_function("mail-auth 0.13.3", |b| {
+        b.iter(|| {
+            let mut ok = 0;
+            for (_, bytes) in &files {
+                ok += usize::from(
+                    mail_auth::report::tlsrpt::TlsReport::parse_json(black_box(bytes)).is_ok(),
+                );
+            }
+            ok
+        })
+    });
+    g.bench_function("serde_json::Value", |b| {
+        b.iter(|| {
+            let mut ok = 0;
+            for (_, bytes) in &files {
+                ok += usize::from(
+                    serde_json::from_slice::<serde_json::Value>(black_box(bytes)).is_ok(),
+                );
+            }
+            ok
+        })
+    });
+    g.finish();
+}
+
+fn synthetic(c: &mut Criterion) {
+    let json = synthetic_report(50_000);
+    let bytes = json.as_bytes();
+    assert!(mail_auth::report::tlsrpt::TlsReport::parse_json(bytes).is_ok());
+    let mut g = c.benchmark_group("report_parse/synthetic_50k_details");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.sample_size(20);
+    g.bench_function("tlsrpt-core lenient", |b| {
+        b.iter(|| Report::parse_lenient(black_box(bytes)).map(|p| p.report.policies.len()))
+    });
+    g.bench_function("tlsrpt-core strict", |b| {
+        b.iter(|| Report::parse_strict(black_box(bytes)).map(|p| p.report.policies.len()))
+    });
+    g.bench_function("mail-auth 0.13.3", |b| {
+        b.iter(|| {
+            mail_auth::report::tlsrpt::TlsReport::parse_json(black_box(bytes))
+                .map(|r| r.policies.len())
+        })
+    });
+    g.bench_function("serde_json::Value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(bytes)).is_ok())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, corpus, synthetic);
+criterion_main!(benches);

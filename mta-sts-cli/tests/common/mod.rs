@@ -1,0 +1,129 @@
+//! Helpers shared by the end-to-end tests: temporary directories and
+//! runs of the `mtasts` binary.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+/// The RFC example files copied into `tests/data`.
+pub fn data(name: &str) -> String {
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new, empty directory with a name unique to this process and call.
+    pub fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("mtasts-cli-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// Write `bytes` to the file `name` in the directory; returns its path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+
+    /// The path of `name` in the directory (not created).
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit status.
+    pub code: i32,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Assert exit status 0 and return self.
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        self
+    }
+
+    /// Assert exit status 1 with exactly one `error: ` line, the last one,
+    /// every other stderr line being a warning; return the error line.
+    pub fn fails(&self) -> String {
+        assert_eq!(self.code, 1, "expected exit 1: {self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let (last, rest) = lines.split_last().expect("no stderr");
+        assert!(last.starts_with("error: "), "{self:#?}");
+        assert!(rest.iter().all(|l| l.starts_with("warning: ")), "{self:#?}");
+        (*last).to_owned()
+    }
+
+    /// Assert exit status 1 with nothing but one `error: ` line on stderr.
+    pub fn fails_alone(&self) -> String {
+        let e = self.fails();
+        assert!(self.stderr.starts_with("error: "), "{self:#?}");
+        e
+    }
+
+    /// Assert a usage error: exit status 2 and clap's `error: ` message.
+    pub fn usage_error(&self) {
+        assert_eq!(self.code, 2, "expected exit 2: {self:#?}");
+        assert!(self.stderr.starts_with("error: "), "{self:#?}");
+        assert!(self.stdout.is_empty(), "{self:#?}");
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// Run `mtasts` with `args` and `stdin`.
+pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtasts"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The binary may exit without reading everything.
+    let _ = input.write_all(stdin);
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().expect("killed by a signal"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{run:#?}");
+    assert!(!run.stderr.contains("RUST_BACKTRACE"), "{run:#?}");
+    run
+}
+
+/// Run `mtasts` with `args` and empty stdin.
+pub fn run(args: &[&str]) -> Run {
+    run_with_stdin(args, b"")
+}

@@ -1,0 +1,484 @@
+//! End-to-end tests of `mtasts report parse|summarize|export` on corpus
+//! reports copied into `tests/data/reports` (see `tests/data/README.md`).
+
+mod common;
+
+use std::io::Write as _;
+
+use common::{TempDir, data, run, run_with_stdin};
+use serde_json::{Value, json};
+
+/// A corpus report copied into `tests/data/reports`.
+fn report(name: &str) -> String {
+    data(&format!("reports/{name}"))
+}
+
+/// The bytes of a corpus report.
+fn report_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(report(name)).unwrap()
+}
+
+/// `bytes` gzip-compressed.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// parsedmarc's CSV header.
+const CSV_HEADER: &str = "organization_name,begin_date,end_date,report_id,result_type,\
+    successful_session_count,failed_session_count,policy_domain,policy_type,policy_strings,\
+    mx_host_patterns,sending_mta_ip,receiving_ip,receiving_mx_hostname,receiving_mx_helo,\
+    additional_info_uri,failure_reason_code";
+
+// ---------------------------------------------------------------- report parse
+
+#[test]
+fn parse_json_report() {
+    for json_flag in [false, true] {
+        let f = report("rpt01.json");
+        let mut args = vec!["report", "parse", &f];
+        if json_flag {
+            args.push("--json");
+        }
+        let r = run(&args).ok();
+        assert_eq!(r.stderr, "");
+        let v = r.json();
+        assert_eq!(v["organization-name"], "Company-X");
+        assert_eq!(v["report-id"], "5065427c-23d3-47ca-b6e0-946ea0e8c4be");
+        let p = &v["policies"][0];
+        assert_eq!(p["summary"]["total-successful-session-count"], 5326);
+        assert_eq!(p["summary"]["total-failure-session-count"], 303);
+        assert_eq!(p["failure-details"].as_array().unwrap().len(), 3);
+        // The strict RFC form: dates in UTC with `Z`, RFC 5952 addresses.
+        assert_eq!(
+            p["failure-details"][0]["sending-mta-ip"],
+            "2001:db8:abcd:12::1"
+        );
+        assert!(
+            r.stdout.starts_with("{\n  \"organization-name\": "),
+            "{r:#?}"
+        );
+        assert!(r.stdout.ends_with("}\n"), "{r:#?}");
+    }
+}
+
+#[test]
+fn parse_gzip_and_email_give_the_same_report() {
+    let plain = run(&["report", "parse", &report("rpt01.json")]).ok();
+    let dir = TempDir::new();
+    // Detected by its magic bytes, whatever the name says.
+    let gz = dir.write("report.json", gzip(&report_bytes("rpt01.json")));
+    let r = run(&["report", "parse", &gz]).ok();
+    assert_eq!(r.stderr, "");
+    assert_eq!(r.stdout, plain.stdout);
+    // The same report in an e-mail, as a base64 gzip attachment.
+    let eml = report("rpt01.eml");
+    let r = run(&["report", "parse", &eml]).ok();
+    assert_eq!(r.stdout, plain.stdout);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "warning: {eml}: TLS-Report-Submitter `mail.sender.example.com` is not the domain of \
+             contact-info `sts-reporting@company-x.example` (RFC 8460 5.3)\n\
+             warning: {eml}: TLS-Report-Domain `example.net` is not a policy-domain of the report \
+             (company-y.example)\n"
+        )
+    );
+    // stdin.
+    let r = run_with_stdin(&["report", "parse", "-"], &report_bytes("rpt01.eml")).ok();
+    assert_eq!(r.stdout, plain.stdout);
+    assert!(r.stderr.starts_with("warning: <stdin>: "), "{r:#?}");
+}
+
+#[test]
+fn parse_warnings_on_stderr() {
+    // A part typed `application/tlsrpt` (no suffix) is read by its content.
+    let eml = report("rpt02.eml");
+    let r = run(&["report", "parse", &eml]).ok();
+    assert_eq!(r.json()["report-id"], "2020-01-01T00:00:00Z_example.com");
+    assert!(
+        r.stderr.contains(&format!(
+            "warning: {eml}: part 2 is typed application/tlsrpt, without the +json or +gzip \
+             suffix; read by its content\n"
+        )),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.lines().all(|l| l.starts_with("warning: ")),
+        "{r:#?}"
+    );
+    // A TLSA policy-string holding a JSON-encoded array: read as its records.
+    let f = report("microsoft.json");
+    let r = run(&["report", "parse", &f]).ok();
+    assert_eq!(
+        r.json()["policies"][1]["policy"]["policy-string"],
+        json!([
+            "3 1 1 6007EEE553E85D8DF007A845D19EC343283D4E416E9A33F9EF3040C8B7C285BC",
+            "3 1 1 837C773D54C2E2BD71871A3FC352BE8214D5646CBAE5E3091401A7274717998B"
+        ])
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "warning: {f}: /policies/1/policy/policy-string: tlsa policy-string holds a \
+             JSON-encoded array; read as its 2 records\n"
+        )),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn parse_strict_rejects_what_lenient_accepts() {
+    let f = report("rpt01.json");
+    run(&["report", "parse", "--strict", &f]).ok();
+    for name in ["microsoft.json", "rpt02.json"] {
+        let f = report(name);
+        let r = run(&["report", "parse", "--strict", &f]);
+        let e = r.fails_alone();
+        assert!(
+            e.starts_with(&format!("error: {f}: invalid report: byte ")),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("at /policies/0/policy: missing member `mx-host`"),
+            "{e}"
+        );
+        assert_eq!(r.stdout, "");
+    }
+}
+
+#[test]
+fn parse_errors() {
+    let dir = TempDir::new();
+    let f = dir.write("notes.txt", "hello, this is no report\n");
+    let e = run(&["report", "parse", &f]).fails_alone();
+    assert_eq!(
+        e,
+        format!(
+            "error: {f}: unrecognised input: neither JSON (`{{`), gzip (1f 8b) nor an e-mail \
+             (header lines); it starts with `hello, this is n`"
+        )
+    );
+    let f = dir.write("bad.json", "{\"organization-name\": 1}");
+    let e = run(&["report", "parse", &f]).fails_alone();
+    assert!(
+        e.starts_with(&format!("error: {f}: invalid report: ")),
+        "{e}"
+    );
+    let mut gz = gzip(&report_bytes("rpt01.json"));
+    gz.truncate(gz.len() - 8);
+    let f = dir.write("cut.gz", &gz);
+    let e = run(&["report", "parse", &f]).fails_alone();
+    assert!(
+        e.starts_with(&format!("error: {f}: invalid gzip data: ")),
+        "{e}"
+    );
+    let e = run(&["report", "parse", &dir.path("missing.json")]).fails_alone();
+    assert!(e.starts_with("error: "), "{e}");
+    let e = run(&["report", "parse", &dir.0.to_string_lossy()]).fails_alone();
+    assert!(e.ends_with(": is a directory"), "{e}");
+}
+
+#[test]
+fn parse_max_size() {
+    let f = report("rpt01.json");
+    let e = run(&["report", "parse", "--max-size", "1000", &f]).fails_alone();
+    assert_eq!(
+        e,
+        format!("error: {f}: report JSON is larger than the limit of 1000 bytes")
+    );
+    let dir = TempDir::new();
+    let gz = dir.write("r.gz", gzip(&report_bytes("rpt01.json")));
+    let e = run(&["report", "parse", "--max-size", "1000", &gz]).fails_alone();
+    assert_eq!(
+        e,
+        format!("error: {gz}: decompressed report is larger than the limit of 1000 bytes")
+    );
+    run(&["report", "parse", "--max-size", "1000000", &f]).ok();
+    run(&["report", "parse", "--max-size", "0", &f]).usage_error();
+    run(&["report", "parse", "--max-size", "lots", &f]).usage_error();
+}
+
+// ---------------------------------------------------------------- summarize / export
+
+/// A directory with three reports, one of them twice (JSON and e-mail),
+/// one in a subdirectory, and a file that is not a report.
+fn corpus_dir() -> TempDir {
+    let dir = TempDir::new();
+    dir.write("a-rpt01.json", report_bytes("rpt01.json"));
+    dir.write("b-rpt01.eml", report_bytes("rpt01.eml"));
+    dir.write("c-garbage.txt", "not a report at all\n");
+    dir.write("rpt02.json.gz", gzip(&report_bytes("rpt02.json")));
+    std::fs::create_dir(dir.0.join("sub")).unwrap();
+    dir.write("sub/microsoft.json", report_bytes("microsoft.json"));
+    dir
+}
+
+/// stderr of a batch run with one failing file: its `error:` line, the
+/// warning count, the closing `error:` line.
+fn assert_batch_stderr(stderr: &str, garbage: &str, verbose: bool) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let errors: Vec<&&str> = lines.iter().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 2, "{stderr}");
+    assert_eq!(
+        *errors[0],
+        format!(
+            "error: {garbage}: unrecognised input: neither JSON (`{{`), gzip (1f 8b) nor an e-mail \
+             (header lines); it starts with `not a report at `"
+        )
+    );
+    assert_eq!(
+        *lines.last().unwrap(),
+        "error: 1 of 5 files could not be read as reports"
+    );
+    let warnings: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len() + 2, lines.len(), "{stderr}");
+    if verbose {
+        assert!(warnings.len() > 1, "{stderr}");
+        assert!(
+            warnings.iter().any(|w| w.contains("tlsa policy-string")),
+            "{stderr}"
+        );
+    } else {
+        // rpt01.eml: 2, rpt02.json: 1, microsoft.json: 4.
+        assert_eq!(
+            warnings,
+            [&"warning: 3 files had 7 warnings (use -v)"],
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn summarize_json_with_duplicate_and_garbage() {
+    let dir = corpus_dir();
+    let d = dir.0.to_str().unwrap();
+    let r = run(&["report", "summarize", "--json", d]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert_batch_stderr(&r.stderr, &dir.path("c-garbage.txt"), false);
+    let v = r.json();
+    assert_eq!(v["reports"], 3);
+    assert_eq!(v["duplicates"], 1);
+    assert_eq!(
+        v["duplicate_reports"],
+        json!([{
+            "organization_name": "Company-X",
+            "report_id": "5065427c-23d3-47ca-b6e0-946ea0e8c4be",
+            "sources": [dir.path("a-rpt01.json"), dir.path("b-rpt01.eml")],
+        }])
+    );
+    assert_eq!(v["successful_sessions"], 5326 + 23 + 4);
+    assert_eq!(v["failed_sessions"], 303 + 1);
+    assert_eq!(
+        v["by_result_type"],
+        json!({
+            "certificate-expired": 100, "starttls-not-supported": 200,
+            "validation-failure": 3, "certificate-host-mismatch": 1,
+        })
+    );
+    assert_eq!(
+        v["by_policy_domain"],
+        json!({
+            "company-y.example": {"successful_sessions": 5326, "failed_sessions": 303},
+            "example.com": {"successful_sessions": 23, "failed_sessions": 1},
+            "random.net": {"successful_sessions": 4, "failed_sessions": 0},
+        })
+    );
+    let alerts = v["alerts"].as_array().unwrap();
+    assert!(
+        alerts.iter().any(|a| a["code"] == "starttls-not-supported"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn summarize_text_and_verbose() {
+    let dir = corpus_dir();
+    let d = dir.0.to_str().unwrap();
+    let r = run(&["report", "summarize", "-v", d]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert_batch_stderr(&r.stderr, &dir.path("c-garbage.txt"), true);
+    assert!(
+        r.stdout.starts_with(
+            "TLS-RPT summary: 3 report(s), 1 duplicate(s) ignored, 5353 successful session(s), \
+             304 failed session(s)\n"
+        ),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains("\nBy policy domain\n"), "{r:#?}");
+    assert!(r.stdout.contains("\nAlerts\n"), "{r:#?}");
+}
+
+#[test]
+fn summarize_files_only_exit_0() {
+    let a = report("rpt01.json");
+    let b = report("rpt02.json");
+    let r = run(&["report", "summarize", "--json", &a, &b]).ok();
+    assert_eq!(r.json()["reports"], 2);
+    assert_eq!(r.stderr, "warning: 1 file had 1 warning (use -v)\n");
+    let r = run(&["report", "summarize", "--json", &a]).ok();
+    assert_eq!(r.stderr, "");
+    // A missing path is a failure like an unreadable file.
+    let dir = TempDir::new();
+    let missing = dir.path("missing");
+    let r = run(&["report", "summarize", "--json", &a, &missing]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert_eq!(r.json()["reports"], 1);
+    assert!(
+        r.stderr.starts_with(&format!("error: {missing}: ")),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr
+            .ends_with("\nerror: 1 of 2 files could not be read as reports\n"),
+        "{r:#?}"
+    );
+    // An empty directory: an empty summary, with a warning.
+    let empty = dir.0.to_str().unwrap();
+    let r = run(&["report", "summarize", "--json", empty]).ok();
+    assert_eq!(r.json()["reports"], 0);
+    assert_eq!(
+        r.stderr,
+        format!("warning: {empty}: no files in this directory\n")
+    );
+}
+
+#[test]
+fn export_csv() {
+    let dir = corpus_dir();
+    let d = dir.0.to_str().unwrap();
+    let r = run(&["report", "export", "--format", "csv", d]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    let lines: Vec<&str> = r.stdout.split_terminator("\r\n").collect();
+    assert!(r.stdout.ends_with("\r\n"));
+    assert_eq!(lines[0], CSV_HEADER);
+    // rpt01: 1 policy + 3 failure details; rpt02: 1 + 1; microsoft: 2 + 0;
+    // the e-mail copy of rpt01 is not exported again.
+    assert_eq!(lines.len(), 1 + 4 + 2 + 2, "{r:#?}");
+    assert!(
+        lines[1].starts_with("Company-X,2016-04-01T00:00:00Z,"),
+        "{r:#?}"
+    );
+    assert!(lines[8].starts_with("Microsoft Corporation,"), "{r:#?}");
+    let dup = format!(
+        "warning: {}: same report as {} (organization-name and report-id); not exported again",
+        dir.path("b-rpt01.eml"),
+        dir.path("a-rpt01.json")
+    );
+    assert!(r.stderr.lines().any(|l| l == dup), "{r:#?}");
+    assert!(
+        r.stderr
+            .ends_with("\nerror: 1 of 5 files could not be read as reports\n"),
+        "{r:#?}"
+    );
+    // Only the header when there is nothing to export.
+    let empty = TempDir::new();
+    let r = run(&[
+        "report",
+        "export",
+        "--format",
+        "csv",
+        &empty.0.to_string_lossy(),
+    ])
+    .ok();
+    assert_eq!(r.stdout, format!("{CSV_HEADER}\r\n"));
+}
+
+#[test]
+fn export_csv_formula_guard() {
+    let dir = TempDir::new();
+    let json = String::from_utf8(report_bytes("rpt02.json"))
+        .unwrap()
+        .replace("\"Google Inc.\"", "\"=HYPERLINK(1)\"");
+    let f = dir.write("evil.json", json);
+    let r = run(&["report", "export", "--format", "csv", &f]).ok();
+    assert!(r.stdout.contains("\r\n=HYPERLINK(1),"), "{r:#?}");
+    let r = run(&["report", "export", "--format", "csv", "--formula-guard", &f]).ok();
+    assert!(r.stdout.contains("\r\n'=HYPERLINK(1),"), "{r:#?}");
+    assert!(!r.stdout.contains("\r\n=HYPERLINK"), "{r:#?}");
+}
+
+#[test]
+fn export_ndjson() {
+    let dir = corpus_dir();
+    let d = dir.0.to_str().unwrap();
+    let r = run(&["--json", "report", "export", "--format", "ndjson", d]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(rows.len(), 8, "{r:#?}");
+    for row in &rows {
+        assert_eq!(row.as_object().unwrap().len(), 18, "{row}");
+    }
+    assert_eq!(rows[0]["source"], dir.path("a-rpt01.json"));
+    assert_eq!(rows[0]["successful_session_count"], 5326);
+    assert_eq!(rows[1]["result_type"], "certificate-expired");
+    assert_eq!(rows[1]["successful_session_count"], Value::Null);
+    assert_eq!(rows[4]["source"], dir.path("rpt02.json.gz"));
+    assert_eq!(rows[7]["source"], dir.path("sub/microsoft.json"));
+    assert_eq!(rows[7]["policy_type"], "tlsa");
+}
+
+#[test]
+fn report_usage_errors_exit_2() {
+    let f = report("rpt01.json");
+    run(&["report", "export", "--format", "xml", &f]).usage_error();
+    run(&["report", "export", &f]).usage_error();
+    run(&["report", "export", "--format", "csv"]).usage_error();
+    let r = run(&[
+        "report",
+        "export",
+        "--format",
+        "ndjson",
+        "--formula-guard",
+        &f,
+    ]);
+    r.usage_error();
+    assert!(r.stderr.contains("--formula-guard"), "{r:#?}");
+    run(&["report", "summarize"]).usage_error();
+    run(&["report", "parse"]).usage_error();
+    run(&["report", "parse", &f, &f]).usage_error();
+    let r = run(&["report"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+    let r = run(&["report", "export", "--help"]).ok();
+    assert!(r.stdout.contains("--formula-guard"), "{r:#?}");
+}
+
+#[test]
+fn export_stops_when_stdout_closes() {
+    let dir = TempDir::new();
+    let json = String::from_utf8(report_bytes("rpt01.json")).unwrap();
+    for i in 0..300 {
+        let id = format!("\"report-id\": \"r{i}\"");
+        let text = json.replace(
+            "\"report-id\": \"5065427c-23d3-47ca-b6e0-946ea0e8c4be\"",
+            &id,
+        );
+        assert_ne!(text, json);
+        dir.write(&format!("r{i:03}.json"), text);
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
+        .args([
+            "report",
+            "export",
+            "--format",
+            "ndjson",
+            dir.0.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}

@@ -1,0 +1,194 @@
+//! DNS lookups through hickory-resolver: the `_mta-sts` TXT record, MX
+//! records and host addresses, with NXDOMAIN / no data kept apart from
+//! temporary failures, and answers bounded in size.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::RData;
+use mta_sts_core::discovery::TxtAnswer;
+
+use crate::error::FetchError;
+
+/// At most this many TXT RRs are considered in one answer.
+pub const MAX_TXT_RECORDS: usize = 64;
+/// At most this many bytes of TXT data (all RRs joined) are considered.
+pub const MAX_TXT_BYTES: usize = 64 * 1024;
+/// At most this many MX records are considered.
+pub const MAX_MX_RECORDS: usize = 64;
+
+/// Why a lookup gave no data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsFailure {
+    /// NXDOMAIN, or the name exists without data of that type.
+    #[error("no {0} records")]
+    NoRecords(&'static str),
+    /// SERVFAIL, timeout, refused, network error.
+    #[error("temporary DNS failure: {0}")]
+    Temporary(String),
+}
+
+/// One MX record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Mx {
+    /// Preference (lower first).
+    pub preference: u16,
+    /// Exchange host name, without the trailing dot.
+    pub host: String,
+}
+
+/// A DNS resolver for MTA-STS lookups.
+#[derive(Clone)]
+pub struct Dns {
+    resolver: TokioResolver,
+}
+
+impl std::fmt::Debug for Dns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dns").finish_non_exhaustive()
+    }
+}
+
+fn options() -> ResolverOpts {
+    let mut o = ResolverOpts::default();
+    o.timeout = Duration::from_secs(5);
+    o.attempts = 2;
+    o.ndots = 0;
+    o
+}
+
+fn classify(e: &NetError, what: &'static str) -> DnsFailure {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+            if matches!(
+                nr.response_code,
+                ResponseCode::NXDomain | ResponseCode::NoError
+            ) =>
+        {
+            DnsFailure::NoRecords(what)
+        }
+        other => DnsFailure::Temporary(other.to_string()),
+    }
+}
+
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
+    }
+}
+
+impl Dns {
+    /// The system's resolvers (`/etc/resolv.conf`).
+    pub fn system() -> Result<Self, FetchError> {
+        let mut b = TokioResolver::builder_tokio()
+            .map_err(|e| FetchError::Config(format!("DNS configuration: {e}")))?;
+        let opts = b.options_mut();
+        opts.timeout = Duration::from_secs(5);
+        opts.attempts = 2;
+        opts.ndots = 0;
+        let resolver = b
+            .build()
+            .map_err(|e| FetchError::Config(format!("DNS resolver: {e}")))?;
+        Ok(Self { resolver })
+    }
+
+    /// Use only the DNS server at `addr` (UDP, with TCP for truncated answers).
+    pub fn with_server(addr: SocketAddr) -> Result<Self, FetchError> {
+        let mut udp = ConnectionConfig::udp();
+        udp.port = addr.port();
+        let mut tcp = ConnectionConfig::tcp();
+        tcp.port = addr.port();
+        let ns = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+        let cfg = ResolverConfig::from_name_servers(vec![ns]);
+        let resolver = TokioResolver::builder_with_config(cfg, TokioRuntimeProvider::default())
+            .with_options(options())
+            .build()
+            .map_err(|e| FetchError::Config(format!("DNS resolver: {e}")))?;
+        Ok(Self { resolver })
+    }
+
+    /// The TXT RRs at `name` (CNAMEs followed), each RR's character-strings
+    /// joined (STS-TXT-11, STS-TXT-12).
+    pub async fn txt(&self, name: &str) -> TxtAnswer {
+        match self.resolver.txt_lookup(fqdn(name)).await {
+            Ok(lookup) => {
+                let mut rrs = Vec::new();
+                let mut bytes = 0;
+                for r in lookup.answers() {
+                    if let RData::TXT(txt) = &r.data {
+                        let joined = mta_sts_core::txt::join_character_strings(&txt.txt_data);
+                        bytes += joined.len();
+                        if rrs.len() == MAX_TXT_RECORDS || bytes > MAX_TXT_BYTES {
+                            return TxtAnswer::TempFail(format!(
+                                "TXT answer for {name} is larger than {MAX_TXT_RECORDS} records or {MAX_TXT_BYTES} bytes"
+                            ));
+                        }
+                        rrs.push(joined);
+                    }
+                }
+                if rrs.is_empty() {
+                    TxtAnswer::NoRecord
+                } else {
+                    TxtAnswer::Records(rrs)
+                }
+            }
+            Err(e) => match classify(&e, "TXT") {
+                DnsFailure::NoRecords(_) => TxtAnswer::NoRecord,
+                DnsFailure::Temporary(r) => TxtAnswer::TempFail(r),
+            },
+        }
+    }
+
+    /// The MX records of `domain`, sorted by preference then name. An empty
+    /// list when the domain has none (the caller then uses the implicit MX,
+    /// RFC 5321 5.1).
+    pub async fn mx(&self, domain: &str) -> Result<Vec<Mx>, DnsFailure> {
+        match self.resolver.mx_lookup(fqdn(domain)).await {
+            Ok(lookup) => {
+                let mut out: Vec<Mx> = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::MX(mx) => {
+                            let host = mx.exchange.to_ascii();
+                            Some(Mx {
+                                preference: mx.preference,
+                                host: host.strip_suffix('.').unwrap_or(&host).to_ascii_lowercase(),
+                            })
+                        }
+                        _ => None,
+                    })
+                    .take(MAX_MX_RECORDS)
+                    .collect();
+                out.sort();
+                Ok(out)
+            }
+            Err(e) => match classify(&e, "MX") {
+                DnsFailure::NoRecords(_) => Ok(Vec::new()),
+                t => Err(t),
+            },
+        }
+    }
+
+    /// The IPv4 and IPv6 addresses of `host`.
+    pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
+        match self.resolver.lookup_ip(fqdn(host)).await {
+            Ok(l) => {
+                let v: Vec<IpAddr> = l.iter().take(32).collect();
+                if v.is_empty() {
+                    Err(DnsFailure::NoRecords("A/AAAA"))
+                } else {
+                    Ok(v)
+                }
+            }
+            Err(e) => Err(classify(&e, "A/AAAA")),
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The policy service: discovery driven by `mta-sts-core`'s state machine
+//! (decision table D1–D12) over real DNS and HTTPS, an in-memory cache in
+//! front of a persistent [`Store`], coalescing of concurrent lookups for
+//! the same domain, background refresh before expiry, eviction of unused
+//! entries, and metrics.
+//!
+//! # When the TXT record is consulted
+//!
+//! A cached, unexpired policy whose TXT id was confirmed less than
+//! [`Settings::txt_check_interval`] ago is used without any IO (the fast
+//! path: a hash-map read). Otherwise the `_mta-sts` TXT record is looked up
+//! (the resolver caches it for its TTL) and the decision table decides
+//! whether to fetch.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use mta_sts_core::ResultType;
+use mta_sts_core::discovery::{
+    CacheAction, CacheEntry, CachedPolicy, Discovery, Options, PolicyFailure, Rule, Step,
+    TxtProblem, unix_secs,
+};
+use tokio::sync::OnceCell;
+
+use crate::dns::Dns;
+use crate::https::PolicyClient;
+use crate::store::Store;
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Use the strict policy reader and require `text/plain` (default:
+    /// lenient, as a sending MTA should).
+    pub strict: bool,
+    /// How long a TXT check that confirmed the cached id stays good before
+    /// the record is looked up again (default 5 minutes).
+    pub txt_check_interval: Duration,
+    /// Largest random-looking delay added to each domain's daily refresh
+    /// (derived from the domain name, so stable across restarts; default
+    /// one hour).
+    pub refresh_jitter: Duration,
+    /// Entries not used for a delivery for this long are evicted (default
+    /// 180 days, as mox does).
+    pub evict_after: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            txt_check_interval: Duration::from_secs(300),
+            refresh_jitter: Duration::from_secs(3600),
+            evict_after: Duration::from_secs(180 * 86_400),
+        }
+    }
+}
+
+/// Counters, readable while the service runs.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    hits: AtomicU64,
+    lookups: AtomicU64,
+    coalesced: AtomicU64,
+    txt_lookups: AtomicU64,
+    fetches: AtomicU64,
+    fetch_ok: AtomicU64,
+    fetch_error: AtomicU64,
+    policy_invalid: AtomicU64,
+    webpki_invalid: AtomicU64,
+    refreshes: AtomicU64,
+    evictions: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+/// A snapshot of [`Metrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct MetricsSnapshot {
+    /// Lookups answered from memory without IO.
+    pub hits: u64,
+    /// Lookups that ran a discovery (or waited for one).
+    pub lookups: u64,
+    /// Lookups that waited for a discovery already running for the domain.
+    pub coalesced: u64,
+    /// TXT queries sent.
+    pub txt_lookups: u64,
+    /// Policy fetches attempted.
+    pub fetches: u64,
+    /// Fetches that gave a valid policy.
+    pub fetch_ok: u64,
+    /// Fetches that failed with `sts-policy-fetch-error`.
+    pub fetch_error: u64,
+    /// Fetches that failed with `sts-policy-invalid`.
+    pub policy_invalid: u64,
+    /// Fetches that failed with `sts-webpki-invalid`.
+    pub webpki_invalid: u64,
+    /// Background refreshes run.
+    pub refreshes: u64,
+    /// Entries evicted.
+    pub evictions: u64,
+    /// Failed writes to the persistent store.
+    pub store_errors: u64,
+}
+
+fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// Read all counters.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            hits: g(&self.hits),
+            lookups: g(&self.lookups),
+            coalesced: g(&self.coalesced),
+            txt_lookups: g(&self.txt_lookups),
+            fetches: g(&self.fetches),
+            fetch_ok: g(&self.fetch_ok),
+            fetch_error: g(&self.fetch_error),
+            policy_invalid: g(&self.policy_invalid),
+            webpki_invalid: g(&self.webpki_invalid),
+            refreshes: g(&self.refreshes),
+            evictions: g(&self.evictions),
+            store_errors: g(&self.store_errors),
+        }
+    }
+}
+
+/// Where a lookup's answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answer {
+    /// Memory, without any IO.
+    CacheHit,
+    /// A discovery ran (or was joined); see the rule.
+    Discovered(Rule),
+}
+
+/// The result of [`MtaSts::lookup`].
+#[derive(Debug, Clone)]
+pub struct PolicyLookup {
+    /// The policy to apply (including mode `none`), with its id and fetch
+    /// time; `None` = deliver as without MTA-STS.
+    pub policy: Option<Arc<CachedPolicy>>,
+    /// How the answer was found.
+    pub answer: Answer,
+    /// A failure to report through TLS-RPT, if any.
+    pub failure: Option<PolicyFailure>,
+    /// Messages for the administrator.
+    pub warnings: Vec<String>,
+    /// Why the TXT lookup gave nothing usable, if it did.
+    pub txt_problem: Option<TxtProblem>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    entry: CacheEntry,
+    policy: Option<Arc<CachedPolicy>>,
+    /// Unix seconds of the last TXT lookup that confirmed the cached id.
+    checked: AtomicU64,
+    /// Unix seconds of the last use for a delivery.
+    last_used: AtomicU64,
+}
+
+impl Slot {
+    fn new(entry: CacheEntry, checked: u64) -> Self {
+        let policy = entry.policy.clone().map(Arc::new);
+        let last_used = AtomicU64::new(entry.last_used);
+        Self {
+            entry,
+            policy,
+            checked: AtomicU64::new(checked),
+            last_used,
+        }
+    }
+}
+
+type Inflight = Arc<OnceCell<PolicyLookup>>;
+
+/// The MTA-STS policy service (see the module docs).
+pub struct MtaSts {
+    dns: Dns,
+    http: PolicyClient,
+    store: Arc<dyn Store>,
+    settings: Settings,
+    slots: RwLock<HashMap<String, Arc<Slot>>>,
+    inflight: Mutex<HashMap<String, Inflight>>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for MtaSts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MtaSts")
+            .field("settings", &self.settings)
+            .field("metrics", &self.metrics.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Normalise a Policy Domain: lower case, one trailing dot removed.
+pub fn normalize_domain(domain: &str) -> String {
+    domain
+        .strip_suffix('.')
+        .unwrap_or(domain)
+        .to_ascii_lowercase()
+}
+
+impl MtaSts {
+    /// Create the service and load every entry of `store`. Returns the
+    /// service and the entries that could not be loaded.
+    pub fn new(
+        dns: Dns,
+        http: PolicyClient,
+        store: Arc<dyn Store>,
+        settings: Settings,
+    ) -> Result<(Arc<Self>, Vec<crate::store::SkippedEntry>), crate::error::StoreError> {
+        let loaded = store.load_all()?;
+        let bad = loaded.skipped;
+        let slots = loaded
+            .entries
+            .into_iter()
+            .map(|e| (e.domain.clone(), Arc::new(Slot::new(e, 0))))
+            .collect();
+        Ok((
+            Arc::new(Self {
+                dns,
+                http,
+                store,
+                settings,
+                slots: RwLock::new(slots),
+                inflight: Mutex::new(HashMap::new()),
+                metrics: Metrics::default(),
+            }),
+            bad,
+        ))
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+
+    /// The DNS resolver in use.
+    pub fn dns(&self) -> &Dns {
+        &self.dns
+    }
+
+    /// The cached entry of `domain`, if any (no IO).
+    pub fn cached_entry(&self, domain: &str) -> Option<CacheEntry> {
+        let slots = self.slots.read().ok()?;
+        slots
+            .get(&normalize_domain(domain))
+            .map(|s| s.entry.clone())
+    }
+
+    /// Number of cached domains.
+    pub fn len(&self) -> usize {
+        self.slots.read().map_or(0, |s| s.len())
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The fast path only: the cached policy of an already normalised
+    /// `domain` if it is valid at `now` and its TXT id was confirmed within
+    /// the check interval. No IO, no allocation.
+    pub fn fresh(&self, domain: &str, now: SystemTime) -> Option<Arc<CachedPolicy>> {
+        let slots = self.slots.read().ok()?;
+        let slot = slots.get(domain)?;
+        let policy = slot.policy.as_ref()?;
+        let t = unix_secs(now);
+        if !policy.is_valid(now)
+            || t.saturating_sub(slot.checked.load(Ordering::Relaxed))
+                >= self.settings.txt_check_interval.as_secs()
+        {
+            return None;
+        }
+        slot.last_used.store(t, Ordering::Relaxed);
+        Some(Arc::clone(policy))
+    }
+
+    /// The policy to apply for a delivery to `domain` (the Policy Domain).
+    pub async fn lookup(&self, domain: &str) -> PolicyLookup {
+        let domain = normalize_domain(domain);
+        let now = SystemTime::now();
+        if let Some(policy) = self.fresh(&domain, now) {
+            inc(&self.metrics.hits);
+            return PolicyLookup {
+                policy: Some(policy),
+                answer: Answer::CacheHit,
+                failure: None,
+                warnings: Vec::new(),
+                txt_problem: None,
+            };
+        }
+        inc(&self.metrics.lookups);
+        let (cell, leader) = {
+            let mut inflight = match self.inflight.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match inflight.get(&domain) {
+                Some(c) => (Arc::clone(c), false),
+                None => {
+                    let c: Inflight = Arc::new(OnceCell::new());
+                    inflight.insert(domain.clone(), Arc::clone(&c));
+                    (c, true)
+                }
+            }
+        };
+        if !leader {
+            inc(&self.metrics.coalesced);
+        }
+        let result = cell
+            .get_or_init(|| self.discover(&domain, false))
+            .await
+            .clone();
+        if leader {
+            let mut inflight = match self.inflight.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            inflight.remove(&domain);
+        }
+        if let Some(slot) = self.slots.read().ok().and_then(|s| s.get(&domain).cloned()) {
+            slot.last_used
+                .store(unix_secs(SystemTime::now()), Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Run one discovery (or a background refresh) and apply its cache
+    /// action.
+    async fn discover(&self, domain: &str, refresh: bool) -> PolicyLookup {
+        let now = SystemTime::now();
+        let (cached, last_used) = match self.slots.read().ok().and_then(|s| s.get(domain).cloned())
+        {
+            Some(slot) => (
+                Some(slot.entry.clone()),
+                slot.last_used.load(Ordering::Relaxed),
+            ),
+            None => (None, 0),
+        };
+        let options = Options {
+            strict: self.settings.strict,
+        };
+        let mut d = match (&cached, refresh) {
+            (Some(c), true) => Discovery::refresh(domain, c, now, options),
+            _ => Discovery::with_options(domain, cached.as_ref(), now, options),
+        };
+        let outcome = loop {
+            match d.next_step() {
+                Step::LookupTxt { name } => {
+                    inc(&self.metrics.txt_lookups);
+                    let answer = self.dns.txt(&name).await;
+                    if d.on_txt(answer).is_err() {
+                        break None;
+                    }
+                }
+                Step::FetchPolicy { .. } => {
+                    inc(&self.metrics.fetches);
+                    let r = self.http.fetch(domain).await;
+                    if d.on_policy(r).is_err() {
+                        break None;
+                    }
+                }
+                Step::Done(o) => break Some(*o),
+            }
+        };
+        let Some(outcome) = outcome else {
+            return PolicyLookup {
+                policy: None,
+                answer: Answer::Discovered(Rule::D9TempFailNoPolicy),
+                failure: None,
+                warnings: vec![format!("{domain}: discovery stopped unexpectedly")],
+                txt_problem: None,
+            };
+        };
+        match outcome.rule {
+            Rule::D2FetchedReplaced | Rule::D4FetchedNew | Rule::D11RefreshOk => {
+                inc(&self.metrics.fetch_ok)
+            }
+            _ => {}
+        }
+        if let Some(f) = &outcome.failure {
+            self.count_failure(&f.result_type);
+        } else if matches!(outcome.rule, Rule::D12RefreshFailed)
+            && let CacheAction::Store(e) = &outcome.cache
+            && let Some(f) = &e.last_failure
+        {
+            self.count_failure(&f.result_type);
+        }
+        if refresh {
+            inc(&self.metrics.refreshes);
+        }
+        let mut warnings = outcome.warnings.clone();
+        let confirmed = matches!(
+            outcome.rule,
+            Rule::D1CachedCurrent
+                | Rule::D2FetchedReplaced
+                | Rule::D4FetchedNew
+                | Rule::D11RefreshOk
+        );
+        let t = unix_secs(now);
+        match &outcome.cache {
+            CacheAction::Store(entry) => {
+                let mut entry = (**entry).clone();
+                // A background refresh is not a use for a delivery.
+                entry.last_used = if refresh { last_used } else { t };
+                if let Err(e) = self.store.put(&entry) {
+                    inc(&self.metrics.store_errors);
+                    warnings.push(format!("{domain}: {e}"));
+                }
+                let slot = Arc::new(Slot::new(entry, if confirmed { t } else { 0 }));
+                if let Ok(mut slots) = self.slots.write() {
+                    slots.insert(domain.to_owned(), slot);
+                }
+            }
+            CacheAction::Keep => {
+                if confirmed
+                    && let Some(slot) = self.slots.read().ok().and_then(|s| s.get(domain).cloned())
+                {
+                    slot.checked.store(t, Ordering::Relaxed);
+                }
+            }
+        }
+        PolicyLookup {
+            policy: outcome.applied.map(|(p, _)| Arc::new(p)),
+            answer: Answer::Discovered(outcome.rule),
+            failure: outcome.failure,
+            warnings,
+            txt_problem: outcome.txt_problem,
+        }
+    }
+
+    fn count_failure(&self, rt: &ResultType) {
+        match rt {
+            ResultType::StsWebpkiInvalid => inc(&self.metrics.webpki_invalid),
+            ResultType::StsPolicyInvalid => inc(&self.metrics.policy_invalid),
+            _ => inc(&self.metrics.fetch_error),
+        }
+    }
+
+    fn jitter(&self, domain: &str) -> Duration {
+        let max = self.settings.refresh_jitter.as_secs();
+        if max == 0 {
+            return Duration::ZERO;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        domain.hash(&mut h);
+        Duration::from_secs(h.finish() % max)
+    }
+
+    /// One maintenance pass at `now`: evict entries unused for
+    /// [`Settings::evict_after`], refresh those due (STS-CACHE-04). Returns
+    /// (refreshed, evicted) and the warnings of failed refreshes.
+    pub async fn maintain(&self, now: SystemTime) -> (usize, usize, Vec<String>) {
+        let slots: Vec<(String, Arc<Slot>)> = match self.slots.read() {
+            Ok(s) => s.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect(),
+            Err(_) => return (0, 0, Vec::new()),
+        };
+        let (mut refreshed, mut evicted, mut warnings) = (0, 0, Vec::new());
+        for (domain, slot) in slots {
+            let mut entry = slot.entry.clone();
+            entry.last_used = slot.last_used.load(Ordering::Relaxed);
+            if entry.should_evict(now, self.settings.evict_after) {
+                if let Ok(mut s) = self.slots.write() {
+                    s.remove(&domain);
+                }
+                if let Err(e) = self.store.remove(&domain) {
+                    inc(&self.metrics.store_errors);
+                    warnings.push(format!("{domain}: {e}"));
+                }
+                inc(&self.metrics.evictions);
+                evicted += 1;
+            } else if entry.refresh_due(now, self.jitter(&domain)) {
+                let r = self.discover(&domain, true).await;
+                warnings.extend(r.warnings);
+                refreshed += 1;
+            }
+        }
+        (refreshed, evicted, warnings)
+    }
+
+    /// Run [`MtaSts::maintain`] every `period` until the task is aborted.
+    /// Warnings go to `on_warning`.
+    pub fn spawn_maintenance(
+        self: &Arc<Self>,
+        period: Duration,
+        on_warning: impl Fn(String) + Send + Sync + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let (_, _, warnings) = this.maintain(SystemTime::now()).await;
+                for w in warnings {
+                    on_warning(w);
+                }
+            }
+        })
+    }
+}
