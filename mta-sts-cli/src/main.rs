@@ -13,6 +13,8 @@ use std::time::SystemTime;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cert_cmd;
+mod check_cmd;
+mod daemon_cmd;
 mod input;
 mod output;
 mod policy_cmd;
@@ -52,6 +54,40 @@ enum Command {
     /// Check MX host certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record.
+    Check(check_cmd::CheckArgs),
+    /// Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps).
+    Daemon(daemon_cmd::DaemonArgs),
+}
+
+/// Network overrides shared by `mtasts check` and `mtasts daemon` (see
+/// `policy_fetch::Overrides`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NetArgs {
+    /// The only DNS server to use (IP:PORT); default: the system's resolvers.
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) resolver: Option<std::net::SocketAddr>,
+    /// Trust anchors (PEM) used instead of the system's, for policy hosts and MX certificates.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Port for every https://mta-sts.<domain>/ fetch (SNI and Host unchanged).
+    #[arg(long, value_name = "N")]
+    pub(crate) https_port: Option<u16>,
+    /// Port for every MX probe (each MX is still reached at its A/AAAA addresses).
+    #[arg(long, value_name = "N")]
+    pub(crate) smtp_port: Option<u16>,
+}
+
+impl NetArgs {
+    /// As library overrides.
+    pub(crate) fn overrides(&self) -> policy_fetch::Overrides {
+        policy_fetch::Overrides {
+            resolver: self.resolver,
+            ca_file: self.ca_file.clone(),
+            https_port: self.https_port,
+            smtp_port: self.smtp_port,
+        }
+    }
 }
 
 /// `mtasts policy ...`.
@@ -295,6 +331,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Summarize(a)) => report_cmd::summarize(&a, json),
         Command::Report(ReportCommand::Export(a)) => report_cmd::export(&a),
         Command::Cert(CertCommand::Check(a)) => cert_cmd::check(&a, json),
+        Command::Check(a) => check_cmd::check(&a, json),
+        Command::Daemon(a) => daemon_cmd::run(&a),
     }
 }
 

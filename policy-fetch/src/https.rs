@@ -87,6 +87,11 @@ impl Roots {
             .map_err(|e| FetchError::Config(format!("trust anchor: {e}")))
     }
 
+    /// The underlying rustls root store.
+    pub fn root_store(&self) -> &RootCertStore {
+        &self.store
+    }
+
     /// The number of trust anchors.
     pub fn len(&self) -> usize {
         self.store.len()

@@ -41,13 +41,23 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod check;
+pub mod config;
+pub mod daemon;
 pub mod dns;
 pub mod error;
 pub mod https;
+pub mod overrides;
 pub mod service;
+pub mod smtp;
+pub mod socketmap;
 pub mod store;
 
+pub use check::{CheckOptions, CheckReport, check_domain};
+pub use config::Config;
+pub use daemon::{Daemon, DaemonHandle};
 pub use dns::Dns;
 pub use error::{FetchError, StoreError};
 pub use https::{FetchConfig, PolicyClient, Roots};
+pub use overrides::Overrides;
 pub use service::{MtaSts, PolicyLookup, Settings};

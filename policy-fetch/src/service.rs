@@ -180,6 +180,27 @@ impl Slot {
 
 type Inflight = Arc<OnceCell<PolicyLookup>>;
 
+struct InflightGuard<'a> {
+    map: &'a Mutex<HashMap<String, Inflight>>,
+    domain: &'a str,
+    cell: Inflight,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = match self.map.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if map
+            .get(self.domain)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.cell))
+        {
+            map.remove(self.domain);
+        }
+    }
+}
+
 /// The MTA-STS policy service (see the module docs).
 pub struct MtaSts {
     dns: Dns,
@@ -316,17 +337,19 @@ impl MtaSts {
         if !leader {
             inc(&self.metrics.coalesced);
         }
+        // Removes the in-flight entry when the leader finishes or is
+        // cancelled (dropped under a timeout), so a later lookup never
+        // joins a finished or abandoned discovery.
+        let _guard = leader.then(|| InflightGuard {
+            map: &self.inflight,
+            domain: &domain,
+            cell: Arc::clone(&cell),
+        });
         let result = cell
             .get_or_init(|| self.discover(&domain, false))
             .await
             .clone();
-        if leader {
-            let mut inflight = match self.inflight.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            inflight.remove(&domain);
-        }
+        drop(_guard);
         if let Some(slot) = self.slots.read().ok().and_then(|s| s.get(&domain).cloned()) {
             slot.last_used
                 .store(unix_secs(SystemTime::now()), Ordering::Relaxed);

@@ -41,7 +41,7 @@ pub struct ReportWarning {
     /// A stable kebab-case code, e.g. `mx-host-string`.
     pub code: &'static str,
     /// What was found and what was done.
-    pub message: String,
+    pub message: Cow<'static, str>,
 }
 
 impl fmt::Display for ReportWarning {
@@ -71,7 +71,7 @@ pub struct Parsed<'a> {
 impl Report<'_> {
     /// Read a report with the strict reader.
     pub fn parse_strict(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
-        Parser::new(json, true).report()
+        Parser::new(json, true).report().map_err(|e| *e)
     }
 
     /// Read a report with the lenient reader (DEC-01).
@@ -84,7 +84,7 @@ impl Report<'_> {
     /// assert!(tlsrpt_core::Report::parse_strict(json).is_err());
     /// ```
     pub fn parse_lenient(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
-        Parser::new(json, false).report()
+        Parser::new(json, false).report().map_err(|e| *e)
     }
 }
 
@@ -103,9 +103,175 @@ struct Parser<'a> {
     warnings: Vec<ReportWarning>,
 }
 
-type R<T> = Result<T, ReportError>;
+/// Internal result: the error is boxed so that the happy path returns
+/// small values in registers.
+type R<T> = Result<T, Box<ReportError>>;
 
 /// The members of one object seen so far, for duplicate detection.
+/// The index of the first byte at or after `i` that ends the fast path of
+/// a JSON string: `"`, `\\` or a control character (or `b.len()`). Eight
+/// bytes at a time (SWAR); the lowest flagged byte of a word is exact.
+#[inline]
+fn scan_string(b: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let q = x ^ (LO * u64::from(b'"'));
+        let s = x ^ (LO * u64::from(b'\\'));
+        let m = (q.wrapping_sub(LO) & !q)
+            | (s.wrapping_sub(LO) & !s)
+            | (x.wrapping_sub(LO * 0x20) & !x);
+        let m = m & HI;
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// A dotted-quad IPv4 address per RFC 8460 4.4 (`dec-octet`: no leading
+/// zeros, at most 255), without the general parser's overhead. `None` for
+/// anything else (IPv6 goes to the standard parser).
+#[inline]
+fn parse_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    let mut i = 0;
+    while n < 4 {
+        let start = i;
+        let mut v: u16 = 0;
+        while let Some(d) = s.get(i).filter(|d| d.is_ascii_digit()) {
+            v = v * 10 + u16::from(d - b'0');
+            i += 1;
+            if i - start > 3 {
+                return None;
+            }
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && s[start] == b'0') {
+            return None;
+        }
+        octets[n] = v as u8;
+        n += 1;
+        if n < 4 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == s.len()).then(|| std::net::Ipv4Addr::from(octets))
+}
+
+#[inline]
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// An IPv6 address in any RFC 4291 section 2.2 text form (hex groups,
+/// one `::`, an optional trailing dotted IPv4), without zone ids.
+#[inline]
+fn parse_ipv6(s: &[u8]) -> Option<std::net::Ipv6Addr> {
+    let mut head = [0u16; 8];
+    let mut tail = [0u16; 8];
+    let (mut nh, mut nt) = (0usize, 0usize);
+    let mut gap = false;
+    let mut i = 0;
+    if s.starts_with(b"::") {
+        gap = true;
+        i = 2;
+        if s.len() == 2 {
+            return Some(std::net::Ipv6Addr::UNSPECIFIED);
+        }
+    }
+    loop {
+        if nh + nt >= 8 {
+            return None;
+        }
+        let start = i;
+        let mut v: u16 = 0;
+        while let Some(d) = s.get(i).and_then(|&c| hex_digit(c)) {
+            if i - start == 4 {
+                return None;
+            }
+            v = (v << 4) | u16::from(d);
+            i += 1;
+        }
+        if s.get(i) == Some(&b'.') {
+            // A trailing dotted IPv4 part takes two groups.
+            let o = parse_ipv4(&s[start..])?.octets();
+            if nh + nt + 2 > 8 {
+                return None;
+            }
+            let (buf, n) = if gap {
+                (&mut tail, &mut nt)
+            } else {
+                (&mut head, &mut nh)
+            };
+            buf[*n] = u16::from_be_bytes([o[0], o[1]]);
+            buf[*n + 1] = u16::from_be_bytes([o[2], o[3]]);
+            *n += 2;
+            break;
+        }
+        if i == start {
+            return None;
+        }
+        if gap {
+            tail[nt] = v;
+            nt += 1;
+        } else {
+            head[nh] = v;
+            nh += 1;
+        }
+        match (s.get(i), s.get(i + 1)) {
+            (None, _) => break,
+            (Some(b':'), Some(b':')) if !gap => {
+                gap = true;
+                i += 2;
+                if i == s.len() {
+                    break;
+                }
+            }
+            (Some(b':'), Some(_)) => i += 1,
+            _ => return None,
+        }
+    }
+    let total = nh + nt;
+    if (gap && total > 7) || (!gap && total != 8) {
+        return None;
+    }
+    let mut g = [0u16; 8];
+    g[..nh].copy_from_slice(&head[..nh]);
+    g[8 - nt..].copy_from_slice(&tail[..nt]);
+    Some(std::net::Ipv6Addr::from(g))
+}
+
+/// An IPv4 (dotted quad) or IPv6 address, as `sending-mta-ip` and
+/// `receiving-ip` hold (RFC 8460 4.4).
+#[inline]
+fn parse_ip(s: &[u8]) -> Option<IpAddr> {
+    if s.contains(&b':') {
+        parse_ipv6(s).map(IpAddr::V6)
+    } else {
+        parse_ipv4(s).map(IpAddr::V4)
+    }
+}
+
 /// Member names of one object seen so far, for duplicate detection: a
 /// short list scanned linearly, switching to a hash set for objects with
 /// many members so hostile input cannot make reading quadratic.
@@ -166,39 +332,51 @@ impl<'a> Parser<'a> {
     }
 
     fn path_string(&self) -> String {
-        use fmt::Write;
-        let mut s = String::new();
+        let mut s = String::with_capacity(64);
         for seg in &self.path {
+            s.push('/');
             match seg {
-                Seg::Key(k) => {
-                    s.push('/');
-                    s.push_str(k);
-                }
+                Seg::Key(k) => s.push_str(k),
                 Seg::Index(i) => {
-                    let _ = write!(s, "/{i}");
+                    let mut digits = [0u8; 20];
+                    let mut n = *i;
+                    let mut at = digits.len();
+                    loop {
+                        at -= 1;
+                        digits[at] = b'0' + (n % 10) as u8;
+                        n /= 10;
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    for &d in &digits[at..] {
+                        s.push(char::from(d));
+                    }
                 }
             }
         }
         s
     }
 
-    fn err(&self, kind: K) -> ReportError {
-        ReportError {
+    #[cold]
+    fn err(&self, kind: K) -> Box<ReportError> {
+        Box::new(ReportError {
             offset: self.pos,
             path: self.path_string(),
             kind,
-        }
+        })
     }
 
-    fn err_at(&self, offset: usize, kind: K) -> ReportError {
-        ReportError {
+    #[cold]
+    fn err_at(&self, offset: usize, kind: K) -> Box<ReportError> {
+        Box::new(ReportError {
             offset,
             path: self.path_string(),
             kind,
-        }
+        })
     }
 
-    fn warn(&mut self, code: &'static str, message: impl Into<String>) {
+    fn warn(&mut self, code: &'static str, message: impl Into<Cow<'static, str>>) {
         let path = self.path_string();
         self.warnings.push(ReportWarning {
             path,
@@ -208,7 +386,12 @@ impl<'a> Parser<'a> {
     }
 
     /// In strict mode an error; in lenient mode a warning.
-    fn deviation(&mut self, kind: K, code: &'static str, message: impl Into<String>) -> R<()> {
+    fn deviation(
+        &mut self,
+        kind: K,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> R<()> {
         if self.strict {
             Err(self.err(kind))
         } else {
@@ -219,13 +402,19 @@ impl<'a> Parser<'a> {
 
     #[inline]
     fn ws(&mut self) {
-        while let Some(&c) = self.b.get(self.pos) {
-            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
-                self.pos += 1;
-            } else {
+        let b = self.b;
+        let mut p = self.pos;
+        // Indentation of pretty-printed reports: eight spaces at a time.
+        while b.get(p..p + 8) == Some(b"        ".as_slice()) {
+            p += 8;
+        }
+        while let Some(&c) = b.get(p) {
+            if c > b' ' || !(c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
                 break;
             }
+            p += 1;
         }
+        self.pos = p;
     }
 
     #[inline]
@@ -234,6 +423,7 @@ impl<'a> Parser<'a> {
         self.b.get(self.pos).copied()
     }
 
+    #[inline]
     fn expect(&mut self, c: u8, what: &'static str) -> R<()> {
         if self.peek() == Some(c) {
             self.pos += 1;
@@ -278,27 +468,26 @@ impl<'a> Parser<'a> {
     }
 
     /// A JSON string (the opening quote is next).
+    #[inline]
     fn string(&mut self) -> R<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.err(K::WrongType("a string")));
         }
         self.pos += 1;
         let start = self.pos;
-        loop {
-            match self.b.get(self.pos) {
-                None => return Err(self.err(K::Syntax("`\"` to end the string"))),
-                Some(b'"') => {
-                    let s = self.text(start, self.pos);
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(&c) if c < 0x20 => {
-                    return Err(self.err(K::Syntax(
-                        "no control characters inside strings (escape them)",
-                    )));
-                }
-                Some(_) => self.pos += 1,
+        self.pos = scan_string(self.b, self.pos);
+        match self.b.get(self.pos) {
+            None => return Err(self.err(K::Syntax("`\"` to end the string"))),
+            Some(b'"') => {
+                let s = self.text(start, self.pos);
+                self.pos += 1;
+                return Ok(Cow::Borrowed(s));
+            }
+            Some(b'\\') => {}
+            Some(_) => {
+                return Err(self.err(K::Syntax(
+                    "no control characters inside strings (escape them)",
+                )));
             }
         }
         let mut out = String::from(self.text(start, self.pos));
@@ -538,7 +727,7 @@ impl<'a> Parser<'a> {
     fn object(
         &mut self,
         what: &'static str,
-        mut member: impl FnMut(&mut Self, &str, usize) -> R<bool>,
+        mut member: impl FnMut(&mut Self, &[u8], usize) -> R<bool>,
         ext: &mut Vec<Extension<'a>>,
     ) -> R<()> {
         if self.peek() != Some(b'{') {
@@ -552,11 +741,28 @@ impl<'a> Parser<'a> {
         }
         loop {
             let at = self.pos;
-            let key = self.string()?;
+            // Fast path: a key without escapes is matched as bytes, without
+            // building a string.
+            if self.peek() != Some(b'"') {
+                return Err(self.err(K::WrongType("a string")));
+            }
+            let start = self.pos + 1;
+            let end = scan_string(self.b, start);
+            let b = self.b;
+            let (plain, escaped): (&'a [u8], Option<Cow<'a, str>>) = if b.get(end) == Some(&b'"') {
+                self.pos = end + 1;
+                (&b[start..end], None)
+            } else {
+                (&[], Some(self.string()?))
+            };
             self.expect(b':', "`:`")?;
             // The callback handles known members and returns false for unknown ones.
-            let handled = member(self, &key, at)?;
+            let handled = member(self, escaped.as_ref().map_or(plain, |c| c.as_bytes()), at)?;
             if !handled {
+                let key = match escaped {
+                    Some(c) => c,
+                    None => Cow::Borrowed(self.text(start, end)),
+                };
                 if !seen.insert(key.clone()) {
                     return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
                 }
@@ -578,9 +784,13 @@ impl<'a> Parser<'a> {
     }
 
     /// Record that a known member was seen; duplicate = error.
-    fn mark(&self, seen: &mut u32, bit: u32, name: &str, at: usize) -> R<()> {
+    #[inline]
+    fn mark(&self, seen: &mut u32, bit: u32, name: &[u8], at: usize) -> R<()> {
         if *seen & bit != 0 {
-            return Err(self.err_at(at, K::DuplicateMember(name.to_owned())));
+            return Err(self.err_at(
+                at,
+                K::DuplicateMember(String::from_utf8_lossy(name).into_owned()),
+            ));
         }
         *seen |= bit;
         Ok(())
@@ -656,17 +866,17 @@ impl<'a> Parser<'a> {
             "an object (the report)",
             |p, key, at| {
                 match key {
-                    "organization-name" => {
+                    b"organization-name" => {
                         p.mark(&mut seen, 1, key, at)?;
                         p.path.push(Seg::Key("organization-name"));
                         org = Some(p.string()?);
                     }
-                    "date-range" => {
+                    b"date-range" => {
                         p.mark(&mut seen, 2, key, at)?;
                         p.path.push(Seg::Key("date-range"));
                         range = Some(p.date_range()?);
                     }
-                    "contact-info" => {
+                    b"contact-info" => {
                         p.mark(&mut seen, 4, key, at)?;
                         p.path.push(Seg::Key("contact-info"));
                         if p.peek() == Some(b'n') {
@@ -685,12 +895,12 @@ impl<'a> Parser<'a> {
                             contact = Some(Some(s));
                         }
                     }
-                    "report-id" => {
+                    b"report-id" => {
                         p.mark(&mut seen, 8, key, at)?;
                         p.path.push(Seg::Key("report-id"));
                         id = Some(p.string()?);
                     }
-                    "policies" => {
+                    b"policies" => {
                         p.mark(&mut seen, 16, key, at)?;
                         p.path.push(Seg::Key("policies"));
                         policies = Some(p.policies()?);
@@ -703,11 +913,7 @@ impl<'a> Parser<'a> {
             &mut ext,
         )?;
         let end = self.pos;
-        let missing = |p: &Self, name| ReportError {
-            offset: end,
-            path: p.path_string(),
-            kind: K::MissingMember(name),
-        };
+        let missing = |p: &Self, name| p.err_at(end, K::MissingMember(name));
         let organization_name = org.ok_or_else(|| missing(self, "organization-name"))?;
         let date_range = range.ok_or_else(|| missing(self, "date-range"))?;
         let report_id = id.ok_or_else(|| missing(self, "report-id"))?;
@@ -749,12 +955,12 @@ impl<'a> Parser<'a> {
             "an object (date-range)",
             |p, key, at| {
                 match key {
-                    "start-datetime" => {
+                    b"start-datetime" => {
                         p.mark(&mut seen, 1, key, at)?;
                         p.path.push(Seg::Key("start-datetime"));
                         start = Some(p.date()?);
                     }
-                    "end-datetime" => {
+                    b"end-datetime" => {
                         p.mark(&mut seen, 2, key, at)?;
                         p.path.push(Seg::Key("end-datetime"));
                         end = Some(p.date()?);
@@ -813,17 +1019,17 @@ impl<'a> Parser<'a> {
             "an object (policies element)",
             |p, key, at| {
                 match key {
-                    "policy" => {
+                    b"policy" => {
                         p.mark(&mut seen, 1, key, at)?;
                         p.path.push(Seg::Key("policy"));
                         policy = Some(p.policy_info()?);
                     }
-                    "summary" => {
+                    b"summary" => {
                         p.mark(&mut seen, 2, key, at)?;
                         p.path.push(Seg::Key("summary"));
                         summary = Some(p.summary()?);
                     }
-                    "failure-details" => {
+                    b"failure-details" => {
                         p.mark(&mut seen, 4, key, at)?;
                         p.path.push(Seg::Key("failure-details"));
                         let mut d = Vec::new();
@@ -885,7 +1091,7 @@ impl<'a> Parser<'a> {
             "an object (policy)",
             |p, key, at| {
                 match key {
-                    "policy-type" => {
+                    b"policy-type" => {
                         p.mark(&mut seen, 1, key, at)?;
                         p.path.push(Seg::Key("policy-type"));
                         let s = p.string()?;
@@ -907,7 +1113,7 @@ impl<'a> Parser<'a> {
                         }
                         ptype = Some(t);
                     }
-                    "policy-string" => {
+                    b"policy-string" => {
                         p.mark(&mut seen, 2, key, at)?;
                         p.path.push(Seg::Key("policy-string"));
                         if p.peek() == Some(b'"') {
@@ -921,12 +1127,12 @@ impl<'a> Parser<'a> {
                             pstring = Some(p.string_array()?);
                         }
                     }
-                    "policy-domain" => {
+                    b"policy-domain" => {
                         p.mark(&mut seen, 4, key, at)?;
                         p.path.push(Seg::Key("policy-domain"));
                         domain = Some(p.string()?);
                     }
-                    "mx-host" => {
+                    b"mx-host" => {
                         p.mark(&mut seen, 8, key, at)?;
                         p.path.push(Seg::Key("mx-host"));
                         mx = Some(p.mx_host()?);
@@ -1046,12 +1252,12 @@ impl<'a> Parser<'a> {
             "an object (summary)",
             |p, key, at| {
                 match key {
-                    "total-successful-session-count" => {
+                    b"total-successful-session-count" => {
                         p.mark(&mut seen, 1, key, at)?;
                         p.path.push(Seg::Key("total-successful-session-count"));
                         ok = Some(p.count()?);
                     }
-                    "total-failure-session-count" => {
+                    b"total-failure-session-count" => {
                         p.mark(&mut seen, 2, key, at)?;
                         p.path.push(Seg::Key("total-failure-session-count"));
                         failed = Some(p.count()?);
@@ -1098,12 +1304,13 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline]
     fn ip(&mut self) -> R<Ip<'a>> {
         let at = self.pos;
         let s = self.string()?;
-        match s.parse::<IpAddr>() {
-            Ok(a) => Ok(Ip::Addr(a)),
-            Err(_) => {
+        match parse_ip(s.as_bytes()) {
+            Some(a) => Ok(Ip::Addr(a)),
+            None => {
                 if self.strict {
                     return Err(self.err_at(
                         at,
@@ -1132,7 +1339,7 @@ impl<'a> Parser<'a> {
             "an object (failure-details element)",
             |p, key, at| {
                 match key {
-                    "result-type" => {
+                    b"result-type" => {
                         p.mark(&mut seen, 1, key, at)?;
                         p.path.push(Seg::Key("result-type"));
                         let s = p.string()?;
@@ -1154,37 +1361,37 @@ impl<'a> Parser<'a> {
                         }
                         rt = Some(t);
                     }
-                    "sending-mta-ip" => {
+                    b"sending-mta-ip" => {
                         p.mark(&mut seen, 2, key, at)?;
                         p.path.push(Seg::Key("sending-mta-ip"));
                         smi = Some(p.ip()?);
                     }
-                    "receiving-mx-hostname" => {
+                    b"receiving-mx-hostname" => {
                         p.mark(&mut seen, 4, key, at)?;
                         p.path.push(Seg::Key("receiving-mx-hostname"));
                         rmh = Some(p.string()?);
                     }
-                    "receiving-mx-helo" => {
+                    b"receiving-mx-helo" => {
                         p.mark(&mut seen, 8, key, at)?;
                         p.path.push(Seg::Key("receiving-mx-helo"));
                         helo = Some(p.string()?);
                     }
-                    "receiving-ip" => {
+                    b"receiving-ip" => {
                         p.mark(&mut seen, 16, key, at)?;
                         p.path.push(Seg::Key("receiving-ip"));
                         rip = Some(p.ip()?);
                     }
-                    "failed-session-count" => {
+                    b"failed-session-count" => {
                         p.mark(&mut seen, 32, key, at)?;
                         p.path.push(Seg::Key("failed-session-count"));
                         count = Some(p.count()?);
                     }
-                    "additional-information" => {
+                    b"additional-information" => {
                         p.mark(&mut seen, 64, key, at)?;
                         p.path.push(Seg::Key("additional-information"));
                         info = Some(p.string()?);
                     }
-                    "failure-reason-code" => {
+                    b"failure-reason-code" => {
                         p.mark(&mut seen, 128, key, at)?;
                         p.path.push(Seg::Key("failure-reason-code"));
                         code = Some(p.string()?);
@@ -1225,5 +1432,132 @@ impl<'a> Parser<'a> {
             failure_reason_code: code,
             extensions: ext,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_ip, parse_ipv4, scan_string};
+    use proptest::prelude::*;
+
+    fn naive(b: &[u8], i: usize) -> usize {
+        b[i..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .map_or(b.len(), |p| i + p)
+    }
+
+    #[test]
+    fn scan_string_examples() {
+        assert_eq!(scan_string(b"abcdefghij\"", 0), 10);
+        assert_eq!(scan_string(b"abc\\", 0), 3);
+        assert_eq!(scan_string(b"abcdefgh\x01", 0), 8);
+        assert_eq!(
+            scan_string("caf\u{e9}\u{4e2d}\u{1f600}x\"".as_bytes(), 0),
+            13
+        );
+        assert_eq!(scan_string(b"\x7f\x80\xff\x20\"", 0), 4);
+        assert_eq!(scan_string(b"no end here", 3), 11);
+    }
+
+    #[test]
+    fn ipv6_examples() {
+        for ok in [
+            "::",
+            "::1",
+            "1::",
+            "2001:db8:abcd:0012::1",
+            "2001:DB8::8:800:200C:417A",
+            "::ffff:192.0.2.1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1::7:8",
+            "fe80::",
+        ] {
+            assert_eq!(parse_ip(ok.as_bytes()), ok.parse().ok(), "{ok}");
+            assert!(parse_ip(ok.as_bytes()).is_some(), "{ok}");
+        }
+        for bad in [
+            ":",
+            ":::",
+            "1:::2",
+            "1::2::3",
+            "12345::",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "::1.2.3",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "::g",
+            "1:",
+            ":1",
+            "fe80::1%eth0",
+        ] {
+            assert_eq!(parse_ip(bad.as_bytes()), None, "{bad}");
+            assert!(
+                bad.parse::<std::net::IpAddr>().is_err(),
+                "std accepts {bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv4_fast_path_agrees_with_rfc_8460_abnf() {
+        assert_eq!(parse_ipv4(b"192.0.2.1"), Some([192, 0, 2, 1].into()));
+        assert_eq!(parse_ipv4(b"0.0.0.0"), Some([0, 0, 0, 0].into()));
+        assert_eq!(parse_ipv4(b"255.255.255.255"), Some([255; 4].into()));
+        for bad in [
+            "256.1.1.1",
+            "01.1.1.1",
+            "1.1.1",
+            "1.1.1.1.",
+            "1.1.1.1.1",
+            "1..1.1",
+            "",
+            "1.1.1.1 ",
+            "1111.1.1.1",
+            "::1",
+        ] {
+            assert_eq!(parse_ipv4(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn scan_string_matches_naive(bytes in proptest::collection::vec(any::<u8>(), 0..64), start in 0usize..64) {
+            let start = start.min(bytes.len());
+            prop_assert_eq!(scan_string(&bytes, start), naive(&bytes, start));
+        }
+
+        #[test]
+        fn ipv4_fast_path_matches_std(s in "[0-9.]{0,16}") {
+            prop_assert_eq!(parse_ipv4(s.as_bytes()), s.parse::<std::net::Ipv4Addr>().ok());
+        }
+
+        #[test]
+        fn ip_parser_matches_std_on_ip_like_text(s in "[0-9a-fA-F:.]{0,45}") {
+            prop_assert_eq!(parse_ip(s.as_bytes()), s.parse::<std::net::IpAddr>().ok(), "{}", s);
+        }
+
+        #[test]
+        fn ip_parser_matches_std_on_ipv6_forms(g in any::<[u16; 8]>(), zeros in 0usize..8, at in 0usize..8, v4 in any::<bool>(), upper in any::<bool>()) {
+            let mut g = g;
+            for x in g.iter_mut().take((at + zeros).min(8)).skip(at) { *x = 0; }
+            let a = std::net::Ipv6Addr::from(g);
+            let mut forms = vec![a.to_string(), g.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(":")];
+            if v4 {
+                let o = a.octets();
+                forms.push(format!("{}:{}.{}.{}.{}", g[..6].iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(":"), o[12], o[13], o[14], o[15]));
+            }
+            for f in forms {
+                let f = if upper { f.to_uppercase() } else { f };
+                prop_assert_eq!(parse_ip(f.as_bytes()), Some(std::net::IpAddr::V6(a)), "{}", f);
+            }
+        }
+
+        #[test]
+        fn ipv4_fast_path_matches_std_on_addresses(a in any::<[u8; 4]>()) {
+            let s = std::net::Ipv4Addr::from(a).to_string();
+            prop_assert_eq!(parse_ipv4(s.as_bytes()), Some(a.into()));
+        }
     }
 }

@@ -1,0 +1,1146 @@
+//! The end-to-end check of a domain's MTA-STS and TLS-RPT setup, as a
+//! domain owner runs it (`mtasts check DOMAIN`).
+//!
+//! [`check_domain`] looks up the `_mta-sts` TXT record, fetches the policy
+//! (every rule of RFC 8461 3.3: HTTP 200 only, no redirects, `text/plain`,
+//! 64 KiB, timeouts, SNI, WebPKI validation for `mta-sts.<domain>`), lints
+//! it, matches the MX records against its patterns, probes every MX host
+//! over SMTP with STARTTLS ([`crate::smtp`]) and looks up the `_smtp._tls`
+//! record. The [`CheckReport`] serializes to the JSON of `mtasts check
+//! --json`; each [`Finding`] says what is wrong and how to fix it.
+//!
+//! # Decisions
+//!
+//! - The policy is judged with the **strict** reader (RFC grammar,
+//!   `text/plain` required); when only the lenient reader accepts it, the
+//!   finding says so.
+//! - The policy is **always fetched**, even without a valid TXT record
+//!   (the TXT lookup, the fetch, the MX probes and the TLS-RPT lookup run
+//!   concurrently). Without a valid record the policy status is
+//!   `not-attempted` and no policy is applied, as senders would do; a valid
+//!   policy served anyway is reported as a warning (a half-finished
+//!   deployment), a failing fetch is not reported.
+//! - Severity `error` means senders would fail or skip the policy:
+//!   no usable TXT record, a policy that cannot be fetched or parsed, an MX
+//!   host not covered by the policy, an MX host without STARTTLS or with a
+//!   bad certificate while the mode is `enforce` or `testing` (without an
+//!   applied policy, or in mode `none`, these are warnings), a failed MX
+//!   lookup, or no MX host reachable at all. An MX host that cannot be
+//!   reached is a warning (outbound port 25 is often blocked where the
+//!   check runs). A missing or broken `_smtp._tls` record is a warning.
+//!   [`CheckReport::exit_failed`] is true when any finding is an error.
+//! - Without MX records the domain itself is the implicit MX (RFC 5321
+//!   5.1); a null MX (RFC 7505) is reported and not probed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mta_sts_core::discovery::{Discovery, FetchFailure, HttpResponse, Options, TxtAnswer};
+use mta_sts_core::enforce::{MxSession, TlsStatus, decide};
+use mta_sts_core::error::SelectErrorOf;
+pub use mta_sts_core::lint::Severity;
+use mta_sts_core::policy::{MAX_POLICY_BODY, policy_host, policy_url};
+use mta_sts_core::{Mode, Policy, ResultType, StsRecord};
+use rustls::pki_types::CertificateDer;
+use serde::Serialize;
+use tlsrpt_core::TlsRptRecord;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::dns::{Dns, Mx};
+use crate::error::FetchError;
+use crate::https::{FetchConfig, PolicyClient};
+use crate::overrides::Overrides;
+use crate::smtp::{self, CertStatus, ProbeConfig, ProbeResult};
+
+/// Timeouts and limits of a check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Timeout of the whole policy fetch (60 s, as RFC 8461 suggests).
+    pub fetch_timeout: Duration,
+    /// Timeout of each TCP connect (policy host and MX hosts; 10 s).
+    pub connect_timeout: Duration,
+    /// Timeout of the whole SMTP probe of one MX host (60 s).
+    pub probe_timeout: Duration,
+    /// At most this many MX hosts are probed at once (8).
+    pub max_concurrent_probes: usize,
+    /// The name sent in `EHLO` (default: the local address literal).
+    pub ehlo_name: Option<String>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self {
+            fetch_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            probe_timeout: Duration::from_secs(60),
+            max_concurrent_probes: 8,
+            ehlo_name: None,
+        }
+    }
+}
+
+/// The state of a TXT record lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordStatus {
+    /// Exactly one valid record.
+    Valid,
+    /// No record starting with the version tag (or NXDOMAIN / no TXT).
+    Absent,
+    /// Several records start with the version tag.
+    Multiple,
+    /// The one record is invalid (or, for TLS-RPT, has no usable `rua`).
+    Invalid,
+    /// The DNS lookup failed temporarily.
+    Temperror,
+}
+
+impl RecordStatus {
+    /// `valid`, `absent`, `multiple`, `invalid` or `temperror`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Absent => "absent",
+            Self::Multiple => "multiple",
+            Self::Invalid => "invalid",
+            Self::Temperror => "temperror",
+        }
+    }
+}
+
+/// The `_mta-sts` TXT record.
+#[derive(Debug, Clone, Serialize)]
+pub struct StsRecordReport {
+    /// `valid`, `absent`, `multiple`, `invalid` or `temperror`.
+    pub status: RecordStatus,
+    /// The policy id of a valid record.
+    pub id: Option<String>,
+    /// The name looked up (`_mta-sts.<domain>`).
+    pub name: String,
+    /// Every TXT RR at the name (character-strings joined).
+    pub records: Vec<String>,
+    /// Why the record is not valid.
+    pub reason: Option<String>,
+}
+
+/// The state of the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyStatus {
+    /// Fetched and valid.
+    Ok,
+    /// Not used: there is no valid TXT record.
+    NotAttempted,
+    /// Not obtainable or invalid: `sts-policy-fetch-error`,
+    /// `sts-policy-invalid` or `sts-webpki-invalid`.
+    Failed(ResultType),
+}
+
+impl PolicyStatus {
+    /// `ok`, `not-attempted` or the result type.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ok => "ok",
+            Self::NotAttempted => "not-attempted",
+            Self::Failed(r) => r.as_str(),
+        }
+    }
+}
+
+impl Serialize for PolicyStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The policy fetched from `https://mta-sts.<domain>/.well-known/mta-sts.txt`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyReport {
+    /// See [`PolicyStatus`].
+    pub status: PolicyStatus,
+    /// Why the policy is not usable.
+    pub reason: Option<String>,
+    /// The policy URL.
+    pub url: String,
+    /// The HTTP status, when a response arrived.
+    pub http_status: Option<u16>,
+    /// The `Content-Type` header, when a response arrived.
+    pub content_type: Option<String>,
+    /// The mode of a valid policy.
+    pub mode: Option<Mode>,
+    /// The `max_age` of a valid policy.
+    pub max_age: Option<u32>,
+    /// The `mx` patterns of a valid policy.
+    pub mx: Vec<String>,
+    /// Lint findings on a valid policy.
+    pub lint: Vec<mta_sts_core::lint::Finding>,
+}
+
+/// Which policy senders apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applied {
+    /// Mode `enforce`.
+    Enforce,
+    /// Mode `testing`.
+    Testing,
+    /// Mode `none` (as if there were no policy).
+    None,
+    /// No policy (no valid record, or the policy is not obtainable).
+    NoPolicy,
+}
+
+impl Applied {
+    /// `enforce`, `testing`, `none` or `no-policy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Testing => "testing",
+            Self::None => "none",
+            Self::NoPolicy => "no-policy",
+        }
+    }
+}
+
+/// One MX host.
+#[derive(Debug, Clone, Serialize)]
+pub struct MxReport {
+    /// The MX host name.
+    pub host: String,
+    /// The MX preference.
+    pub preference: u16,
+    /// Whether this is the implicit MX (the domain itself, no MX records).
+    pub implicit: bool,
+    /// Whether an `mx` pattern of the policy matches; `null` without a
+    /// policy.
+    pub in_policy: Option<bool>,
+    /// The matching pattern.
+    pub pattern: Option<String>,
+    /// The host's A/AAAA addresses.
+    pub addresses: Vec<IpAddr>,
+    /// The address the SMTP session ran on.
+    pub address: Option<SocketAddr>,
+    /// The 220 greeting.
+    pub banner: Option<String>,
+    /// Whether STARTTLS works; `null` when the probe ended before.
+    pub starttls: Option<bool>,
+    /// The TLS version.
+    pub tls_version: Option<String>,
+    /// The cipher suite.
+    pub cipher: Option<String>,
+    /// `valid` or the certificate result type; `null` without TLS.
+    pub certificate: Option<CertStatus>,
+    /// Why the certificate is (not) valid.
+    pub certificate_reason: Option<String>,
+    /// The leaf's subjectAltName dNSNames.
+    pub certificate_names: Vec<String>,
+    /// The leaf's issuer.
+    pub certificate_issuer: Option<String>,
+    /// The leaf's `notAfter` (RFC 3339).
+    pub certificate_not_after: Option<String>,
+    /// The certificates the server sent (DER), leaf first.
+    #[serde(skip)]
+    pub chain: Vec<CertificateDer<'static>>,
+    /// What a sender applying the policy records for this host:
+    /// `success`, the (first) result type, or `null` without a policy (or
+    /// when the probe ended before the TLS outcome was known).
+    pub result: Option<String>,
+    /// Every failure a sender would report (several when the host is not
+    /// in the policy and its TLS fails too).
+    pub failures: Vec<ResultType>,
+    /// What went wrong in the DNS lookup or the probe.
+    pub error: Option<String>,
+}
+
+/// The `_smtp._tls` TXT record.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsRptReport {
+    /// `valid`, `absent`, `multiple`, `invalid` or `temperror`.
+    pub status: RecordStatus,
+    /// The `rua` URIs of the record.
+    pub rua: Vec<String>,
+    /// The name looked up (`_smtp._tls.<domain>`).
+    pub name: String,
+    /// Why the record is not valid.
+    pub reason: Option<String>,
+}
+
+/// One finding: what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `error` (senders fail or skip the policy), `warning` or `info`.
+    pub severity: Severity,
+    /// A stable kebab-case identifier, e.g. `mx-not-in-policy`.
+    pub code: String,
+    /// What was found.
+    pub message: String,
+    /// How to fix it.
+    pub remediation: String,
+}
+
+/// The result of [`check_domain`] (the JSON of `mtasts check --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The domain checked (A-labels, lower case).
+    pub domain: String,
+    /// Whether no finding is an error.
+    pub passed: bool,
+    /// The `_mta-sts` record.
+    pub sts_record: StsRecordReport,
+    /// The policy.
+    pub policy: PolicyReport,
+    /// What senders apply.
+    pub applied: Applied,
+    /// The MX hosts in preference order.
+    pub mx: Vec<MxReport>,
+    /// The `_smtp._tls` record.
+    pub tlsrpt_record: TlsRptReport,
+    /// Everything found, in check order.
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// Whether anything would make senders fail or skip the policy (a
+    /// finding of severity `error`).
+    pub fn exit_failed(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The number of findings of `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
+/// Normalize a domain given by a user: one trailing dot dropped, U-labels
+/// converted to A-labels, lower case; labels of letters, digits, `-` and
+/// `_`, at most 63 bytes each and 253 in all.
+pub fn normalize_domain(input: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("invalid domain `{input}`: {why}");
+    let d = mta_sts_core::mx::normalize_host(input)
+        .ok_or_else(|| bad("not a valid IDN"))?
+        .to_ascii_lowercase();
+    if d.is_empty() {
+        return Err(bad("empty"));
+    }
+    if d.len() > 253 {
+        return Err(bad("longer than 253 characters"));
+    }
+    for label in d.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(bad("labels must be 1 to 63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad("only letters, digits, `-` and `_` are allowed"));
+        }
+    }
+    Ok(d)
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, severity: Severity, code: &str, message: String, remediation: String) {
+        self.0.push(Finding {
+            severity,
+            code: code.to_owned(),
+            message,
+            remediation,
+        });
+    }
+}
+
+/// Check `domain` end to end (see the module docs). Errors are setup
+/// problems only (invalid domain, unreadable CA file, resolver
+/// configuration); everything found on the network is in the report.
+pub async fn check_domain(
+    domain: &str,
+    overrides: &Overrides,
+    options: &CheckOptions,
+) -> Result<CheckReport, FetchError> {
+    let domain = normalize_domain(domain).map_err(FetchError::Config)?;
+    let dns = overrides.dns()?;
+    let roots = overrides.roots()?;
+    let client = PolicyClient::new(
+        dns.clone(),
+        &roots,
+        FetchConfig {
+            total_timeout: options.fetch_timeout,
+            connect_timeout: options.connect_timeout,
+            ..overrides.fetch_config()
+        },
+    )?;
+    let mut probe_config = ProbeConfig::new(roots.root_store().clone());
+    probe_config.port = overrides.smtp_port();
+    probe_config.connect_timeout = options.connect_timeout;
+    probe_config.timeout = options.probe_timeout;
+    probe_config.ehlo_name.clone_from(&options.ehlo_name);
+    let probe_config = Arc::new(probe_config);
+
+    let sts_name = mta_sts_core::record::txt_name(&domain);
+    let rpt_name = tlsrpt_core::record::txt_name(&domain);
+    let (sts_txt, fetched, mx, rpt_txt) = tokio::join!(
+        dns.txt(&sts_name),
+        client.fetch(&domain),
+        lookup_and_probe(&dns, &domain, &probe_config, options.max_concurrent_probes),
+        dns.txt(&rpt_name),
+    );
+
+    let mut f = Findings::default();
+    let sts_record = sts_record_report(&domain, sts_name, &sts_txt, &mut f);
+    let (policy, applied_policy) = policy_report(
+        &domain,
+        sts_record.status == RecordStatus::Valid,
+        &fetched,
+        options.fetch_timeout,
+        &mut f,
+    );
+    let applied = match applied_policy.as_ref().map(Policy::mode) {
+        Some(Mode::Enforce) => Applied::Enforce,
+        Some(Mode::Testing) => Applied::Testing,
+        Some(Mode::None) => Applied::None,
+        None => Applied::NoPolicy,
+    };
+    let mx = mx_reports(
+        &domain,
+        mx,
+        applied_policy.as_ref(),
+        probe_config.port,
+        &mut f,
+    );
+    let tlsrpt_record = tlsrpt_report(&domain, rpt_name, &rpt_txt, &mut f);
+    let findings = f.0;
+    Ok(CheckReport {
+        passed: !findings.iter().any(|f| f.severity == Severity::Error),
+        domain,
+        sts_record,
+        policy,
+        applied,
+        mx,
+        tlsrpt_record,
+        findings,
+    })
+}
+
+fn lossy(rrs: &[Vec<u8>]) -> Vec<String> {
+    rrs.iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect()
+}
+
+fn sts_record_report(
+    domain: &str,
+    name: String,
+    answer: &TxtAnswer,
+    f: &mut Findings,
+) -> StsRecordReport {
+    let mut r = StsRecordReport {
+        status: RecordStatus::Absent,
+        id: None,
+        name,
+        records: Vec::new(),
+        reason: None,
+    };
+    let publish = format!(
+        "publish one TXT record `{}. TXT \"v=STSv1; id=YYYYMMDDhhmmss\"` (change the id whenever the policy changes)",
+        r.name
+    );
+    match answer {
+        TxtAnswer::TempFail(e) => {
+            r.status = RecordStatus::Temperror;
+            r.reason = Some(e.clone());
+            f.push(
+                Severity::Error,
+                "sts-record-temperror",
+                format!("the lookup of {} failed: {e}", r.name),
+                format!(
+                    "make sure the authoritative DNS servers of {domain} answer TXT queries for {}",
+                    r.name
+                ),
+            );
+        }
+        TxtAnswer::NoRecord => {
+            r.reason = Some("no TXT record".into());
+            f.push(
+                Severity::Error,
+                "sts-record-absent",
+                format!(
+                    "no {} TXT record: senders never look for an MTA-STS policy",
+                    r.name
+                ),
+                publish,
+            );
+        }
+        TxtAnswer::Records(rrs) => {
+            r.records = lossy(rrs);
+            match StsRecord::select(rrs) {
+                Ok(rec) => {
+                    r.status = RecordStatus::Valid;
+                    r.id = Some(rec.id().to_owned());
+                }
+                Err(SelectErrorOf::Multiple { count }) => {
+                    r.status = RecordStatus::Multiple;
+                    r.reason = Some(format!("{count} records start with v=STSv1"));
+                    f.push(
+                        Severity::Error,
+                        "sts-record-multiple",
+                        format!("{count} TXT records at {} start with v=STSv1: senders ignore them all (RFC 8461 3.1)", r.name),
+                        "keep exactly one `v=STSv1; id=...` record and delete the others".into(),
+                    );
+                }
+                Err(SelectErrorOf::Invalid { error, .. }) => {
+                    r.status = RecordStatus::Invalid;
+                    r.reason = Some(error.to_string());
+                    f.push(
+                        Severity::Error,
+                        "sts-record-invalid",
+                        format!(
+                            "the {} record is invalid ({error}): senders ignore it",
+                            r.name
+                        ),
+                        "fix it to `v=STSv1; id=<1 to 32 letters and digits>`".into(),
+                    );
+                }
+                Err(_) => {
+                    r.reason = Some("no TXT record starts with v=STSv1".into());
+                    f.push(
+                        Severity::Error,
+                        "sts-record-absent",
+                        format!(
+                            "no TXT record at {} starts with v=STSv1: senders never look for an MTA-STS policy",
+                            r.name
+                        ),
+                        publish,
+                    );
+                }
+            }
+        }
+    }
+    r
+}
+
+/// How to fix a policy that cannot be obtained or is invalid: code,
+/// message, remediation.
+fn policy_problem(
+    domain: &str,
+    fetched: &Result<HttpResponse, FetchFailure>,
+    reason: &str,
+    fetch_timeout: Duration,
+) -> (&'static str, String, String) {
+    let host = policy_host(domain);
+    let url = policy_url(domain);
+    match fetched {
+        Err(ff) if ff.result_type == ResultType::StsWebpkiInvalid => (
+            "policy-certificate",
+            format!("the certificate of {host} is not valid: {}", ff.reason),
+            format!(
+                "install a certificate for {host} from a public CA: unexpired, with {host} in its subjectAltName, sent with its intermediate certificates"
+            ),
+        ),
+        Err(ff) if ff.reason.contains("timed out") => (
+            "policy-timeout",
+            format!("fetching {url} failed: {}", ff.reason),
+            format!(
+                "make {host} answer the whole policy within {} s (senders give up after about a minute)",
+                fetch_timeout.as_secs_f64()
+            ),
+        ),
+        Err(ff) => (
+            "policy-unreachable",
+            format!("fetching {url} failed: {}", ff.reason),
+            format!(
+                "publish A/AAAA records for {host} and serve the policy over HTTPS on port 443"
+            ),
+        ),
+        Ok(resp) if (300..400).contains(&resp.status) => (
+            "policy-redirect",
+            format!(
+                "{url} answers HTTP {} (a redirect): senders do not follow redirects (RFC 8461 3.3)",
+                resp.status
+            ),
+            format!("serve the policy directly at {url} with status 200"),
+        ),
+        Ok(resp) if resp.status != 200 => (
+            "policy-http-status",
+            format!("{url} answers HTTP {} (only 200 is accepted)", resp.status),
+            format!("serve the policy at {url} with status 200"),
+        ),
+        Ok(resp)
+            if !resp.content_type.as_deref().is_some_and(|ct| {
+                ct.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/plain"))
+            }) =>
+        {
+            let message = match &resp.content_type {
+                Some(ct) => format!("policy served with Content-Type {ct}"),
+                None => "policy served without a Content-Type".to_owned(),
+            };
+            (
+                "policy-content-type",
+                message,
+                "serve it as text/plain".into(),
+            )
+        }
+        Ok(resp) if resp.body.len() > MAX_POLICY_BODY => (
+            "policy-too-large",
+            format!("the policy body is larger than {MAX_POLICY_BODY} bytes (64 KiB)"),
+            "keep the policy under 64 KiB: it needs only the version, mode, max_age and mx lines"
+                .into(),
+        ),
+        Ok(resp) => {
+            let lenient = std::str::from_utf8(&resp.body)
+                .ok()
+                .is_some_and(|t| Policy::parse_lenient(t).is_ok());
+            let note = if lenient {
+                " (lenient senders accept it, RFC-strict ones ignore it)"
+            } else {
+                ""
+            };
+            (
+                "policy-invalid",
+                format!("the policy at {url} is invalid: {reason}{note}"),
+                "fix the policy as RFC 8461 section 3.2 says (`mtasts policy lint FILE` shows the problems)".into(),
+            )
+        }
+    }
+}
+
+fn lint_remediation(code: &str) -> &'static str {
+    match code {
+        "testing-mode" => {
+            "switch to `mode: enforce` (and change the TXT id) once TLS-RPT reports show no failures"
+        }
+        "none-mode" => {
+            "publish mode `enforce` or `testing` to protect mail; keep `none` only while withdrawing MTA-STS"
+        }
+        "none-long-max-age" => "lower max_age (e.g. 86400) while the mode is `none`",
+        "zero-max-age" | "short-max-age" => "raise max_age to at least 604800 (one week)",
+        "duplicate-field" => "remove the repeated field",
+        "duplicate-mx" => "remove the repeated mx line",
+        "wildcard-public-suffix" => {
+            "list your own MX host names (or a wildcard under your own domain)"
+        }
+        "single-label-mx" | "mx-never-matches" => {
+            "use the fully qualified host names of your MX records"
+        }
+        "mx-covered-by-wildcard" => "optionally remove the exact pattern",
+        "unknown-field" => "check the spelling (keys are case-sensitive) or remove the field",
+        _ => "see the message",
+    }
+}
+
+fn policy_report(
+    domain: &str,
+    record_valid: bool,
+    fetched: &Result<HttpResponse, FetchFailure>,
+    fetch_timeout: Duration,
+    f: &mut Findings,
+) -> (PolicyReport, Option<Policy<'static>>) {
+    let url = policy_url(domain);
+    let mut r = PolicyReport {
+        status: PolicyStatus::NotAttempted,
+        reason: None,
+        url: url.clone(),
+        http_status: None,
+        content_type: None,
+        mode: None,
+        max_age: None,
+        mx: Vec::new(),
+        lint: Vec::new(),
+    };
+    if let Ok(resp) = fetched {
+        r.http_status = Some(resp.status);
+        r.content_type.clone_from(&resp.content_type);
+    }
+    let checked = match fetched {
+        Ok(resp) => Discovery::check_response(resp, Options { strict: true }).map(|(p, _, _)| p),
+        Err(ff) => Err(mta_sts_core::discovery::PolicyFailure {
+            result_type: ff.result_type.clone(),
+            reason: ff.reason.clone(),
+        }),
+    };
+    if !record_valid {
+        r.reason = Some("no valid _mta-sts TXT record: senders do not fetch the policy".into());
+        if let Ok(p) = &checked {
+            r.reason = Some(format!(
+                "no valid _mta-sts TXT record: senders do not fetch the policy (a valid {} policy is served anyway)",
+                p.mode()
+            ));
+            f.push(
+                Severity::Warning,
+                "policy-without-record",
+                format!("a valid {} policy is served at {url}, but without a valid _mta-sts TXT record senders never fetch it", p.mode()),
+                "publish the _mta-sts TXT record (see above)".into(),
+            );
+        }
+        return (r, None);
+    }
+    match checked {
+        Ok(p) => {
+            r.status = PolicyStatus::Ok;
+            r.mode = Some(p.mode());
+            r.max_age = Some(p.max_age());
+            r.mx = p.mx().iter().map(ToString::to_string).collect();
+            r.lint = p.lint();
+            for l in &r.lint {
+                f.push(
+                    l.severity,
+                    &format!("lint-{}", l.code),
+                    format!("policy: {}", l.message),
+                    lint_remediation(l.code).to_owned(),
+                );
+            }
+            (r, Some(p))
+        }
+        Err(pf) => {
+            let (code, message, remediation) =
+                policy_problem(domain, fetched, &pf.reason, fetch_timeout);
+            f.push(
+                Severity::Error,
+                code,
+                format!("{message}: senders cannot use the policy"),
+                remediation,
+            );
+            r.status = PolicyStatus::Failed(pf.result_type);
+            r.reason = Some(pf.reason);
+            (r, None)
+        }
+    }
+}
+
+/// One MX host with its addresses and probe.
+struct MxProbe {
+    mx: Mx,
+    addresses: Result<Vec<IpAddr>, String>,
+    probe: Option<ProbeResult>,
+}
+
+/// The MX lookup and the probes.
+struct MxLookup {
+    error: Option<String>,
+    implicit: bool,
+    null_mx: bool,
+    hosts: Vec<MxProbe>,
+}
+
+async fn lookup_and_probe(
+    dns: &Dns,
+    domain: &str,
+    config: &Arc<ProbeConfig>,
+    max_concurrent: usize,
+) -> MxLookup {
+    let mut out = MxLookup {
+        error: None,
+        implicit: false,
+        null_mx: false,
+        hosts: Vec::new(),
+    };
+    let mut mxs = match dns.mx(domain).await {
+        Ok(m) => m,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
+    if mxs.is_empty() {
+        out.implicit = true;
+        mxs.push(Mx {
+            preference: 0,
+            host: domain.to_owned(),
+        });
+    }
+    if mxs.iter().any(|m| m.host.is_empty()) {
+        out.null_mx = true;
+        return out;
+    }
+    let sem = Arc::new(Semaphore::new(max_concurrent.max(1)));
+    let mut set = JoinSet::new();
+    for (i, mx) in mxs.iter().enumerate() {
+        let (dns, config, sem, mx) = (dns.clone(), config.clone(), sem.clone(), mx.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.ok();
+            let addresses = dns.ips(&mx.host).await.map_err(|e| e.to_string());
+            let probe = match &addresses {
+                Ok(a) => Some(smtp::probe(&mx.host, a, &config).await),
+                Err(_) => None,
+            };
+            (
+                i,
+                MxProbe {
+                    mx,
+                    addresses,
+                    probe,
+                },
+            )
+        });
+    }
+    let mut done: Vec<Option<MxProbe>> = mxs.iter().map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, p)) = joined
+            && let Some(slot) = done.get_mut(i)
+        {
+            *slot = Some(p);
+        }
+    }
+    out.hosts = mxs
+        .into_iter()
+        .zip(done)
+        .map(|(mx, d)| {
+            d.unwrap_or(MxProbe {
+                mx,
+                addresses: Err("probe task failed".into()),
+                probe: None,
+            })
+        })
+        .collect();
+    out
+}
+
+fn mx_reports(
+    domain: &str,
+    lookup: MxLookup,
+    policy: Option<&Policy<'static>>,
+    port: u16,
+    f: &mut Findings,
+) -> Vec<MxReport> {
+    if let Some(e) = &lookup.error {
+        f.push(
+            Severity::Error,
+            "mx-lookup",
+            format!("the MX lookup for {domain} failed: {e}"),
+            format!("make sure the authoritative DNS servers of {domain} answer MX queries"),
+        );
+        return Vec::new();
+    }
+    if lookup.null_mx {
+        f.push(
+            Severity::Info,
+            "null-mx",
+            format!("{domain} publishes a null MX (RFC 7505): it accepts no mail, so no MX host was probed"),
+            "nothing to do if the domain receives no mail".into(),
+        );
+        return Vec::new();
+    }
+    if lookup.implicit {
+        f.push(
+            Severity::Info,
+            "mx-implicit",
+            format!("{domain} has no MX records: senders deliver to {domain} itself (implicit MX, RFC 5321 5.1)"),
+            "publish MX records naming your mail hosts, and list them in the policy".into(),
+        );
+    }
+    // Failures count as errors only where senders apply the policy.
+    let strict_mode = policy.is_some_and(|p| p.mode() != Mode::None);
+    let tls_severity = if strict_mode {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let total = lookup.hosts.len();
+    let mut probed = 0;
+    let mut out = Vec::new();
+    for MxProbe {
+        mx,
+        addresses,
+        probe,
+    } in lookup.hosts
+    {
+        let host = mx.host.clone();
+        let mut r = MxReport {
+            host: host.clone(),
+            preference: mx.preference,
+            implicit: lookup.implicit,
+            in_policy: policy.map(|p| p.matches_mx(&host)),
+            pattern: policy
+                .and_then(|p| p.matching_pattern(&host))
+                .map(ToString::to_string),
+            addresses: addresses.clone().unwrap_or_default(),
+            address: None,
+            banner: None,
+            starttls: None,
+            tls_version: None,
+            cipher: None,
+            certificate: None,
+            certificate_reason: None,
+            certificate_names: Vec::new(),
+            certificate_issuer: None,
+            certificate_not_after: None,
+            chain: Vec::new(),
+            result: None,
+            failures: Vec::new(),
+            error: None,
+        };
+        if strict_mode && r.in_policy == Some(false) {
+            f.push(
+                Severity::Error,
+                "mx-not-in-policy",
+                format!("MX {host} is not covered by any mx pattern of the policy: senders refuse (enforce) or report (testing) it"),
+                format!("add `mx: {host}` to the policy (and change the TXT id) or fix the MX record"),
+            );
+        }
+        if let Err(e) = &addresses {
+            r.error = Some(e.clone());
+            f.push(
+                Severity::Warning,
+                "mx-no-address",
+                format!("MX {host} has no usable address ({e}): senders cannot deliver to it"),
+                format!("publish A/AAAA records for {host} or remove the MX record"),
+            );
+        }
+        let mut tls = None;
+        if let Some(p) = &probe {
+            r.address = p.addr;
+            r.banner.clone_from(&p.banner);
+            r.starttls = p.starttls();
+            r.error.clone_from(&p.error);
+            if let Some(t) = &p.tls {
+                r.tls_version.clone_from(&t.version);
+                r.cipher.clone_from(&t.cipher);
+                r.certificate = Some(t.status);
+                r.certificate_reason = Some(t.reason.clone());
+                r.chain.clone_from(&t.chain);
+                if let Some(leaf) = &t.leaf {
+                    r.certificate_names.clone_from(&leaf.dns_names);
+                    r.certificate_issuer = Some(leaf.issuer.clone());
+                    r.certificate_not_after = Some(leaf.not_after.clone());
+                }
+            }
+            tls = p.tls_status();
+            tls_findings(&r, p, tls_severity, port, f);
+        }
+        if tls.is_some() {
+            probed += 1;
+        }
+        if let Some(p) = policy.filter(|p| p.mode() != Mode::None) {
+            let d = decide(
+                Some(p),
+                &MxSession::new(&host, tls.clone().unwrap_or(TlsStatus::NotAttempted)),
+            );
+            r.failures = d.failures.iter().map(|x| x.result_type.clone()).collect();
+            r.result = match (d.failures.first(), &tls) {
+                (Some(x), _) => Some(x.result_type.to_string()),
+                (None, Some(_)) if d.success => Some("success".into()),
+                _ => None,
+            };
+        }
+        out.push(r);
+    }
+    if total > 0 && probed == 0 {
+        f.push(
+            Severity::Error,
+            "mx-none-probed",
+            "no MX host could be probed: STARTTLS and the certificates of the MX hosts are unverified".into(),
+            format!("make the MX hosts reachable on port {port}, or run the check where outbound SMTP is allowed"),
+        );
+    }
+    out
+}
+
+fn tls_findings(r: &MxReport, p: &ProbeResult, severity: Severity, port: u16, f: &mut Findings) {
+    let host = &r.host;
+    match p.tls_status() {
+        None => f.push(
+            Severity::Warning,
+            "mx-unreachable",
+            format!(
+                "could not probe MX {host}: {}",
+                p.error.as_deref().unwrap_or("unknown error")
+            ),
+            format!("check that {host} accepts SMTP connections on port {port} (outbound port 25 may also be blocked where this check runs)"),
+        ),
+        Some(TlsStatus::NoStartTls) => {
+            let message = match &p.starttls_reply {
+                Some(reply) if p.ehlo_starttls => {
+                    format!("MX {host} offers STARTTLS but refuses it ({reply})")
+                }
+                _ => format!("MX {host} does not offer STARTTLS"),
+            };
+            f.push(
+                severity,
+                "mx-starttls-not-supported",
+                message,
+                format!("enable STARTTLS on {host} with a certificate for {host} from a public CA"),
+            );
+        }
+        Some(_) => {
+            let Some(t) = &p.tls else { return };
+            let names = if r.certificate_names.is_empty() {
+                "no subjectAltName dNSName".to_owned()
+            } else {
+                r.certificate_names.join(", ")
+            };
+            let (message, remediation) = match t.status {
+                CertStatus::Valid => return,
+                CertStatus::CertificateHostMismatch => (
+                    format!("{host} presents a certificate for {names}"),
+                    format!("add {host} to the certificate's subjectAltName (and present it for SNI {host})"),
+                ),
+                CertStatus::CertificateExpired => (
+                    format!(
+                        "{host} presents a certificate that expired at {}",
+                        r.certificate_not_after.as_deref().unwrap_or("an earlier time")
+                    ),
+                    format!("renew the certificate of {host} (and automate its renewal)"),
+                ),
+                CertStatus::CertificateNotTrusted => (
+                    format!(
+                        "{host} presents a certificate that does not chain to a trusted root: {} (issuer: {})",
+                        t.reason,
+                        r.certificate_issuer.as_deref().unwrap_or("unknown")
+                    ),
+                    format!("use a certificate for {host} from a public CA and send the full chain (leaf, then intermediates)"),
+                ),
+                CertStatus::ValidationFailure => (
+                    format!("TLS with {host} fails validation: {}", t.reason),
+                    format!("check the certificate (validity period, key usage) and the TLS 1.2/1.3 configuration of {host}"),
+                ),
+            };
+            f.push(severity, &format!("mx-{}", t.status), message, remediation);
+        }
+    }
+}
+
+fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Findings) -> TlsRptReport {
+    let mut r = TlsRptReport {
+        status: RecordStatus::Absent,
+        rua: Vec::new(),
+        name,
+        reason: None,
+    };
+    let publish = format!(
+        "publish `{}. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{domain}\"` to receive reports of TLS failures",
+        r.name
+    );
+    let mut problem =
+        |r: &mut TlsRptReport, status, reason: String, code: &str, message: String| {
+            r.status = status;
+            r.reason = Some(reason);
+            f.push(Severity::Warning, code, message, publish.clone());
+        };
+    match answer {
+        TxtAnswer::TempFail(e) => problem(
+            &mut r,
+            RecordStatus::Temperror,
+            e.clone(),
+            "tlsrpt-temperror",
+            format!("the lookup of the TLS-RPT record failed: {e}"),
+        ),
+        TxtAnswer::NoRecord => {
+            let n = r.name.clone();
+            problem(
+                &mut r,
+                RecordStatus::Absent,
+                "no TXT record".into(),
+                "tlsrpt-absent",
+                format!("no {n} TXT record: nobody reports TLS failures to you"),
+            );
+        }
+        TxtAnswer::Records(rrs) => match TlsRptRecord::select(rrs) {
+            Ok(rec) => {
+                r.rua = rec.rua().iter().map(|u| u.uri.to_string()).collect();
+                if rec.is_usable() {
+                    r.status = RecordStatus::Valid;
+                } else {
+                    problem(
+                        &mut r,
+                        RecordStatus::Invalid,
+                        "no usable rua URI (only mailto: and https: are defined)".into(),
+                        "tlsrpt-invalid",
+                        "the TLS-RPT record has no usable rua URI (only mailto: and https: are defined): nobody reports to you".into(),
+                    );
+                }
+            }
+            Err(SelectErrorOf::Multiple { count }) => problem(
+                &mut r,
+                RecordStatus::Multiple,
+                format!("{count} records start with v=TLSRPTv1"),
+                "tlsrpt-multiple",
+                format!(
+                    "{count} TLS-RPT records start with v=TLSRPTv1: reporters ignore them all; keep exactly one"
+                ),
+            ),
+            Err(SelectErrorOf::Invalid { error, .. }) => problem(
+                &mut r,
+                RecordStatus::Invalid,
+                error.to_string(),
+                "tlsrpt-invalid",
+                format!("the TLS-RPT record is invalid: {error}"),
+            ),
+            Err(_) => {
+                let n = r.name.clone();
+                problem(
+                    &mut r,
+                    RecordStatus::Absent,
+                    "no TXT record starts with v=TLSRPTv1".into(),
+                    "tlsrpt-absent",
+                    format!(
+                        "no TXT record at {n} starts with v=TLSRPTv1: nobody reports TLS failures to you"
+                    ),
+                );
+            }
+        },
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        assert_eq!(normalize_domain("Example.COM.").unwrap(), "example.com");
+        assert_eq!(
+            normalize_domain("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "a b.example",
+            "x/y",
+            "exa mple",
+            &"a".repeat(64),
+        ] {
+            assert!(normalize_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_serialize() {
+        let s = |v: &dyn erased::Ser| v.json();
+        assert_eq!(s(&PolicyStatus::Ok), "\"ok\"");
+        assert_eq!(s(&PolicyStatus::NotAttempted), "\"not-attempted\"");
+        assert_eq!(
+            s(&PolicyStatus::Failed(ResultType::StsWebpkiInvalid)),
+            "\"sts-webpki-invalid\""
+        );
+        assert_eq!(s(&Applied::NoPolicy), "\"no-policy\"");
+        assert_eq!(s(&RecordStatus::Temperror), "\"temperror\"");
+        assert_eq!(
+            s(&CertStatus::CertificateHostMismatch),
+            "\"certificate-host-mismatch\""
+        );
+    }
+
+    mod erased {
+        pub(super) trait Ser {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Ser for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap()
+            }
+        }
+    }
+}

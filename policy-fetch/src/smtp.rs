@@ -1,0 +1,968 @@
+//! An SMTP STARTTLS probe of one MX host (RFC 8461 section 4.2;
+//! STS-CERT-01..05, STS-CERT-07, STS-CERT-09), as `mtasts check` runs it.
+//!
+//! The probe connects to the host's addresses in turn, reads the 220
+//! greeting, sends `EHLO`, looks for `STARTTLS` in the reply, sends
+//! `STARTTLS` and performs the TLS handshake (TLS 1.2 or 1.3, ring
+//! provider) with SNI = the MX host name. It then sends `EHLO` again and
+//! `QUIT`.
+//!
+//! # Certificates
+//!
+//! The probe **accepts every certificate and records it**: a custom
+//! rustls verifier captures the end-entity certificate and intermediates,
+//! asks rustls's `WebPkiServerVerifier` (chain to the trust anchors,
+//! validity, name) for its verdict, remembers it and lets the handshake go
+//! on, so that the TLS version, cipher suite and chain are known even for a
+//! bad certificate. Nothing but `EHLO` and `QUIT` is ever sent over such a
+//! session. The handshake signature itself is always verified. The verdict
+//! is then classified ([`classify_certificate`]): unknown issuer or a bad
+//! chain signature is `certificate-not-trusted`, an expired certificate
+//! `certificate-expired`, a name mismatch `certificate-host-mismatch`,
+//! anything else `validation-failure`; when WebPKI accepts the chain, the
+//! leaf is checked again with `mta_sts_core::cert::check_certificate`
+//! (DEC-11 wildcards, no CN fallback).
+//!
+//! # Limits
+//!
+//! Every reply line is at most [`MAX_LINE`] bytes, a reply at most
+//! [`MAX_REPLY_LINES`] lines, each connect attempt is bounded by
+//! [`ProbeConfig::connect_timeout`] and the whole probe by
+//! [`ProbeConfig::timeout`]. A hostile server can make the probe fail, not
+//! hang or panic.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use mta_sts_core::ResultType;
+use mta_sts_core::cert::{CertVerdict, check_certificate};
+use mta_sts_core::enforce::TlsStatus;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// Longest reply line read, CRLF included (RFC 5321 4.5.3.1.6 text line).
+pub const MAX_LINE: usize = 1000;
+/// Most lines read in one reply (a multi-line EHLO reply included).
+pub const MAX_REPLY_LINES: usize = 100;
+
+/// Settings of a probe.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// The SMTP port (25; tests and private deployments override it).
+    pub port: u16,
+    /// Timeout of each TCP connect attempt.
+    pub connect_timeout: Duration,
+    /// Timeout of the whole probe, all addresses included.
+    pub timeout: Duration,
+    /// The name sent in `EHLO`; default: the local address as an address
+    /// literal (`[192.0.2.1]`, RFC 5321 4.1.4).
+    pub ehlo_name: Option<String>,
+    /// The trust anchors certificates must chain to.
+    pub roots: Arc<RootCertStore>,
+}
+
+impl ProbeConfig {
+    /// Port 25, 10 s per connect, 60 s in all, trusting `roots`.
+    pub fn new(roots: RootCertStore) -> Self {
+        Self {
+            port: 25,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            ehlo_name: None,
+            roots: Arc::new(roots),
+        }
+    }
+}
+
+/// The verdict on the certificate an MX host presented, as a TLS-RPT
+/// result type or `valid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertStatus {
+    /// Chains to a trust anchor, unexpired, valid for the MX host.
+    Valid,
+    /// `certificate-expired`.
+    CertificateExpired,
+    /// `certificate-host-mismatch`.
+    CertificateHostMismatch,
+    /// `certificate-not-trusted`: unknown issuer or a bad chain.
+    CertificateNotTrusted,
+    /// `validation-failure`: anything else (not yet valid, unreadable,
+    /// wrong key usage, TLS handshake failure, ...).
+    ValidationFailure,
+}
+
+impl CertStatus {
+    /// `valid` or the result type string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::CertificateExpired => "certificate-expired",
+            Self::CertificateHostMismatch => "certificate-host-mismatch",
+            Self::CertificateNotTrusted => "certificate-not-trusted",
+            Self::ValidationFailure => "validation-failure",
+        }
+    }
+
+    /// The TLS-RPT result type; `None` when valid.
+    pub fn result_type(self) -> Option<ResultType> {
+        Some(match self {
+            Self::Valid => return None,
+            Self::CertificateExpired => ResultType::CertificateExpired,
+            Self::CertificateHostMismatch => ResultType::CertificateHostMismatch,
+            Self::CertificateNotTrusted => ResultType::CertificateNotTrusted,
+            Self::ValidationFailure => ResultType::ValidationFailure,
+        })
+    }
+}
+
+impl std::fmt::Display for CertStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the end-entity certificate says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeafInfo {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// subjectAltName dNSName entries.
+    pub dns_names: Vec<String>,
+    /// `notBefore`, RFC 3339.
+    pub not_before: String,
+    /// `notAfter`, RFC 3339.
+    pub not_after: String,
+}
+
+impl LeafInfo {
+    /// Read a DER certificate; `None` when it does not parse.
+    pub fn parse(der: &[u8]) -> Option<Self> {
+        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        let dns_names = match cert.subject_alternative_name() {
+            Ok(Some(san)) => san
+                .value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    GeneralName::DNSName(n) => Some((*n).to_owned()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let v = cert.validity();
+        Some(Self {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            dns_names,
+            not_before: rfc3339(v.not_before.timestamp()),
+            not_after: rfc3339(v.not_after.timestamp()),
+        })
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDThh:mm:ssZ` (proleptic Gregorian, UTC).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The TLS part of a probe.
+#[derive(Debug, Clone)]
+pub struct TlsOutcome {
+    /// Whether the handshake completed.
+    pub completed: bool,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: Option<String>,
+    /// The negotiated cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: Option<String>,
+    /// The certificates the server sent, end-entity first (empty when none
+    /// arrived).
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The end-entity certificate's names and validity, when readable.
+    pub leaf: Option<LeafInfo>,
+    /// The verdict.
+    pub status: CertStatus,
+    /// Why, in one line.
+    pub reason: String,
+}
+
+/// The result of probing one MX host.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeResult {
+    /// The MX host name.
+    pub host: String,
+    /// The address the SMTP session ran on.
+    pub addr: Option<SocketAddr>,
+    /// The 220 greeting (first line's text).
+    pub banner: Option<String>,
+    /// The EHLO reply lines' text (before TLS), once a 250 reply arrived.
+    pub ehlo: Option<Vec<String>>,
+    /// Whether the EHLO reply listed `STARTTLS`.
+    pub ehlo_starttls: bool,
+    /// The reply to the `STARTTLS` command, e.g. `220 2.0.0 Ready`.
+    pub starttls_reply: Option<String>,
+    /// Whether the server answered `STARTTLS` with 220.
+    pub starttls_accepted: Option<bool>,
+    /// The TLS handshake and certificate, once STARTTLS was accepted.
+    pub tls: Option<TlsOutcome>,
+    /// What went wrong, if anything (connect, protocol, timeout, or a
+    /// problem after TLS).
+    pub error: Option<String>,
+}
+
+impl ProbeResult {
+    /// Whether STARTTLS works: `Some(false)` when not offered or refused,
+    /// `Some(true)` when the server agreed to start TLS, `None` when the
+    /// probe ended before that was known.
+    pub fn starttls(&self) -> Option<bool> {
+        if self.tls.is_some() {
+            return Some(true);
+        }
+        self.ehlo.as_ref()?;
+        if !self.ehlo_starttls {
+            return Some(false);
+        }
+        self.starttls_accepted
+    }
+
+    /// The TLS outcome for `mta_sts_core::enforce::decide`; `None` when
+    /// the probe ended before it was known (connection failure, timeout).
+    pub fn tls_status(&self) -> Option<TlsStatus> {
+        match (self.starttls(), &self.tls) {
+            (Some(false), _) => Some(TlsStatus::NoStartTls),
+            (_, Some(t)) => Some(match t.status.result_type() {
+                None => TlsStatus::Valid,
+                Some(result_type) => TlsStatus::Failed {
+                    result_type,
+                    reason: None,
+                },
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Classify a WebPKI verdict on `leaf` for `host` (see the module docs).
+///
+/// `webpki` is the result of rustls's `WebPkiServerVerifier`; when it
+/// accepted the chain, `leaf` is checked again with
+/// `mta_sts_core::cert::check_certificate` at `now`.
+pub fn classify_certificate(
+    webpki: Result<(), &rustls::Error>,
+    leaf: Option<&CertificateDer<'_>>,
+    host: &str,
+    now: SystemTime,
+) -> (CertStatus, String) {
+    let own = leaf.map(|l| check_certificate(l, host, now));
+    match webpki {
+        Err(rustls::Error::InvalidCertificate(c)) => {
+            let status = match c {
+                CertificateError::UnknownIssuer
+                | CertificateError::BadSignature
+                | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                    CertStatus::CertificateNotTrusted
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    CertStatus::CertificateExpired
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    CertStatus::CertificateHostMismatch
+                }
+                _ => CertStatus::ValidationFailure,
+            };
+            let mut reason = crate::https::describe_cert_error(c);
+            if let Some(v) = own.as_ref().filter(|v| !v.is_valid()) {
+                let extra = v.reason();
+                reason = match (status, v) {
+                    // The leaf's own, more precise account of the same problem.
+                    (CertStatus::CertificateExpired, CertVerdict::Expired { .. })
+                    | (CertStatus::CertificateHostMismatch, CertVerdict::HostMismatch { .. }) => {
+                        extra
+                    }
+                    // Its other problems, when WebPKI stopped at the chain.
+                    _ => format!("{reason}; also: {extra}"),
+                };
+            }
+            (status, reason)
+        }
+        Err(other) => (CertStatus::ValidationFailure, format!("TLS: {other}")),
+        Ok(()) => match own {
+            None => (
+                CertStatus::ValidationFailure,
+                "no certificate received".to_owned(),
+            ),
+            Some(v) => {
+                let status = match &v {
+                    CertVerdict::Valid { .. } => CertStatus::Valid,
+                    CertVerdict::Expired { .. } => CertStatus::CertificateExpired,
+                    CertVerdict::HostMismatch { .. } => CertStatus::CertificateHostMismatch,
+                    _ => CertStatus::ValidationFailure,
+                };
+                (status, v.reason())
+            }
+        },
+    }
+}
+
+/// One line of a reply: code, whether it is the last line, text.
+pub(crate) fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, String), String> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let shown = || String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
+    let digits = line
+        .get(..3)
+        .filter(|d| d.iter().all(u8::is_ascii_digit) && (b'2'..=b'5').contains(&d[0]))
+        .ok_or_else(|| format!("malformed reply line `{}`", shown()))?;
+    let code = digits
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let (last, text) = match line.get(3) {
+        None => (true, &[][..]),
+        Some(b' ') => (true, &line[4..]),
+        Some(b'-') => (false, &line[4..]),
+        Some(_) => return Err(format!("malformed reply line `{}`", shown())),
+    };
+    Ok((code, last, String::from_utf8_lossy(text).into_owned()))
+}
+
+/// Whether EHLO reply lines (their text, the greeting line first) list the
+/// `STARTTLS` keyword (RFC 3207), ASCII case-insensitively.
+pub fn ehlo_offers_starttls(lines: &[String]) -> bool {
+    lines.iter().skip(1).any(|l| {
+        l.split_ascii_whitespace()
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case("STARTTLS"))
+    })
+}
+
+/// A complete reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub(crate) code: u16,
+    pub(crate) lines: Vec<String>,
+}
+
+impl Reply {
+    /// The code and first line, for messages.
+    fn summary(&self) -> String {
+        let first = self.lines.first().map_or("", String::as_str);
+        let mut s = format!("{} {first}", self.code);
+        s.truncate(200);
+        s
+    }
+}
+
+/// Read one line of at most [`MAX_LINE`] bytes.
+async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
+    let n = (&mut *r)
+        .take(limit)
+        .read_until(b'\n', &mut buf)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    if n == 0 {
+        return Err("connection closed by the server".into());
+    }
+    if buf.last() != Some(&b'\n') {
+        return Err(if n >= MAX_LINE {
+            format!("reply line longer than {MAX_LINE} bytes")
+        } else {
+            "connection closed in the middle of a reply line".into()
+        });
+    }
+    Ok(buf)
+}
+
+/// Read a (multi-line) reply of at most [`MAX_REPLY_LINES`] lines.
+pub(crate) async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Reply, String> {
+    let mut lines = Vec::new();
+    let mut code = None;
+    while lines.len() < MAX_REPLY_LINES {
+        let raw = read_line(r).await?;
+        let (c, last, text) = parse_reply_line(&raw)?;
+        let first = *code.get_or_insert(c);
+        if first != c {
+            return Err(format!(
+                "reply codes differ within one reply ({c} after {first})"
+            ));
+        }
+        lines.push(text);
+        if last {
+            return Ok(Reply { code: c, lines });
+        }
+    }
+    Err(format!("reply longer than {MAX_REPLY_LINES} lines"))
+}
+
+async fn send<S: AsyncWrite + Unpin>(s: &mut S, line: &str) -> Result<(), String> {
+    s.write_all(format!("{line}\r\n").as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    s.flush().await.map_err(|e| format!("write: {e}"))
+}
+
+/// What the recording verifier saw.
+#[derive(Debug, Default)]
+struct Seen {
+    chain: Vec<CertificateDer<'static>>,
+    webpki: Option<Result<(), rustls::Error>>,
+}
+
+/// Accepts every certificate, recording it and WebPKI's verdict (see the
+/// module docs); handshake signatures are verified for real.
+#[derive(Debug)]
+struct RecordingVerifier {
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = match &self.inner {
+            Some(v) => v
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map(drop),
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        seen.webpki = Some(verdict);
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A client configuration (ring, TLS 1.2 and 1.3 only) whose verifier
+/// records into `seen`.
+fn client_config(
+    roots: &Arc<RootCertStore>,
+    seen: Arc<Mutex<Seen>>,
+) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // An empty store cannot build a verifier: every certificate is then
+    // untrusted.
+    let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .ok();
+    let verifier = RecordingVerifier {
+        inner,
+        provider: provider.clone(),
+        seen,
+    };
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
+}
+
+fn tls_version(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The TLS outcome from what the verifier saw and how the handshake ended.
+fn outcome(
+    seen: &Mutex<Seen>,
+    host: &str,
+    handshake: Result<(String, String), String>,
+) -> TlsOutcome {
+    let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    let chain = seen.chain.clone();
+    let leaf = chain.first().and_then(|c| LeafInfo::parse(c));
+    let (completed, version, cipher, handshake_error) = match handshake {
+        Ok((v, c)) => (true, Some(v), Some(c), None),
+        Err(e) => (false, None, None, Some(e)),
+    };
+    let (status, reason) = match (&seen.webpki, handshake_error) {
+        (Some(w), None) => classify_certificate(
+            w.as_ref().map(|_| ()),
+            chain.first(),
+            host,
+            SystemTime::now(),
+        ),
+        (Some(w), Some(e)) => {
+            let (s, r) = classify_certificate(
+                w.as_ref().map(|_| ()),
+                chain.first(),
+                host,
+                SystemTime::now(),
+            );
+            if s == CertStatus::Valid {
+                (
+                    CertStatus::ValidationFailure,
+                    format!("TLS handshake failed: {e}"),
+                )
+            } else {
+                (s, format!("{r}; TLS handshake failed: {e}"))
+            }
+        }
+        (None, Some(e)) => (
+            CertStatus::ValidationFailure,
+            format!("TLS handshake failed: {e}"),
+        ),
+        (None, None) => (
+            CertStatus::ValidationFailure,
+            "no certificate received".into(),
+        ),
+    };
+    TlsOutcome {
+        completed,
+        version,
+        cipher,
+        chain,
+        leaf,
+        status,
+        reason,
+    }
+}
+
+/// Probe `host` at `addrs` (tried in order) on `config.port`. Never
+/// fails: what went wrong is in [`ProbeResult::error`].
+pub async fn probe(host: &str, addrs: &[IpAddr], config: &ProbeConfig) -> ProbeResult {
+    let mut r = ProbeResult {
+        host: host.to_owned(),
+        ..ProbeResult::default()
+    };
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let result =
+        tokio::time::timeout(config.timeout, run(&mut r, host, addrs, config, &seen)).await;
+    let error = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(format!(
+            "probe timed out after {} s",
+            config.timeout.as_secs_f64()
+        )),
+    };
+    if let Some(e) = error {
+        // STARTTLS accepted but the handshake never finished (timeout).
+        if r.starttls_accepted == Some(true) && r.tls.is_none() {
+            r.tls = Some(outcome(&seen, host, Err(e.clone())));
+        }
+        r.error = Some(e);
+    }
+    r
+}
+
+async fn connect(addrs: &[IpAddr], config: &ProbeConfig) -> Result<TcpStream, String> {
+    if addrs.is_empty() {
+        return Err("no addresses to connect to".into());
+    }
+    let mut errors = Vec::new();
+    for ip in addrs {
+        let addr = SocketAddr::new(*ip, config.port);
+        match tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
+            Err(_) => errors.push(format!("{addr}: connect timed out")),
+        }
+    }
+    Err(format!("cannot connect: {}", errors.join("; ")))
+}
+
+fn address_literal(addr: SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V4(a) => format!("[{a}]"),
+        IpAddr::V6(a) => format!("[IPv6:{a}]"),
+    }
+}
+
+async fn run(
+    r: &mut ProbeResult,
+    host: &str,
+    addrs: &[IpAddr],
+    config: &ProbeConfig,
+    seen: &Arc<Mutex<Seen>>,
+) -> Result<(), String> {
+    let tcp = connect(addrs, config).await?;
+    r.addr = tcp.peer_addr().ok();
+    let ehlo_name = match &config.ehlo_name {
+        Some(n) => n.clone(),
+        None => tcp
+            .local_addr()
+            .map_or_else(|_| "[127.0.0.1]".to_owned(), address_literal),
+    };
+    let mut conn = BufReader::new(tcp);
+    let greeting = read_reply(&mut conn)
+        .await
+        .map_err(|e| format!("greeting: {e}"))?;
+    r.banner = greeting.lines.first().cloned();
+    if greeting.code != 220 {
+        return Err(format!("greeting is not 220: {}", greeting.summary()));
+    }
+    send(conn.get_mut(), &format!("EHLO {ehlo_name}")).await?;
+    let ehlo = read_reply(&mut conn)
+        .await
+        .map_err(|e| format!("EHLO: {e}"))?;
+    if ehlo.code != 250 {
+        r.ehlo = Some(Vec::new());
+        let _ = quit(&mut conn).await;
+        return Err(format!("EHLO refused: {}", ehlo.summary()));
+    }
+    r.ehlo_starttls = ehlo_offers_starttls(&ehlo.lines);
+    r.ehlo = Some(ehlo.lines);
+    if !r.ehlo_starttls {
+        let _ = quit(&mut conn).await;
+        return Ok(());
+    }
+    send(conn.get_mut(), "STARTTLS").await?;
+    let reply = read_reply(&mut conn)
+        .await
+        .map_err(|e| format!("STARTTLS: {e}"))?;
+    r.starttls_reply = Some(reply.summary());
+    r.starttls_accepted = Some(reply.code == 220);
+    if reply.code != 220 {
+        let _ = quit(&mut conn).await;
+        return Ok(());
+    }
+    // Anything the server sent after its 220 is discarded with the buffer
+    // (no STARTTLS command injection).
+    let tcp = conn.into_inner();
+    let tls_config = client_config(&config.roots, seen.clone())?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("invalid MX host name `{host}`: {e}"))?;
+    let stream = match TlsConnector::from(Arc::new(tls_config))
+        .connect(name, tcp)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let e = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(t) => t.to_string(),
+                None => e.to_string(),
+            };
+            r.tls = Some(outcome(seen, host, Err(e)));
+            return Ok(());
+        }
+    };
+    let (_, session) = stream.get_ref();
+    let version = session
+        .protocol_version()
+        .map_or_else(|| "unknown".to_owned(), tls_version);
+    let cipher = session
+        .negotiated_cipher_suite()
+        .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
+    r.tls = Some(outcome(seen, host, Ok((version, cipher))));
+    let mut secure = BufReader::new(stream);
+    send(secure.get_mut(), &format!("EHLO {ehlo_name}"))
+        .await
+        .map_err(|e| format!("after TLS: {e}"))?;
+    let again = read_reply(&mut secure)
+        .await
+        .map_err(|e| format!("after TLS: EHLO: {e}"))?;
+    let quit_result = quit(&mut secure).await;
+    let _ = secure.get_mut().shutdown().await;
+    if again.code != 250 {
+        return Err(format!("after TLS: EHLO refused: {}", again.summary()));
+    }
+    quit_result.map_err(|e| format!("after TLS: {e}"))
+}
+
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut BufReader<S>) -> Result<(), String> {
+    send(conn.get_mut(), "QUIT").await?;
+    read_reply(conn)
+        .await
+        .map(drop)
+        .map_err(|e| format!("QUIT: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn reply_lines() {
+        assert_eq!(
+            parse_reply_line(b"250-mx.example.com\r\n"),
+            Ok((250, false, "mx.example.com".into()))
+        );
+        assert_eq!(
+            parse_reply_line(b"250 STARTTLS\r\n"),
+            Ok((250, true, "STARTTLS".into()))
+        );
+        assert_eq!(parse_reply_line(b"220\r\n"), Ok((220, true, String::new())));
+        assert_eq!(parse_reply_line(b"220 x\n"), Ok((220, true, "x".into())));
+        assert!(parse_reply_line(b"25\r\n").is_err());
+        assert!(parse_reply_line(b"abc def\r\n").is_err());
+        assert!(parse_reply_line(b"650 nope\r\n").is_err());
+        assert!(parse_reply_line(b"250+x\r\n").is_err());
+        assert!(parse_reply_line(b"").is_err());
+    }
+
+    #[test]
+    fn ehlo_keywords() {
+        assert!(ehlo_offers_starttls(&lines(&[
+            "mx.example.com",
+            "PIPELINING",
+            "STARTTLS"
+        ])));
+        assert!(ehlo_offers_starttls(&lines(&[
+            "mx", "starttls", "8BITMIME"
+        ])));
+        assert!(ehlo_offers_starttls(&lines(&["mx", "STARTTLS extra"])));
+        // The greeting line is not a keyword line.
+        assert!(!ehlo_offers_starttls(&lines(&["STARTTLS"])));
+        assert!(!ehlo_offers_starttls(&lines(&[
+            "mx",
+            "XSTARTTLS",
+            "STARTTLSX",
+            "AUTH STARTTLS"
+        ])));
+        assert!(!ehlo_offers_starttls(&[]));
+    }
+
+    #[tokio::test]
+    async fn multi_line_replies() {
+        let mut input: &[u8] = b"250-mx.example.com hello\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
+        let r = read_reply(&mut input).await.unwrap();
+        assert_eq!(r.code, 250);
+        assert!(ehlo_offers_starttls(&r.lines));
+        let mut mixed: &[u8] = b"250-a\r\n251 b\r\n";
+        assert!(read_reply(&mut mixed).await.is_err());
+        let long = format!("250 {}\r\n", "x".repeat(MAX_LINE));
+        assert!(
+            read_reply(&mut long.as_bytes())
+                .await
+                .unwrap_err()
+                .contains("longer")
+        );
+        let many = "250-x\r\n".repeat(MAX_REPLY_LINES + 1);
+        assert!(
+            read_reply(&mut many.as_bytes())
+                .await
+                .unwrap_err()
+                .contains("lines")
+        );
+        let mut cut: &[u8] = b"250-a\r\n250 b";
+        assert!(read_reply(&mut cut).await.is_err());
+        let mut empty: &[u8] = b"";
+        assert!(read_reply(&mut empty).await.is_err());
+    }
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn chain_classification() {
+        use rustls::Error::InvalidCertificate as Bad;
+        let ca = test_support::TestCa::new();
+        let good = ca.issue(&["mx1.example.com"]);
+        let other = ca.issue(&["mx1.example.com"]);
+        let now = SystemTime::now();
+        let host = "mx1.example.com";
+        let c = |e: rustls::Error, leaf: &CertificateDer<'_>, host: &str| {
+            classify_certificate(Err(&e), Some(leaf), host, now).0
+        };
+        assert_eq!(
+            c(Bad(CertificateError::UnknownIssuer), &good.cert_der, host),
+            CertStatus::CertificateNotTrusted
+        );
+        assert_eq!(
+            c(Bad(CertificateError::BadSignature), &good.cert_der, host),
+            CertStatus::CertificateNotTrusted
+        );
+        assert_eq!(
+            c(Bad(CertificateError::Expired), &good.cert_der, host),
+            CertStatus::CertificateExpired
+        );
+        assert_eq!(
+            c(
+                Bad(CertificateError::NotValidForName),
+                &good.cert_der,
+                "mx2.example.com"
+            ),
+            CertStatus::CertificateHostMismatch
+        );
+        assert_eq!(
+            c(Bad(CertificateError::NotValidYet), &good.cert_der, host),
+            CertStatus::ValidationFailure
+        );
+        assert_eq!(
+            c(Bad(CertificateError::InvalidPurpose), &good.cert_der, host),
+            CertStatus::ValidationFailure
+        );
+        assert_eq!(
+            c(rustls::Error::General("x".into()), &good.cert_der, host),
+            CertStatus::ValidationFailure
+        );
+        // Untrusted and for another name: the reason names both.
+        let (s, reason) = classify_certificate(
+            Err(&Bad(CertificateError::UnknownIssuer)),
+            Some(&other.cert_der),
+            "mx9.example.com",
+            now,
+        );
+        assert_eq!(s, CertStatus::CertificateNotTrusted);
+        assert!(
+            reason.contains("unknown issuer") && reason.contains("mx1.example.com"),
+            "{reason}"
+        );
+        // WebPKI accepted: the leaf is checked again (DEC-11).
+        assert_eq!(
+            classify_certificate(Ok(()), Some(&good.cert_der), host, now).0,
+            CertStatus::Valid
+        );
+        assert_eq!(
+            classify_certificate(Ok(()), Some(&good.cert_der), "mx2.example.com", now).0,
+            CertStatus::CertificateHostMismatch
+        );
+        let later = now + Duration::from_secs(2 * 365 * 86_400);
+        assert_eq!(
+            classify_certificate(Ok(()), Some(&good.cert_der), host, later).0,
+            CertStatus::CertificateExpired
+        );
+        let wild = ca.issue(&["*.example.com"]);
+        assert_eq!(
+            classify_certificate(Ok(()), Some(&wild.cert_der), "a.b.example.com", now).0,
+            CertStatus::CertificateHostMismatch
+        );
+        assert_eq!(
+            classify_certificate(Ok(()), None, host, now).0,
+            CertStatus::ValidationFailure
+        );
+        let garbage = CertificateDer::from(vec![1u8, 2, 3]);
+        assert_eq!(
+            classify_certificate(Ok(()), Some(&garbage), host, now).0,
+            CertStatus::ValidationFailure
+        );
+    }
+
+    #[test]
+    fn leaf_info() {
+        let ca = test_support::TestCa::new();
+        let leaf = ca.issue(&["mx1.example.com", "*.example.net"]);
+        let info = LeafInfo::parse(&leaf.cert_der).unwrap();
+        assert_eq!(info.dns_names, ["mx1.example.com", "*.example.net"]);
+        assert!(info.issuer.contains("test-support CA"), "{}", info.issuer);
+        assert!(info.not_after.ends_with('Z'));
+        assert!(LeafInfo::parse(b"nope").is_none());
+    }
+
+    #[test]
+    fn tls_status_mapping() {
+        let mut r = ProbeResult::default();
+        assert_eq!(r.starttls(), None);
+        assert_eq!(r.tls_status(), None);
+        r.ehlo = Some(lines(&["mx"]));
+        assert_eq!(r.tls_status(), Some(TlsStatus::NoStartTls));
+        r.ehlo_starttls = true;
+        assert_eq!(r.starttls(), None);
+        r.starttls_accepted = Some(false);
+        assert_eq!(r.tls_status(), Some(TlsStatus::NoStartTls));
+        r.starttls_accepted = Some(true);
+        r.tls = Some(TlsOutcome {
+            completed: true,
+            version: None,
+            cipher: None,
+            chain: Vec::new(),
+            leaf: None,
+            status: CertStatus::CertificateExpired,
+            reason: String::new(),
+        });
+        assert_eq!(
+            r.tls_status(),
+            Some(TlsStatus::Failed {
+                result_type: ResultType::CertificateExpired,
+                reason: None
+            })
+        );
+    }
+}

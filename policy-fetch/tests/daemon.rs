@@ -1,0 +1,747 @@
+//! The socketmap daemon against real loopback servers: test-support DNS and
+//! HTTPS (with a throw-away CA), netstring requests over real TCP and Unix
+//! connections. The system resolver is never used.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use policy_fetch::config::Config;
+use policy_fetch::daemon::{Daemon, DaemonHandle, LogLevel};
+use policy_fetch::socketmap::{self, Frame, MAX_NETSTRING};
+use test_support::{CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TestCa, Zones};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+
+const GOOD: &str = "OK secure match=mail.loc servername=hostname";
+const NOTFOUND: &str = "NOTFOUND ";
+const WILD_POLICY: &str =
+    "version: STSv1\nmode: enforce\nmx: *.wild.loc\nmx: mail.wild.loc\nmax_age: 86400\n";
+const SLOW_CHUNK: &str = "version: STSv1\nmode: enforce\nmx: mail.loc\nmax_age: 86400\n";
+
+fn resolver_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../mta-sts-core/tests/data")
+}
+
+fn refdata(name: &str) -> Vec<(String, String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/postfix-mta-sts-resolver")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (req, answer) = l.split_once('\t').unwrap();
+            let (zone, key) = req.split_once(' ').unwrap();
+            (zone.to_owned(), key.to_owned(), answer.to_owned())
+        })
+        .collect()
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "pf-daemon-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The reference domains: DNS, HTTPS and the CA file.
+struct Env {
+    ca: TestCa,
+    dns: DnsServer,
+    https: HttpsServer,
+    tmp: TempDir,
+    ca_file: PathBuf,
+}
+
+/// `(domain, status, content type, body)` of `policies.tsv`, plus the
+/// domains of these tests.
+fn policies() -> Vec<(String, u16, String, Vec<u8>)> {
+    let data = resolver_data();
+    let text = std::fs::read_to_string(data.join("resolver/policies.tsv")).unwrap();
+    let mut out: Vec<_> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let body = std::fs::read(data.join(f[3])).unwrap();
+            (
+                f[0].to_owned(),
+                f[1].parse().unwrap(),
+                f[2].to_owned(),
+                body,
+            )
+        })
+        .collect();
+    out.push((
+        "wild.loc".into(),
+        200,
+        "text/plain".into(),
+        WILD_POLICY.into(),
+    ));
+    out
+}
+
+fn zones(txt_id: &str) -> Zones {
+    let data = resolver_data();
+    let text = std::fs::read_to_string(data.join("resolver/txt-records.tsv")).unwrap();
+    let mut z = Zones::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, record) = l.split_once('\t').unwrap();
+        let record = if name == "_mta-sts.good.loc" {
+            format!("v=STSv1;id={txt_id};")
+        } else {
+            record.to_owned()
+        };
+        z = z.txt(name, &[record.as_str()]);
+    }
+    for d in ["wild.loc", "slow.loc", "stall.loc"] {
+        z = z.txt(&format!("_mta-sts.{d}"), &["v=STSv1; id=1;"]);
+    }
+    for (d, ..) in policies() {
+        z = z.a(&format!("mta-sts.{d}"), Ipv4Addr::LOCALHOST);
+    }
+    for d in ["slow.loc", "stall.loc"] {
+        z = z.a(&format!("mta-sts.{d}"), Ipv4Addr::LOCALHOST);
+    }
+    z
+}
+
+fn routes() -> Routes {
+    let mut r = Routes::new();
+    for (d, status, ct, body) in policies() {
+        r = r.route(
+            &format!("mta-sts.{d}"),
+            POLICY_PATH,
+            Response::with_status(status, Some(&ct), body),
+        );
+    }
+    // Two copies of a policy, 400 ms apart (repeated fields are ignored).
+    r.route(
+        "mta-sts.slow.loc",
+        POLICY_PATH,
+        Response::Trickle {
+            chunk: SLOW_CHUNK.into(),
+            interval: Duration::from_millis(400),
+            count: 2,
+        },
+    )
+    .route("mta-sts.stall.loc", POLICY_PATH, Response::Stall)
+}
+
+fn certs(ca: &TestCa) -> CertSet {
+    let mut names: Vec<String> = policies()
+        .into_iter()
+        .map(|(d, ..)| format!("mta-sts.{d}"))
+        .collect();
+    names.extend(["mta-sts.slow.loc".into(), "mta-sts.stall.loc".into()]);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    CertSet::new(ca.issue(&refs))
+        // Issued by a CA nobody trusts.
+        .with_sni(
+            "mta-sts.bad-cert1.loc",
+            TestCa::self_signed(&["mta-sts.bad-cert1.loc"]),
+        )
+        // Trusted CA, wrong name.
+        .with_sni(
+            "mta-sts.bad-cert2.loc",
+            ca.issue(&["mta-sts.not-bad-cert2.loc"]),
+        )
+}
+
+impl Env {
+    async fn new() -> Self {
+        let ca = TestCa::new();
+        let dns = DnsServer::start(zones("20180907T090909")).await.unwrap();
+        let https = HttpsServer::start_with(certs(&ca), routes()).await.unwrap();
+        let tmp = TempDir::new();
+        let ca_file = tmp.0.join("ca.pem");
+        std::fs::write(&ca_file, ca.ca_pem()).unwrap();
+        Self {
+            ca,
+            dns,
+            https,
+            tmp,
+            ca_file,
+        }
+    }
+
+    /// A configuration on 127.0.0.1:0 using these servers, plus `extra`
+    /// TOML.
+    fn config(&self, extra: &str) -> Config {
+        self.config_for(self.dns.addr(), self.https.addr(), extra)
+    }
+
+    fn config_for(&self, dns: SocketAddr, https: SocketAddr, extra: &str) -> Config {
+        let text = format!(
+            "listen = [\"127.0.0.1:0\"]\nresolver = \"{dns}\"\nca_file = \"{}\"\nhttps_port = {}\n{extra}",
+            self.ca_file.display(),
+            https.port()
+        );
+        Config::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+}
+
+/// Collects the daemon's log.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+async fn start(config: Config, log: &Log) -> DaemonHandle {
+    let l = log.clone();
+    Daemon::start_with_log(
+        config,
+        Arc::new(move |level: LogLevel, msg: &str| {
+            l.0.lock().unwrap().push(format!("{level}: {msg}"))
+        }),
+    )
+    .await
+    .unwrap()
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A socketmap client.
+struct Client {
+    io: Box<dyn Io>,
+    buf: Vec<u8>,
+}
+
+const READ_LIMIT: Duration = Duration::from_secs(20);
+
+impl Client {
+    async fn tcp(addr: SocketAddr) -> Self {
+        Self {
+            io: Box::new(TcpStream::connect(addr).await.unwrap()),
+            buf: Vec::new(),
+        }
+    }
+
+    async fn unix(path: &Path) -> Self {
+        Self {
+            io: Box::new(UnixStream::connect(path).await.unwrap()),
+            buf: Vec::new(),
+        }
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.io.write_all(bytes).await.unwrap();
+    }
+
+    async fn send(&mut self, name: &str, key: &str) {
+        let req = socketmap::encode(format!("{name} {key}").as_bytes());
+        self.send_raw(&req).await;
+    }
+
+    /// The next reply, or `None` at end of stream.
+    async fn reply(&mut self) -> Option<String> {
+        read_reply(&mut self.io, &mut self.buf).await
+    }
+
+    async fn ask(&mut self, name: &str, key: &str) -> String {
+        self.send(name, key).await;
+        self.reply().await.expect("a reply")
+    }
+}
+
+/// The next reply on `io` (bytes already read in `buf`), or `None` at end
+/// of stream.
+async fn read_reply<R: AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    buf: &mut Vec<u8>,
+) -> Option<String> {
+    tokio::time::timeout(READ_LIMIT, async {
+        loop {
+            if let Frame::Complete { payload, consumed } =
+                socketmap::decode(buf, MAX_NETSTRING).expect("reply is a netstring")
+            {
+                let s = String::from_utf8(payload.to_vec()).unwrap();
+                buf.drain(..consumed);
+                return Some(s);
+            }
+            let mut chunk = [0u8; 4096];
+            match io.read(&mut chunk).await {
+                Ok(0) | Err(_) => {
+                    assert!(buf.is_empty(), "truncated reply {buf:?}");
+                    return None;
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .expect("reply within the time limit")
+}
+
+async fn replay(client: &mut Client, file: &str) {
+    let lines = refdata(file);
+    assert_eq!(lines.len(), 21);
+    for (zone, key, want) in lines {
+        let got = client.ask(&zone, &key).await;
+        assert_eq!(got, want, "{file}: {zone} {key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refdata_default_over_tcp_and_unix() {
+    let env = Env::new().await;
+    let sock = env.tmp.0.join("socketmap");
+    let log = Log::default();
+    let d = start(
+        env.config(&format!(
+            "unix = [\"{}\"]\n[zones.test]\nrequire_sni = true\n",
+            sock.display()
+        )),
+        &log,
+    )
+    .await;
+    assert_eq!(d.unix_paths(), std::slice::from_ref(&sock));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o660);
+
+    let mut tcp = Client::tcp(d.local_addrs()[0]).await;
+    replay(&mut tcp, "refdata.tsv").await;
+    let mut unix = Client::unix(&sock).await;
+    replay(&mut unix, "refdata.tsv").await;
+
+    // Both bad-cert domains reached the policy host and failed on the
+    // certificate: one unknown issuer, one wrong name.
+    let lines = log.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("info: bad-cert1.loc: sts-webpki-invalid")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("info: bad-cert2.loc: sts-webpki-invalid")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("info: listening on unix:{}", sock.display()))
+    );
+    let sni: Vec<_> = env
+        .https
+        .handshakes()
+        .into_iter()
+        .filter_map(|h| h.sni)
+        .collect();
+    assert!(sni.iter().any(|s| s == "mta-sts.bad-cert1.loc"));
+    assert!(sni.iter().any(|s| s == "mta-sts.bad-cert2.loc"));
+    // IP literals and parent-domain probes caused no DNS query.
+    let queries = env.dns.queries();
+    assert!(
+        queries
+            .iter()
+            .all(|q| !q.name.contains("1.2.3.4") && !q.name.starts_with("_mta-sts..")),
+        "{queries:?}"
+    );
+    d.shutdown().await;
+    assert!(!sock.exists(), "socket file removed at shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refdata_nosni() {
+    let env = Env::new().await;
+    let d = start(
+        env.config("[default_zone]\nrequire_sni = false\n[zones.test]\nrequire_sni = false\n"),
+        &Log::default(),
+    )
+    .await;
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    replay(&mut c, "refdata_nosni.tsv").await;
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refdata_strict() {
+    let env = Env::new().await;
+    let d = start(
+        env.config("[default_zone]\nstrict_testing = true\n[zones.test]\nstrict_testing = true\n"),
+        &Log::default(),
+    )
+    .await;
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    replay(&mut c, "refdata_strict.tsv").await;
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_policy_survives_restart_and_failed_refetch() {
+    let env = Env::new().await;
+    let state = env.tmp.0.join("state");
+    let extra = format!("state_dir = \"{}\"\n", state.display());
+    let d = start(env.config(&extra), &Log::default()).await;
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    assert_eq!(c.ask("postfix", "good.loc").await, GOOD);
+    drop(c);
+    d.shutdown().await;
+    assert!(state.join("policies.redb").exists());
+
+    // New servers: the TXT id changed (so a refetch is due) and the policy
+    // host answers 500 to everything.
+    let dns = DnsServer::start(zones("20990101T000000")).await.unwrap();
+    let broken = HttpsServer::start_with(
+        certs(&env.ca),
+        Routes::new().route(
+            "*",
+            POLICY_PATH,
+            Response::with_status(500, Some("text/plain"), "down"),
+        ),
+    )
+    .await
+    .unwrap();
+    let d = start(
+        env.config_for(dns.addr(), broken.addr(), &extra),
+        &Log::default(),
+    )
+    .await;
+    assert_eq!(d.service().len(), 1, "loaded from the store");
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    assert_eq!(c.ask("postfix", "good.loc").await, GOOD);
+    assert_eq!(
+        broken.requests().len(),
+        1,
+        "the refetch was tried and failed; the cached policy answered"
+    );
+    // No policy cached for this one: the failed fetch gives NOTFOUND.
+    assert_eq!(c.ask("postfix", "wild.loc").await, NOTFOUND);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_changes_zone_settings_only() {
+    let env = Env::new().await;
+    let d = start(env.config(""), &Log::default()).await;
+    let addr = d.local_addrs()[0];
+    let mut c = Client::tcp(addr).await;
+    assert_eq!(c.ask("test", "good.loc").await, GOOD);
+    assert_eq!(c.ask("test", "testing.loc").await, NOTFOUND);
+
+    let out = d
+        .reload(env.config("[zones.test]\nrequire_sni = false\nstrict_testing = true\n"))
+        .unwrap();
+    assert!(out.restart_needed.is_empty(), "{out:?}");
+    // Same connection, new settings for `test`; other names unchanged.
+    assert_eq!(c.ask("test", "good.loc").await, "OK secure match=mail.loc");
+    assert_eq!(
+        c.ask("test", "testing.loc").await,
+        "OK secure match=mail.loc"
+    );
+    assert_eq!(c.ask("other", "good.loc").await, GOOD);
+
+    // Listener changes are reported, not applied.
+    let mut cfg = env.config("state_dir = \"/nonexistent\"");
+    cfg.listen = Some(vec!["127.0.0.1:1".parse().unwrap()]);
+    let out = d.reload(cfg).unwrap();
+    assert_eq!(out.restart_needed, ["listen", "state_dir"]);
+    assert_eq!(d.local_addrs(), [addr]);
+    assert_eq!(
+        c.ask("test", "good.loc").await,
+        GOOD,
+        "zones of the last reload"
+    );
+
+    // An invalid configuration is refused; the running one stays.
+    let mut bad = env.config("[zones.test]\nrequire_sni = false\n");
+    bad.limits.max_pipelined = 0;
+    assert!(d.reload(bad).is_err());
+    assert_eq!(c.ask("test", "good.loc").await, GOOD);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_requests_then_closes_listeners() {
+    let env = Env::new().await;
+    let sock = env.tmp.0.join("s");
+    let d = start(
+        env.config(&format!("unix = [\"{}\"]", sock.display())),
+        &Log::default(),
+    )
+    .await;
+    let addr = d.local_addrs()[0];
+    let mut idle = Client::tcp(addr).await;
+    assert_eq!(idle.ask("x", "[1.2.3.4]").await, NOTFOUND);
+    let mut busy = Client::unix(&sock).await;
+    busy.send("x", "slow.loc").await; // the policy takes ~800 ms
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let t = Instant::now();
+    d.shutdown().await;
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(
+        busy.reply().await.as_deref(),
+        Some(GOOD),
+        "in-flight request answered"
+    );
+    assert_eq!(busy.reply().await, None, "then closed");
+    assert_eq!(idle.reply().await, None, "idle connection closed");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "TCP listener closed"
+    );
+    assert!(!sock.exists(), "socket file removed");
+    assert!(UnixStream::connect(&sock).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_netstrings_are_refused() {
+    let env = Env::new().await;
+    let d = start(env.config(""), &Log::default()).await;
+    let addr = d.local_addrs()[0];
+    let perm = "PERM malformed request";
+
+    // Well framed but not `NAME KEY`: answered, connection kept.
+    let mut c = Client::tcp(addr).await;
+    c.send_raw(b"0:,7:nospace,").await;
+    assert_eq!(c.reply().await.as_deref(), Some(perm));
+    assert_eq!(c.reply().await.as_deref(), Some(perm));
+    assert_eq!(c.ask("test", "[good.loc]").await, GOOD);
+
+    // Not a netstring: earlier requests answered, then PERM, then closed.
+    for garbage in [
+        &b"abc"[..],
+        b"12x",
+        b":",
+        b"3:abcX",
+        b"100001:",
+        b"99999999999999999999999:",
+    ] {
+        let mut c = Client::tcp(addr).await;
+        let mut bytes = socketmap::encode(b"test .good.loc");
+        bytes.extend_from_slice(garbage);
+        c.send_raw(&bytes).await;
+        assert_eq!(c.reply().await.as_deref(), Some(NOTFOUND));
+        assert_eq!(c.reply().await.as_deref(), Some(perm), "{garbage:?}");
+        assert_eq!(c.reply().await, None, "{garbage:?}");
+    }
+    // A frame split across many writes is fine.
+    let mut c = Client::tcp(addr).await;
+    for b in socketmap::encode(b"test good.loc") {
+        c.send_raw(&[b]).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(c.reply().await.as_deref(), Some(GOOD));
+    assert_eq!(d.stats().malformed, 8);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_pipelined_on_one_connection() {
+    let env = Env::new().await;
+    let d = start(env.config("[limits]\nmax_pipelined = 8"), &Log::default()).await;
+    let cases = [
+        ("good.loc", GOOD),
+        ("[1.2.3.4]", NOTFOUND),
+        ("no-record.loc", NOTFOUND),
+        (
+            "wild.loc",
+            "OK secure match=.wild.loc:mail.wild.loc servername=hostname",
+        ),
+        ("testing.loc", NOTFOUND),
+        ("GOOD.LOC.", GOOD),
+        ("bad-policy1.loc", NOTFOUND),
+    ];
+    let n = 300;
+    let mut bytes = Vec::new();
+    for i in 0..n {
+        let (key, _) = cases[i % cases.len()];
+        socketmap::encode_into(&mut bytes, format!("postfix {key}").as_bytes());
+    }
+    // Write from another task while reading: the daemon stops reading
+    // while 8 answers are pending.
+    let (mut rd, mut wr) = TcpStream::connect(d.local_addrs()[0])
+        .await
+        .unwrap()
+        .into_split();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&bytes).await.unwrap();
+        wr
+    });
+    let mut buf = Vec::new();
+    for i in 0..n {
+        let (key, want) = cases[i % cases.len()];
+        assert_eq!(
+            read_reply(&mut rd, &mut buf).await.as_deref(),
+            Some(want),
+            "request {i}: {key}"
+        );
+    }
+    drop(writer.await.unwrap());
+    assert_eq!(d.stats().requests, n as u64);
+    assert_eq!(d.stats().connections, 1);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tlsrpt_attributes() {
+    let env = Env::new().await;
+    let d = start(
+        env.config(
+            "[zones.rpt]\ntlsrpt = true\n[zones.rpt-nosni]\ntlsrpt = true\nrequire_sni = false\n",
+        ),
+        &Log::default(),
+    )
+    .await;
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    assert_eq!(
+        c.ask("rpt", "[Wild.loc.]:25").await,
+        "OK secure match=.wild.loc:mail.wild.loc servername=hostname \
+         policy_type=sts policy_domain=wild.loc \
+         mx_host_pattern=*.wild.loc mx_host_pattern=mail.wild.loc \
+         { policy_string = version: STSv1 } { policy_string = mode: enforce } \
+         { policy_string = mx: *.wild.loc } { policy_string = mx: mail.wild.loc } \
+         { policy_string = max_age: 86400 }"
+    );
+    assert_eq!(
+        c.ask("rpt-nosni", "good.loc").await,
+        "OK secure match=mail.loc policy_type=sts policy_domain=good.loc mx_host_pattern=mail.loc \
+         { policy_string = version: STSv1 } { policy_string = mode: enforce } \
+         { policy_string = mx: mail.loc } { policy_string = max_age: 86400 }"
+    );
+    assert_eq!(c.ask("rpt", "testing.loc").await, NOTFOUND);
+    assert_eq!(c.ask("rpt", "valid-none.loc").await, NOTFOUND);
+    assert_eq!(
+        c.ask("test", "wild.loc").await,
+        "OK secure match=.wild.loc:mail.wild.loc servername=hostname"
+    );
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_connections_idle_and_lookup_timeout() {
+    let env = Env::new().await;
+    let d = start(
+        env.config(
+            "[limits]\nmax_connections = 1\nidle_timeout_secs = 2\nlookup_timeout_secs = 1\n",
+        ),
+        &Log::default(),
+    )
+    .await;
+    let addr = d.local_addrs()[0];
+    let mut first = Client::tcp(addr).await;
+    assert_eq!(first.ask("test", "good.loc").await, GOOD);
+
+    // The second connection waits for a slot.
+    let mut second = Client::tcp(addr).await;
+    second.send("test", "good.loc").await;
+    let early = tokio::time::timeout(Duration::from_millis(300), second.reply()).await;
+    assert!(early.is_err(), "no answer while the only slot is taken");
+    drop(first);
+    assert_eq!(second.reply().await.as_deref(), Some(GOOD));
+
+    // A lookup past the deadline: nothing cached, so NOTFOUND.
+    let t = Instant::now();
+    assert_eq!(second.ask("test", "stall.loc").await, NOTFOUND);
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(d.stats().lookup_timeouts, 1);
+
+    // Idle for two seconds: closed.
+    assert_eq!(second.reply().await, None);
+    let idle = t.elapsed();
+    assert!(
+        idle >= Duration::from_millis(1900) && idle < Duration::from_secs(4),
+        "{idle:?}"
+    );
+
+    // Shutdown does not wait for the stalled lookup.
+    let t = Instant::now();
+    d.shutdown().await;
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_errors() {
+    let env = Env::new().await;
+    let d = start(env.config(""), &Log::default()).await;
+    let mut cfg = env.config("");
+    cfg.listen = Some(d.local_addrs().to_vec());
+    let e = Daemon::start(cfg).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("cannot listen on {}: ", d.local_addrs()[0])),
+        "{e}"
+    );
+
+    // A live Unix socket is not taken over; a regular file is not removed.
+    let sock = env.tmp.0.join("live");
+    let d2 = start(
+        env.config(&format!("unix = [\"{}\"]", sock.display())),
+        &Log::default(),
+    )
+    .await;
+    let e = Daemon::start(env.config(&format!("unix = [\"{}\"]", sock.display())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another process"), "{e}");
+    let file = env.tmp.0.join("file");
+    std::fs::write(&file, "x").unwrap();
+    let e = Daemon::start(env.config(&format!("unix = [\"{}\"]", file.display())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a socket"), "{e}");
+    assert!(file.exists());
+
+    // A stale socket file is replaced.
+    drop(std::os::unix::net::UnixListener::bind(env.tmp.0.join("stale")).unwrap());
+    let d3 = start(
+        env.config(&format!(
+            "unix = [\"{}\"]",
+            env.tmp.0.join("stale").display()
+        )),
+        &Log::default(),
+    )
+    .await;
+    let mut c = Client::unix(&env.tmp.0.join("stale")).await;
+    assert_eq!(c.ask("t", ".x").await, NOTFOUND);
+
+    let mut bad_ca = env.config("");
+    bad_ca.ca_file = Some(env.tmp.0.join("missing.pem"));
+    assert!(
+        Daemon::start(bad_ca)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("missing.pem")
+    );
+    d3.shutdown().await;
+    d2.shutdown().await;
+    d.shutdown().await;
+}
