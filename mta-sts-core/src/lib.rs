@@ -72,3 +72,8 @@ pub use mx::MxPattern;
 pub use policy::{Lenient, Mode, Policy, PolicyBuilder, PolicyWarning};
 pub use record::StsRecord;
 pub use result::ResultType;
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,6 +8,23 @@
 //!
 //! All decisions come from `mta-sts-core`; this crate does the IO.
 //!
+//! The socketmap answer Postfix gets for a domain with an `enforce` policy
+//! (no IO needed for this part):
+//!
+//! ```
+//! use mta_sts_core::Policy;
+//! use policy_fetch::socketmap::{Key, ZoneSettings, normalize_key, policy_reply};
+//!
+//! let Key::Domain(domain) = normalize_key("[Example.COM.]:25") else { unreachable!() };
+//! assert_eq!(domain, "example.com");
+//! let policy = Policy::parse("version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: *.example.net\nmax_age: 86400\n")?;
+//! let reply = policy_reply(&domain, Some(&policy), &ZoneSettings::default());
+//! assert_eq!(reply.to_string(), "OK secure match=mx1.example.com:.example.net servername=hostname");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Discovery for a delivery (needs the network):
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
@@ -61,3 +78,8 @@ pub use error::{FetchError, StoreError};
 pub use https::{FetchConfig, PolicyClient, Roots};
 pub use overrides::Overrides;
 pub use service::{MtaSts, PolicyLookup, Settings};
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -70,3 +70,8 @@ pub use parse::{Parsed, ReportWarning};
 pub use record::TlsRptRecord;
 pub use report::{FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report};
 pub use summary::Aggregator;
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,27 @@
+//! Report inputs: content detection, gzip, e-mail (MIME, base64,
+//! quoted-printable) with small limits, then the readers.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use tlsrpt_core::input::{self, Limits};
+
+const LIMITS: Limits = Limits { max_decompressed: 1 << 20, max_attachment: 1 << 20, max_message: 1 << 20 };
+
+fuzz_target!(|data: &[u8]| {
+    let kind = input::detect(data);
+    let extracted = input::extract(data, &LIMITS);
+    if let Ok(e) = &extracted {
+        assert_eq!(Some(e.kind), kind);
+        // Every limit here is 1 MiB: no output grows past it.
+        assert!(e.json.len() <= 1 << 20, "{} bytes extracted", e.json.len());
+    }
+    let lenient = input::read_report(data, &LIMITS, false);
+    let strict = input::read_report(data, &LIMITS, true);
+    if let Ok((e, report, _)) = &strict {
+        let (le, lr, _) = lenient.as_ref().expect("lenient accepts strict input");
+        assert_eq!(lr, report);
+        assert_eq!(le.json, e.json);
+    }
+    if let Ok((e, _, _)) = &lenient {
+        assert_eq!(&e.json, &extracted.as_ref().expect("extract agrees with read_report").json);
+    }
+});
