@@ -404,12 +404,39 @@ impl<'a> Parser<'a> {
     fn ws(&mut self) {
         let b = self.b;
         let mut p = self.pos;
-        // Indentation of pretty-printed reports: eight spaces at a time.
-        while b.get(p..p + 8) == Some(b"        ".as_slice()) {
+        // Common case: the next byte is not whitespace.
+        match b.get(p) {
+            Some(&c) if c > b' ' => return,
+            None => return,
+            _ => {}
+        }
+        // Eight bytes at a time (SWAR): the first byte that is not
+        // space, tab, LF or CR ends the run.
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        #[inline]
+        fn zero_bytes(y: u64) -> u64 {
+            // High bit set exactly in the bytes of `y` that are zero.
+            !(((y & LOW7).wrapping_add(LOW7)) | y | LOW7)
+        }
+        while let Some(chunk) = b.get(p..p + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(word);
+            let ws = zero_bytes(x ^ (LO * 0x20))
+                | zero_bytes(x ^ (LO * 0x0a))
+                | zero_bytes(x ^ (LO * 0x0d))
+                | zero_bytes(x ^ (LO * 0x09));
+            let other = !ws & HI;
+            if other != 0 {
+                self.pos = p + (other.trailing_zeros() / 8) as usize;
+                return;
+            }
             p += 8;
         }
         while let Some(&c) = b.get(p) {
-            if c > b' ' || !(c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
+            if !(c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
                 break;
             }
             p += 1;
@@ -1445,6 +1472,34 @@ mod tests {
             .iter()
             .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
             .map_or(b.len(), |p| i + p)
+    }
+
+    #[test]
+    fn whitespace_skipping() {
+        for (text, want) in [
+            ("", 0),
+            ("x", 0),
+            ("   x", 3),
+            (" \t\r\n \n        \n    {", 19),
+            ("                  ", 18),
+            ("\u{a0}", 0),
+            (" \x0b", 1),
+            ("\n\n\n\n\n\n\n\n\n\n\n!", 11),
+        ] {
+            let mut p = super::Parser::new(text.as_bytes(), false);
+            p.ws();
+            assert_eq!(p.pos, want, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn whitespace_skipping_matches_naive(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'\t'), Just(b'\n'), Just(b'\r'), any::<u8>()], 0..40)) {
+            let mut p = super::Parser::new(&bytes, false);
+            p.ws();
+            let want = bytes.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(bytes.len());
+            prop_assert_eq!(p.pos, want);
+        }
     }
 
     #[test]
