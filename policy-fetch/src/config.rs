@@ -54,6 +54,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8461";
 /// The file name of the policy store inside `state_dir`.
 pub const STORE_FILE: &str = "policies.redb";
 
+/// The longest duration a setting may give (100 years, in seconds): the
+/// daemon adds them to the current time, which must not overflow.
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
+
 /// The daemon configuration (see the module docs for the file format).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -279,6 +283,25 @@ impl Config {
                 return Err(ConfigError::invalid(format!("{name} must be at least 1")));
             }
         }
+        let c = &self.cache;
+        for (name, secs) in [
+            ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("limits.lookup_timeout_secs", l.lookup_timeout_secs),
+            ("limits.shutdown_timeout_secs", l.shutdown_timeout_secs),
+            ("cache.txt_check_interval_secs", c.txt_check_interval_secs),
+            ("cache.refresh_scan_secs", c.refresh_scan_secs),
+            ("cache.refresh_jitter_secs", c.refresh_jitter_secs),
+            (
+                "cache.evict_after_days",
+                c.evict_after_days.saturating_mul(86_400),
+            ),
+        ] {
+            if secs > MAX_DURATION_SECS {
+                return Err(ConfigError::invalid(format!(
+                    "{name} must not exceed 100 years"
+                )));
+            }
+        }
         if self.unix_mode > 0o777 {
             return Err(ConfigError::invalid(format!(
                 "unix_mode {:#o} is not a permission mode (at most 0o777)",
@@ -448,6 +471,27 @@ tlsrpt = true
         assert!(e.message.contains("unix_mode"), "{e}");
         let e = Config::from_toml("[zones.\"a b\"]").unwrap_err();
         assert!(e.message.contains("zone name"), "{e}");
+        // Caught by the `daemon_config` fuzz target: these were accepted, and
+        // the daemon panicked adding them to the current time.
+        for (text, name) in [
+            (
+                "[limits]\nlookup_timeout_secs = 9223372036854775807",
+                "limits.lookup_timeout_secs",
+            ),
+            (
+                "[limits]\nshutdown_timeout_secs = 3153600001",
+                "limits.shutdown_timeout_secs",
+            ),
+            (
+                "[cache]\nevict_after_days = 9223372036854775807",
+                "cache.evict_after_days",
+            ),
+        ] {
+            let e = Config::from_toml(text).unwrap_err();
+            assert!(e.message.contains(name), "{e}");
+        }
+        let c = Config::from_toml("[cache]\nevict_after_days = 36500").unwrap();
+        assert_eq!(c.cache.evict_after_days * 86_400, MAX_DURATION_SECS);
     }
 
     #[test]

@@ -236,13 +236,14 @@ pub fn normalize_key(key: &str) -> Key {
             Some(_) => return Key::Skip(SkipReason::NotADomain),
         }
     };
-    if is_ip_literal(host) {
-        return Key::Skip(SkipReason::IpLiteral);
-    }
     if host.starts_with('.') {
         return Key::Skip(SkipReason::ParentDomain);
     }
     let host = host.strip_suffix('.').unwrap_or(host);
+    // After the trailing dot is gone: `192.0.2.1.` is an address too.
+    if is_ip_literal(host) {
+        return Key::Skip(SkipReason::IpLiteral);
+    }
     let ascii = if host.is_ascii() {
         host.to_ascii_lowercase()
     } else {
@@ -548,6 +549,10 @@ mod tests {
             ("2001:db8::1", Key::Skip(IpLiteral)),
             ("[a:bb:ccc::dddd]:123", Key::Skip(IpLiteral)),
             ("[1.2.3.4]", Key::Skip(IpLiteral)),
+            // Found by the `socketmap` fuzz target: was `Domain("192.0.2.1")`.
+            ("192.0.2.1.", Key::Skip(IpLiteral)),
+            ("[192.0.2.1.]:25", Key::Skip(IpLiteral)),
+            ("192.0.2.1.:25", Key::Skip(IpLiteral)),
             ("good.loc", dom("good.loc")),
             ("[good.loc]:123", dom("good.loc")),
             ("good.loc:123", dom("good.loc")),

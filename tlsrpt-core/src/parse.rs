@@ -1253,8 +1253,14 @@ impl<'a> Parser<'a> {
             self.string_array()?
         };
         for (i, m) in v.iter_mut().enumerate() {
-            if let Some(rest) = m.strip_prefix("mx: ").or_else(|| m.strip_prefix("mx:")) {
-                let rest = rest.trim_start().to_owned();
+            if m.starts_with("mx:") {
+                // Every repeated prefix goes, so reading the written report
+                // again gives the same value.
+                let mut rest: &str = m;
+                while let Some(r) = rest.strip_prefix("mx:") {
+                    rest = r.trim_start();
+                }
+                let rest = rest.to_owned();
                 self.path.push(Seg::Index(i));
                 self.deviation(
                     K::InvalidValue {

@@ -338,7 +338,7 @@ impl Report<'_> {
                 w.string(f.result_type.as_str());
                 if let Some(ip) = &f.sending_mta_ip {
                     w.key("sending-mta-ip");
-                    w.display(ip);
+                    w.ip(ip);
                 }
                 if let Some(h) = &f.receiving_mx_hostname {
                     w.key("receiving-mx-hostname");
@@ -350,7 +350,7 @@ impl Report<'_> {
                 }
                 if let Some(ip) = &f.receiving_ip {
                     w.key("receiving-ip");
-                    w.display(ip);
+                    w.ip(ip);
                 }
                 w.key("failed-session-count");
                 w.number(f.failed_session_count);
@@ -439,6 +439,15 @@ impl Writer {
         self.out.push('"');
         let _ = write!(self.out, "{d}");
         self.out.push('"');
+    }
+
+    /// An address in RFC 5952 form; a kept invalid value is escaped like
+    /// any string (it may hold `"`, `\` or control characters).
+    fn ip(&mut self, ip: &Ip<'_>) {
+        match ip {
+            Ip::Addr(_) => self.display(ip),
+            Ip::Invalid(s) => self.string(s),
+        }
     }
 
     fn number(&mut self, n: u64) {

@@ -72,6 +72,11 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// 0000-01-01T00:00:00Z in Unix seconds.
+const MIN_SECS: i64 = -62_167_219_200;
+/// 9999-12-31T23:59:59Z in Unix seconds.
+const MAX_SECS: i64 = 253_402_300_799;
+
 impl Timestamp {
     /// From Unix seconds.
     pub fn from_unix(secs: i64) -> Self {
@@ -175,6 +180,7 @@ impl Timestamp {
                 return Err(err(pos, "expected a digit after `.`"));
             }
         }
+        let offset_at = pos;
         let offset_secs: i64 = match b.get(pos) {
             Some(b'Z' | b'z') => {
                 pos += 1;
@@ -203,6 +209,14 @@ impl Timestamp {
         let secs = days_from_civil(year, month, day) * 86_400
             + i64::from(hour * 3600 + minute * 60 + second)
             - offset_secs;
+        // The offset can move the instant out of the four-digit years,
+        // which the `Z` form (`Display`) could not write back.
+        if !(MIN_SECS..=MAX_SECS).contains(&secs) {
+            return Err(err(
+                offset_at,
+                "the offset moves the date-time outside years 0000-9999",
+            ));
+        }
         Ok((Self { secs, nanos }, leniency))
     }
 }

@@ -1,4 +1,4 @@
-use tlsrpt_core::{Report, ReportErrorKind as K, ResultType};
+use tlsrpt_core::{Ip, Report, ReportErrorKind as K, ResultType};
 
 fn doc(policies: &str) -> String {
     format!(
@@ -141,6 +141,36 @@ fn rpt_json_08_dec_17_dates() {
 }
 
 #[test]
+fn dates_moved_out_of_four_digit_years_by_the_offset() {
+    // Found by the `tlsrpt_report` fuzz target: these were read, then
+    // written as `-001-12-31T23:00:00Z` / `10000-01-01T00:00:59Z`, which
+    // no reader accepts.
+    for bad in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01"] {
+        let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", bad);
+        for r in [
+            Report::parse_strict(j.as_bytes()),
+            Report::parse_lenient(j.as_bytes()),
+        ] {
+            let e = r.unwrap_err();
+            assert!(matches!(e.kind, K::InvalidDate { .. }), "{bad}: {e}");
+            assert_eq!(e.path, "/date-range/start-datetime", "{bad}: {e}");
+        }
+    }
+    // The extremes themselves are fine and written back unchanged.
+    for ok in [
+        "0000-01-01T00:00:00Z",
+        "0000-01-01T01:00:00+01:00",
+        "9999-12-31T23:59:59Z",
+    ] {
+        let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", ok);
+        let p = Report::parse_strict(j.as_bytes()).unwrap();
+        let out = p.report.to_json(false);
+        let back = Report::parse_strict(out.as_bytes()).unwrap();
+        assert_eq!(back.report, p.report, "{ok}");
+    }
+}
+
+#[test]
 fn rpt_json_09_dec_20_contact_info() {
     let j = doc(&policy("[]", 0)).replace(r#""r@org.example""#, "null");
     assert!(Report::parse_strict(j.as_bytes()).is_err());
@@ -212,6 +242,27 @@ fn rpt_json_12_ip_addresses() {
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
     assert_eq!(p.warnings[0].code, "ip-invalid");
     assert!(p.report.to_json(false).contains("999.1.1.1"));
+}
+
+#[test]
+fn invalid_ip_kept_verbatim_is_written_escaped() {
+    // Found by the `tlsrpt_report` fuzz target: an invalid address holding
+    // an escape was written back raw, giving invalid JSON.
+    let j = doc(&policy(
+        &detail(r#","receiving-ip":"a\"b\\c\bd""#).replace("192.0.2.1", r"x\u0001y"),
+        2,
+    ));
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    let d = &p.report.policies[0].failure_details[0];
+    assert_eq!(d.sending_mta_ip, Some(Ip::Invalid("x\u{1}y".into())));
+    assert_eq!(d.receiving_ip, Some(Ip::Invalid("a\"b\\c\u{8}d".into())));
+    for pretty in [false, true] {
+        let out = p.report.to_json(pretty);
+        assert!(out.contains(r#""x\u0001y""#), "{out}");
+        assert!(out.contains(r#""a\"b\\c\u0008d""#), "{out}");
+        let back = Report::parse_lenient(out.as_bytes()).unwrap();
+        assert_eq!(back.report, p.report);
+    }
 }
 
 #[test]
@@ -293,4 +344,18 @@ fn many_unknown_members_are_not_quadratic_and_duplicates_still_found() {
     let nested = doc(&policy("[]", 0)).replacen('{', &format!(r#"{{"x":{{{members}"x-5":0}},"#), 1);
     let e = Report::parse_lenient(nested.as_bytes()).unwrap_err();
     assert_eq!(e.kind, K::DuplicateMember("x-5".into()));
+}
+
+#[test]
+fn dec_16_repeated_mx_prefixes_are_all_removed() {
+    let j = doc(&policy("[]", 0)).replace(
+        r#""mx-host":["mx.example.com"]"#,
+        r#""mx-host":["mx: mx:a.example.com"]"#,
+    );
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    assert_eq!(p.report.policies[0].policy.mx_host, ["a.example.com"]);
+    let out = p.report.to_json(false);
+    let again = Report::parse_lenient(out.as_bytes()).unwrap();
+    assert_eq!(again.report, p.report);
+    assert!(again.warnings.is_empty());
 }
