@@ -5,9 +5,11 @@ fn readme_mta_sts_snippet() -> Result<(), Box<dyn std::error::Error>> {
     use mta_sts_core::{Policy, StsRecord};
 
     let answer = [b"v=STSv1; id=20160831085700Z;".to_vec()];
-let record = StsRecord::select(&answer)?;
+    let record = StsRecord::select(&answer)?;
     assert_eq!(record.id(), "20160831085700Z");
-    let policy = Policy::parse_lenient("version: STSv1\nmode: enforce\nmx: *.example.net\nmax_age: 604800\n")?;
+    let policy = Policy::parse_lenient(
+        "version: STSv1\nmode: enforce\nmx: *.example.net\nmax_age: 604800\n",
+    )?;
     assert!(policy.warnings.is_empty());
     assert!(policy.value.matches_mx("mx1.example.net"));
     Ok(())
@@ -17,7 +19,10 @@ let record = StsRecord::select(&answer)?;
 fn readme_tlsrpt_snippet() -> Result<(), Box<dyn std::error::Error>> {
     use tlsrpt_core::{input, summary::Aggregator};
 
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/reports/mail-auth/rpt01.eml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/reports/mail-auth/rpt01.eml"
+    );
     let bytes = std::fs::read(path)?;
     let (_, report, warnings) = input::read_report(&bytes, &input::Limits::default(), false)?;
     for w in &warnings {

@@ -272,6 +272,11 @@ impl Shared {
         };
         let live = self.live();
         let zone = live.zone(req.name);
+        // Fast path: a fresh cached policy is answered at once, without a
+        // task, a timer or any IO.
+        if let Some(p) = self.sts.lookup_fresh(&domain) {
+            return Pending::Ready(socketmap::policy_reply(&domain, Some(&p.policy), &zone));
+        }
         let deadline = Instant::now() + live.limits.lookup_timeout();
         let sts = Arc::clone(&self.sts);
         let d = domain.clone();

@@ -305,6 +305,16 @@ impl MtaSts {
         Some(Arc::clone(policy))
     }
 
+    /// The fast path of [`MtaSts::lookup`] alone: the fresh cached policy
+    /// of `domain` (normalised here), counted as a hit, or `None` when a
+    /// discovery would be needed. Never does IO.
+    pub fn lookup_fresh(&self, domain: &str) -> Option<Arc<CachedPolicy>> {
+        let domain = normalize_domain(domain);
+        let p = self.fresh(&domain, SystemTime::now())?;
+        inc(&self.metrics.hits);
+        Some(p)
+    }
+
     /// The policy to apply for a delivery to `domain` (the Policy Domain).
     pub async fn lookup(&self, domain: &str) -> PolicyLookup {
         let domain = normalize_domain(domain);
