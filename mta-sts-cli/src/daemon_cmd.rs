@@ -70,6 +70,9 @@ impl DaemonArgs {
         if let Some(r) = self.net.resolver {
             c.resolver = Some(r);
         }
+        if let Some(f) = &self.net.extra_ca_file {
+            c.extra_ca_file = Some(f.clone());
+        }
         if let Some(f) = &self.net.ca_file {
             c.ca_file = Some(f.clone());
         }

@@ -70,7 +70,10 @@ pub(crate) struct NetArgs {
     /// Trust anchors (PEM) used instead of the system's, for policy hosts and MX certificates.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_file: Option<PathBuf>,
-    /// Port for every https://mta-sts.<domain>/ fetch (SNI and Host unchanged).
+    /// Extra trust anchors (PEM) added to the system's (ignored with --ca-file).
+    #[arg(long, value_name = "PEM")]
+    pub(crate) extra_ca_file: Option<PathBuf>,
+    /// Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged).
     #[arg(long, value_name = "N")]
     pub(crate) https_port: Option<u16>,
     /// Port for every MX probe (each MX is still reached at its A/AAAA addresses).
@@ -84,6 +87,7 @@ impl NetArgs {
         policy_fetch::Overrides {
             resolver: self.resolver,
             ca_file: self.ca_file.clone(),
+            extra_ca_file: self.extra_ca_file.clone(),
             https_port: self.https_port,
             smtp_port: self.smtp_port,
         }

@@ -82,6 +82,8 @@ pub struct Config {
     pub resolver: Option<SocketAddr>,
     /// Trust anchors (PEM) used instead of the system's.
     pub ca_file: Option<PathBuf>,
+    /// Trust anchors (PEM) added to the system's.
+    pub extra_ca_file: Option<PathBuf>,
     /// Port for every `https://mta-sts.<domain>/` fetch (default 443).
     pub https_port: Option<u16>,
     /// Connection and time limits.
@@ -105,6 +107,7 @@ impl Default for Config {
             strict: false,
             resolver: None,
             ca_file: None,
+            extra_ca_file: None,
             https_port: None,
             limits: Limits::default(),
             cache: CacheConfig::default(),
@@ -347,6 +350,7 @@ impl Config {
         Overrides {
             resolver: self.resolver,
             ca_file: self.ca_file.clone(),
+            extra_ca_file: self.extra_ca_file.clone(),
             https_port: self.https_port,
             smtp_port: None,
         }

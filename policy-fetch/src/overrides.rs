@@ -18,6 +18,9 @@ pub struct Overrides {
     pub resolver: Option<SocketAddr>,
     /// A PEM file of trust anchors used instead of the system's.
     pub ca_file: Option<PathBuf>,
+    /// A PEM file of trust anchors added to the system's (ignored when
+    /// `ca_file` is set).
+    pub extra_ca_file: Option<PathBuf>,
     /// The port for every `https://mta-sts.<domain>/` fetch (SNI and
     /// `Host` unchanged); default 443.
     pub https_port: Option<u16>,
@@ -34,7 +37,8 @@ impl Overrides {
         }
     }
 
-    /// The trust anchors: the CA file's certificates only, or the system's.
+    /// The trust anchors: the CA file's certificates only, or the system's
+    /// plus the extra file's.
     pub fn roots(&self) -> Result<Roots, FetchError> {
         match &self.ca_file {
             Some(path) => {
@@ -42,7 +46,13 @@ impl Overrides {
                 r.add_pem_file(path)?;
                 Ok(r)
             }
-            None => Ok(Roots::system()),
+            None => {
+                let mut r = Roots::system();
+                if let Some(extra) = &self.extra_ca_file {
+                    r.add_pem_file(extra)?;
+                }
+                Ok(r)
+            }
         }
     }
 

@@ -129,6 +129,7 @@ impl Setup {
             ca_file: Some(ca_file.0.clone()),
             https_port: Some(https.addr().port()),
             smtp_port: Some(smtp.addr().port()),
+            ..Overrides::default()
         };
         let report = check_domain(D, &overrides, &self.options).await.unwrap();
         Ran {
@@ -158,7 +159,7 @@ fn mx<'a>(r: &'a CheckReport, host: &str) -> &'a policy_fetch::check::MxReport {
 }
 
 #[tokio::test]
-async fn good_domain() {
+async fn good_domain_sts_cert_07_09_sni_and_tls_versions() {
     let ran = Setup::new().run().await;
     let r = &ran.report;
     assert!(!r.exit_failed(), "{:#?}", r.findings);
@@ -830,6 +831,7 @@ async fn unreachable_mx_hosts() {
         ca_file: Some(ca_file.0.clone()),
         https_port: Some(https.addr().port()),
         smtp_port: Some(port),
+        ..Overrides::default()
     };
     let r = check_domain(D, &overrides, &CheckOptions::default())
         .await

@@ -605,3 +605,35 @@ async fn a_cancelled_lookup_leaves_no_stale_in_flight_entry() {
         Answer::Discovered(Rule::D1CachedCurrent)
     );
 }
+
+#[tokio::test]
+async fn extra_trust_anchors_are_added_to_the_system_roots() {
+    let w = World::new(
+        zone(Zones::new(), "example.test", "1"),
+        |ca| leaf_for(ca, &["example.test"]),
+        Routes::new().policy("example.test", POLICY),
+    )
+    .await;
+    let dir = temp_dir("extra-ca");
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, w.ca.ca_pem()).unwrap();
+    let o = policy_fetch::Overrides {
+        resolver: Some(w.dns.addr()),
+        extra_ca_file: Some(pem.clone()),
+        https_port: Some(w.https.addr().port()),
+        ..Default::default()
+    };
+    let roots = o.roots().unwrap();
+    assert_eq!(roots.len(), Roots::system().len() + 1);
+    let client = o.policy_client(o.dns().unwrap()).unwrap();
+    assert_eq!(client.fetch("example.test").await.unwrap().status, 200);
+    // `ca_file` replaces the system roots instead.
+    let only = policy_fetch::Overrides {
+        ca_file: Some(pem),
+        ..Default::default()
+    }
+    .roots()
+    .unwrap();
+    assert_eq!(only.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

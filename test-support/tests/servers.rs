@@ -419,7 +419,7 @@ async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String
 }
 
 #[tokio::test]
-async fn smtp_starttls_dialogue() {
+async fn smtp_starttls_dialogue_sts_cert_08_sni_not_required() {
     let ca = TestCa::new();
     let certs = CertSet::new(ca.issue(&["mx1.example.test"]))
         .with_sni("mx2.example.test", ca.issue(&["mx2.example.test"]));
