@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::RecordError;
-use crate::txt::{self, Selection};
+use crate::txt;
 
 /// The version tag every `_mta-sts` record starts with.
 pub const STS_VERSION_TAG: &str = "v=STSv1";
@@ -124,21 +124,7 @@ impl<'a> StsRecord<'a> {
     /// assert_eq!(StsRecord::select(&two), Err(SelectError::Multiple { count: 2 }));
     /// ```
     pub fn select<R: AsRef<[u8]>>(answer: &'a [R]) -> Result<Self, crate::error::SelectError> {
-        use crate::error::SelectError;
-        match txt::select(answer, STS_VERSION_TAG) {
-            Selection::None => Err(SelectError::NoRecord),
-            Selection::Multiple { count } => Err(SelectError::Multiple { count }),
-            Selection::One { index, record } => {
-                let text = std::str::from_utf8(record).map_err(|e| SelectError::Invalid {
-                    index,
-                    error: RecordError::Syntax(txt::SyntaxError::NotAscii {
-                        offset: e.valid_up_to(),
-                        byte: record[e.valid_up_to()],
-                    }),
-                })?;
-                Self::parse(text).map_err(|error| SelectError::Invalid { index, error })
-            }
-        }
+        txt::select_one(answer, STS_VERSION_TAG, Self::parse)
     }
 
     /// Build a record from an id (checked: 1-32 ALPHA/DIGIT).

@@ -110,6 +110,42 @@ pub fn select<'a, R: AsRef<[u8]>>(answer: &'a [R], version: &str) -> Selection<'
     }
 }
 
+/// Select the one candidate for `version` from a DNS answer and parse it
+/// with `parse` (STS-TXT-10, RPT-TXT-08): no candidate, several, or one
+/// that is not valid text are errors, as is whatever `parse` rejects.
+///
+/// ```
+/// use mta_sts_core::{StsRecord, txt::select_one};
+/// let answer = [b"v=spf1 -all".to_vec(), b"v=STSv1; id=7".to_vec()];
+/// let r = select_one(&answer, "v=STSv1", StsRecord::parse).unwrap();
+/// assert_eq!(r.id(), "7");
+/// ```
+pub fn select_one<'a, R, T, E>(
+    answer: &'a [R],
+    version: &str,
+    parse: impl FnOnce(&'a str) -> Result<T, E>,
+) -> Result<T, crate::error::SelectErrorOf<E>>
+where
+    R: AsRef<[u8]>,
+    E: From<SyntaxError>,
+{
+    use crate::error::SelectErrorOf;
+    match select(answer, version) {
+        Selection::None => Err(SelectErrorOf::NoRecord),
+        Selection::Multiple { count } => Err(SelectErrorOf::Multiple { count }),
+        Selection::One { index, record } => {
+            let text = std::str::from_utf8(record).map_err(|e| SelectErrorOf::Invalid {
+                index,
+                error: E::from(SyntaxError::NotAscii {
+                    offset: e.valid_up_to(),
+                    byte: record[e.valid_up_to()],
+                }),
+            })?;
+            parse(text).map_err(|error| SelectErrorOf::Invalid { index, error })
+        }
+    }
+}
+
 /// One `name=value` field of a record, borrowed from the record text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field<'a> {

@@ -810,6 +810,31 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Unknown members of an object the model has no room for
+    /// (`date-range`, `summary`): an error in strict mode, ignored with a
+    /// warning in lenient mode.
+    fn drop_unknown(&mut self, ext: &[Extension<'a>], object: &'static str) -> R<()> {
+        if ext.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = ext.iter().map(|e| e.name.as_ref()).collect();
+        let names = names.join(", ");
+        let reason = if object == "summary" {
+            "unknown member of summary"
+        } else {
+            "unknown member of date-range"
+        };
+        let message = format!("unknown {object} members ignored: {names}");
+        self.deviation(
+            K::InvalidValue {
+                value: names,
+                reason,
+            },
+            "unknown-member-dropped",
+            message,
+        )
+    }
+
     /// Record that a known member was seen; duplicate = error.
     #[inline]
     fn mark(&self, seen: &mut u32, bit: u32, name: &[u8], at: usize) -> R<()> {
@@ -999,17 +1024,7 @@ impl<'a> Parser<'a> {
             },
             &mut ext,
         )?;
-        if !ext.is_empty() {
-            let names: Vec<&str> = ext.iter().map(|e| e.name.as_ref()).collect();
-            self.deviation(
-                K::InvalidValue {
-                    value: names.join(", "),
-                    reason: "unknown member of date-range",
-                },
-                "unknown-member-dropped",
-                format!("unknown date-range members ignored: {}", names.join(", ")),
-            )?;
-        }
+        self.drop_unknown(&ext, "date-range")?;
         let end_pos = self.pos;
         Ok(DateRange {
             start: start.ok_or_else(|| self.err_at(end_pos, K::MissingMember("start-datetime")))?,
@@ -1302,17 +1317,7 @@ impl<'a> Parser<'a> {
             },
             &mut ext,
         )?;
-        if !ext.is_empty() {
-            let names: Vec<&str> = ext.iter().map(|e| e.name.as_ref()).collect();
-            self.deviation(
-                K::InvalidValue {
-                    value: names.join(", "),
-                    reason: "unknown member of summary",
-                },
-                "unknown-member-dropped",
-                format!("unknown summary members ignored: {}", names.join(", ")),
-            )?;
-        }
+        self.drop_unknown(&ext, "summary")?;
         let end = self.pos;
         let get = |p: &mut Self, v: Option<u64>, name: &'static str| -> R<u64> {
             match v {

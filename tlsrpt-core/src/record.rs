@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use mta_sts_core::record::TxtExtension;
-use mta_sts_core::txt::{self, Selection, SyntaxError};
+use mta_sts_core::txt;
 
 use crate::error::{RecordError, SelectError};
 
@@ -249,20 +249,7 @@ impl<'a> TlsRptRecord<'a> {
     /// Select and parse the one TLS-RPT record of a DNS answer (RPT-TXT-08,
     /// RPT-TXT-09).
     pub fn select<R: AsRef<[u8]>>(answer: &'a [R]) -> Result<Self, SelectError> {
-        match txt::select(answer, TLSRPT_VERSION_TAG) {
-            Selection::None => Err(SelectError::NoRecord),
-            Selection::Multiple { count } => Err(SelectError::Multiple { count }),
-            Selection::One { index, record } => {
-                let text = std::str::from_utf8(record).map_err(|e| SelectError::Invalid {
-                    index,
-                    error: RecordError::Syntax(SyntaxError::NotAscii {
-                        offset: e.valid_up_to(),
-                        byte: record[e.valid_up_to()],
-                    }),
-                })?;
-                Self::parse(text).map_err(|error| SelectError::Invalid { index, error })
-            }
-        }
+        txt::select_one(answer, TLSRPT_VERSION_TAG, Self::parse)
     }
 
     /// All `rua` URIs in order, usable or not.

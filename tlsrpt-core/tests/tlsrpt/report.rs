@@ -359,3 +359,35 @@ fn dec_16_repeated_mx_prefixes_are_all_removed() {
     assert_eq!(again.report, p.report);
     assert!(again.warnings.is_empty());
 }
+
+#[test]
+fn unknown_members_of_date_range_and_summary() {
+    let j = doc(&policy("[]", 0))
+        .replace(
+            r#""end-datetime":"2016-04-01T23:59:59Z""#,
+            r#""end-datetime":"2016-04-01T23:59:59Z","tz":"UTC""#,
+        )
+        .replace(
+            r#""total-failure-session-count":0"#,
+            r#""total-failure-session-count":0,"x":1"#,
+        );
+    let e = Report::parse_strict(j.as_bytes()).unwrap_err();
+    assert_eq!(e.path, "/date-range", "{e}");
+    assert!(
+        e.to_string().contains("unknown member of date-range"),
+        "{e}"
+    );
+    let p = Report::parse_lenient(j.as_bytes()).unwrap();
+    let w: Vec<(&str, &str)> = p
+        .warnings
+        .iter()
+        .map(|w| (w.path.as_str(), w.message.as_ref()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("/date-range", "unknown date-range members ignored: tz"),
+            ("/policies/0/summary", "unknown summary members ignored: x")
+        ]
+    );
+}
