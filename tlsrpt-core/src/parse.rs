@@ -101,6 +101,10 @@ struct Parser<'a> {
     strict: bool,
     path: Vec<Seg>,
     warnings: Vec<ReportWarning>,
+    /// Reused for every `failure-details` array: it grows once per
+    /// report, and each array is then moved out into an exact-size `Vec`
+    /// (no repeated reallocation of large element arrays).
+    scratch: Vec<FailureDetail<'a>>,
 }
 
 /// Internal result: the error is boxed so that the happy path returns
@@ -328,6 +332,7 @@ impl<'a> Parser<'a> {
             strict,
             path: Vec::with_capacity(8),
             warnings: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -1074,11 +1079,15 @@ impl<'a> Parser<'a> {
                     b"failure-details" => {
                         p.mark(&mut seen, 4, key, at)?;
                         p.path.push(Seg::Key("failure-details"));
-                        let mut d = Vec::new();
+                        let mut scratch = std::mem::take(&mut p.scratch);
+                        scratch.clear();
                         p.array(|p, _| {
-                            d.push(p.failure_detail()?);
+                            scratch.push(p.failure_detail()?);
                             Ok(())
                         })?;
+                        let mut d = Vec::with_capacity(scratch.len());
+                        d.append(&mut scratch);
+                        p.scratch = scratch;
                         details = Some(d);
                     }
                     _ => return Ok(false),
