@@ -1,4 +1,10 @@
 //! Shared inputs for the criterion benchmarks in `benches/`.
+//!
+//! ```
+//! let json = mta_sts_benches::synthetic_report(100);
+//! let parsed = tlsrpt_core::Report::parse_strict(json.as_bytes()).unwrap();
+//! assert_eq!(parsed.report.policies.len(), 10);
+//! ```
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

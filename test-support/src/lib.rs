@@ -1,5 +1,23 @@
 //! Real servers on 127.0.0.1 for integration tests of MTA-STS discovery.
 //!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use test_support::{DnsServer, HttpsServer, Routes, TestCa, Zones};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let ca = TestCa::new();
+//! let leaf = ca.issue(&["mta-sts.example.test"]);
+//! assert_eq!(leaf.chain.len(), 2); // leaf, then the CA
+//! let zones = Zones::new()
+//!     .txt("_mta-sts.example.test", &["v=STSv1; id=1"])
+//!     .a("mta-sts.example.test", Ipv4Addr::LOCALHOST);
+//! let dns = DnsServer::start(zones).await?;
+//! let https = HttpsServer::start(&leaf, Routes::new().policy("example.test", "version: STSv1\nmode: none\nmax_age: 1\n")).await?;
+//! assert!(dns.addr().ip().is_loopback() && https.addr().ip().is_loopback());
+//! # Ok(()) }
+//! ```
+//!
 //! Everything binds to loopback only, on random ports, and runs on the current tokio
 //! runtime until the server value is dropped:
 //!
