@@ -44,6 +44,11 @@ impl TxtExtension<'_> {
             value: Cow::Owned(self.value.into_owned()),
         }
     }
+
+    /// Owned copies of a list of extensions.
+    pub fn all_into_owned(list: Vec<Self>) -> Vec<TxtExtension<'static>> {
+        list.into_iter().map(TxtExtension::into_owned).collect()
+    }
 }
 
 /// A parsed `_mta-sts` TXT record: `v=STSv1; id=...;` plus extensions.
@@ -162,16 +167,8 @@ impl<'a> StsRecord<'a> {
     pub fn into_owned(self) -> StsRecord<'static> {
         StsRecord {
             id: Cow::Owned(self.id.into_owned()),
-            extensions: self
-                .extensions
-                .into_iter()
-                .map(TxtExtension::into_owned)
-                .collect(),
-            ignored: self
-                .ignored
-                .into_iter()
-                .map(TxtExtension::into_owned)
-                .collect(),
+            extensions: TxtExtension::all_into_owned(self.extensions),
+            ignored: TxtExtension::all_into_owned(self.ignored),
         }
     }
 }

@@ -470,23 +470,28 @@ async fn sts_cache_07_11_persistent_cache_survives_restart_and_failures() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn concurrent_lookups_for_one_domain_coalesce_into_one_fetch() {
+/// `example.test` whose policy body arrives only after `delay`.
+async fn slow_policy_world(delay: Duration) -> World {
     let routes = Routes::new().route(
         "mta-sts.example.test",
         PATH,
         Response::Trickle {
             chunk: POLICY.as_bytes().to_vec(),
-            interval: Duration::from_millis(300),
+            interval: delay,
             count: 1,
         },
     );
-    let w = World::new(
+    World::new(
         zone(Zones::new(), "example.test", "1"),
         |ca| leaf_for(ca, &["example.test"]),
         routes,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn concurrent_lookups_for_one_domain_coalesce_into_one_fetch() {
+    let w = slow_policy_world(Duration::from_millis(300)).await;
     let sts = w.service(Arc::new(MemoryStore::new()), Settings::default());
     let mut tasks = Vec::new();
     for _ in 0..40 {
@@ -568,21 +573,7 @@ async fn no_policy_answers() {
 
 #[tokio::test]
 async fn a_cancelled_lookup_leaves_no_stale_in_flight_entry() {
-    let routes = Routes::new().route(
-        "mta-sts.example.test",
-        PATH,
-        Response::Trickle {
-            chunk: POLICY.as_bytes().to_vec(),
-            interval: Duration::from_millis(200),
-            count: 1,
-        },
-    );
-    let w = World::new(
-        zone(Zones::new(), "example.test", "1"),
-        |ca| leaf_for(ca, &["example.test"]),
-        routes,
-    )
-    .await;
+    let w = slow_policy_world(Duration::from_millis(200)).await;
     let sts = w.service(
         Arc::new(MemoryStore::new()),
         Settings {

@@ -282,16 +282,8 @@ impl<'a> TlsRptRecord<'a> {
     pub fn into_owned(self) -> TlsRptRecord<'static> {
         TlsRptRecord {
             rua: self.rua.into_iter().map(Rua::into_owned).collect(),
-            extensions: self
-                .extensions
-                .into_iter()
-                .map(TxtExtension::into_owned)
-                .collect(),
-            ignored: self
-                .ignored
-                .into_iter()
-                .map(TxtExtension::into_owned)
-                .collect(),
+            extensions: TxtExtension::all_into_owned(self.extensions),
+            ignored: TxtExtension::all_into_owned(self.ignored),
         }
     }
 }

@@ -42,22 +42,6 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     records
 }
 
-const CORPUS: [&str; 13] = [
-    "mail-auth/rpt01.json",
-    "mail-auth/rpt02.json",
-    "mail-auth/rpt03.json",
-    "dmarc-report-viewer/google.json",
-    "dmarc-report-viewer/microsoft.json",
-    "dmarc-report-viewer/no-contact.json",
-    "dmarc-report-viewer/no-policy.json",
-    "dmarc-report-viewer/no_ip_and_mx.json",
-    "dmarc-report-viewer/rfc-example.json",
-    "parsedmarc/mail.ru.json",
-    "parsedmarc/rfc8460.json",
-    "parsedmarc/smtp_tls.json",
-    "rfc/rfc8460-appendix-b-report.corrected.json",
-];
-
 #[test]
 fn csv_header_is_exactly_parsedmarcs() {
     assert_eq!(COLUMNS.join(","), HEADER);
@@ -98,7 +82,7 @@ fn rfc_example_rows_exact() {
 fn row_count_is_policies_plus_failure_details() {
     let mut w = CsvWriter::new();
     let mut expected = 0u64;
-    for rel in CORPUS {
+    for rel in crate::CORPUS {
         let r = corpus(rel);
         expected += r
             .policies
@@ -275,7 +259,7 @@ fn rpt_gen_06_dates_from_json_in_utc() {
 fn ndjson_lines_parse_and_match_csv() {
     let mut csv = CsvWriter::new();
     let mut nd = NdjsonWriter::new();
-    for rel in CORPUS {
+    for rel in crate::CORPUS {
         let r = corpus(rel);
         csv.write_report(&r);
         nd.write_report(&r, Some(rel));

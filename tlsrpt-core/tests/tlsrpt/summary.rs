@@ -7,23 +7,6 @@ use tlsrpt_core::summary::{Aggregator, MxHostStats, ReportCounts, SessionCounts,
 
 use crate::alert::{corpus, detail, report, sts};
 
-/// Every JSON report of the corpus, in this order.
-const CORPUS: [&str; 13] = [
-    "mail-auth/rpt01.json",
-    "mail-auth/rpt02.json",
-    "mail-auth/rpt03.json",
-    "dmarc-report-viewer/google.json",
-    "dmarc-report-viewer/microsoft.json",
-    "dmarc-report-viewer/no-contact.json",
-    "dmarc-report-viewer/no-policy.json",
-    "dmarc-report-viewer/no_ip_and_mx.json",
-    "dmarc-report-viewer/rfc-example.json",
-    "parsedmarc/mail.ru.json",
-    "parsedmarc/rfc8460.json",
-    "parsedmarc/smtp_tls.json",
-    "rfc/rfc8460-appendix-b-report.corrected.json",
-];
-
 fn counts(ok: u64, failed: u64) -> SessionCounts {
     SessionCounts {
         successful_sessions: ok,
@@ -56,7 +39,7 @@ fn map<V: Clone>(items: &[(&str, V)]) -> BTreeMap<String, V> {
 #[test]
 fn corpus_totals_groupings_and_duplicates() {
     let mut agg = Aggregator::new();
-    for rel in CORPUS {
+    for rel in crate::CORPUS {
         agg.add(&corpus(rel), rel);
     }
     let s = agg.summary();
@@ -373,7 +356,7 @@ fn summary_serialises_with_every_section() {
 #[test]
 fn render_text_aligned_and_sorted_by_failures() {
     let mut agg = Aggregator::new();
-    for rel in CORPUS {
+    for rel in crate::CORPUS {
         agg.add(&corpus(rel), rel);
     }
     let text = agg.summary().render_text();
