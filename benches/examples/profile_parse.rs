@@ -15,7 +15,9 @@ fn main() {
     let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let inputs: Vec<Vec<u8>> = match workload {
         "corpus" => corpus_reports().into_iter().map(|(_, b)| b).collect(),
-        _ => vec![synthetic_report(50_000).into_bytes()],
+        "synthetic" => vec![synthetic_report(50_000).into_bytes()],
+        // Any other argument: one report file.
+        path => vec![std::fs::read(path).expect("readable report file")],
     };
     let mut ok = 0usize;
     for _ in 0..n {

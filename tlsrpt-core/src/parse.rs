@@ -88,6 +88,9 @@ impl Report<'_> {
     }
 }
 
+/// Room for path segments (the schema needs five).
+const MAX_PATH: usize = 8;
+
 #[derive(Clone, Copy)]
 enum Seg {
     Key(&'static str),
@@ -99,7 +102,11 @@ struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
     strict: bool,
-    path: Vec<Seg>,
+    /// The JSON Pointer of the current value, `path[..depth]`. The
+    /// schema nests at most five levels
+    /// (`/policies/i/failure-details/j/member`).
+    path: [Seg; MAX_PATH],
+    depth: usize,
     warnings: Vec<ReportWarning>,
     /// Reused for every `failure-details` array: it grows once per
     /// report, and each array is then moved out into an exact-size `Vec`
@@ -269,10 +276,9 @@ fn parse_ipv6(s: &[u8]) -> Option<std::net::Ipv6Addr> {
 /// `receiving-ip` hold (RFC 8460 4.4).
 #[inline]
 fn parse_ip(s: &[u8]) -> Option<IpAddr> {
-    if s.contains(&b':') {
-        parse_ipv6(s).map(IpAddr::V6)
-    } else {
-        parse_ipv4(s).map(IpAddr::V4)
+    match parse_ipv4(s) {
+        Some(a) => Some(IpAddr::V4(a)),
+        None => parse_ipv6(s).map(IpAddr::V6),
     }
 }
 
@@ -311,16 +317,27 @@ impl<'a> Seen<'a> {
 }
 
 fn valid_contact(s: &str) -> bool {
-    match s.rsplit_once('@') {
-        Some((l, d)) => {
-            !l.is_empty()
-                && d.contains('.')
-                && !d.starts_with('.')
-                && !d.ends_with('.')
-                && !s.contains(char::is_whitespace)
+    let b = s.as_bytes();
+    let mut at = None;
+    let mut high = 0u8;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'@' => at = Some(i),
+            // ASCII whitespace as `char::is_whitespace` sees it.
+            b'\t'..=b'\r' | b' ' => return false,
+            _ => high |= c,
         }
-        None => false,
     }
+    let Some(at) = at else {
+        return false;
+    };
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    !local.is_empty()
+        && domain.contains(&b'.')
+        && domain.first() != Some(&b'.')
+        && domain.last() != Some(&b'.')
+        // The rest of Unicode's whitespace only when there is non-ASCII text.
+        && (high < 0x80 || !s.contains(char::is_whitespace))
 }
 
 impl<'a> Parser<'a> {
@@ -330,7 +347,8 @@ impl<'a> Parser<'a> {
             b,
             pos: 0,
             strict,
-            path: Vec::with_capacity(8),
+            path: [Seg::Index(0); MAX_PATH],
+            depth: 0,
             warnings: Vec::new(),
             scratch: Vec::new(),
         }
@@ -338,7 +356,7 @@ impl<'a> Parser<'a> {
 
     fn path_string(&self) -> String {
         let mut s = String::with_capacity(64);
-        for seg in &self.path {
+        for seg in &self.path[..self.depth.min(MAX_PATH)] {
             s.push('/');
             match seg {
                 Seg::Key(k) => s.push_str(k),
@@ -363,7 +381,21 @@ impl<'a> Parser<'a> {
         s
     }
 
+    #[inline(always)]
+    fn push(&mut self, seg: Seg) {
+        if let Some(slot) = self.path.get_mut(self.depth) {
+            *slot = seg;
+        }
+        self.depth += 1;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
     #[cold]
+    #[inline(never)]
     fn err(&self, kind: K) -> Box<ReportError> {
         Box::new(ReportError {
             offset: self.pos,
@@ -373,6 +405,7 @@ impl<'a> Parser<'a> {
     }
 
     #[cold]
+    #[inline(never)]
     fn err_at(&self, offset: usize, kind: K) -> Box<ReportError> {
         Box::new(ReportError {
             offset,
@@ -405,6 +438,9 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skip JSON whitespace. Pretty-printed reports have runs of the form
+    /// `\n` + indentation: spaces are skipped eight bytes at a time
+    /// (SWAR), line breaks and tabs one at a time.
     #[inline]
     fn ws(&mut self) {
         let b = self.b;
@@ -415,35 +451,27 @@ impl<'a> Parser<'a> {
             None => return,
             _ => {}
         }
-        // Eight bytes at a time (SWAR): the first byte that is not
-        // space, tab, LF or CR ends the run.
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
-        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        #[inline]
-        fn zero_bytes(y: u64) -> u64 {
-            // High bit set exactly in the bytes of `y` that are zero.
-            !(((y & LOW7).wrapping_add(LOW7)) | y | LOW7)
-        }
+        const SPACES: u64 = 0x2020_2020_2020_2020;
         while let Some(chunk) = b.get(p..p + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(word);
-            let ws = zero_bytes(x ^ (LO * 0x20))
-                | zero_bytes(x ^ (LO * 0x0a))
-                | zero_bytes(x ^ (LO * 0x0d))
-                | zero_bytes(x ^ (LO * 0x09));
-            let other = !ws & HI;
-            if other != 0 {
-                self.pos = p + (other.trailing_zeros() / 8) as usize;
-                return;
+            // Zero exactly in the bytes that are spaces.
+            let x = u64::from_le_bytes(word) ^ SPACES;
+            if x == 0 {
+                p += 8;
+                continue;
             }
-            p += 8;
+            let n = (x.trailing_zeros() / 8) as usize;
+            p += n;
+            match chunk.get(n) {
+                Some(b'\n' | b'\r' | b'\t') => p += 1,
+                _ => {
+                    self.pos = p;
+                    return;
+                }
+            }
         }
-        while let Some(&c) = b.get(p) {
-            if !(c == b' ' || c == b'\n' || c == b'\r' || c == b'\t') {
-                break;
-            }
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(p) {
             p += 1;
         }
         self.pos = p;
@@ -509,19 +537,24 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         self.pos = scan_string(self.b, self.pos);
         match self.b.get(self.pos) {
-            None => return Err(self.err(K::Syntax("`\"` to end the string"))),
+            None => Err(self.err(K::Syntax("`\"` to end the string"))),
             Some(b'"') => {
                 let s = self.text(start, self.pos);
                 self.pos += 1;
-                return Ok(Cow::Borrowed(s));
+                Ok(Cow::Borrowed(s))
             }
-            Some(b'\\') => {}
-            Some(_) => {
-                return Err(self.err(K::Syntax(
-                    "no control characters inside strings (escape them)",
-                )));
-            }
+            Some(b'\\') => self.string_escaped(start),
+            Some(_) => Err(self.err(K::Syntax(
+                "no control characters inside strings (escape them)",
+            ))),
         }
+    }
+
+    /// The rest of a string that has escape sequences (`self.pos` is at
+    /// the first backslash), decoded into an owned string. Kept out of
+    /// line: few strings have escapes.
+    #[inline(never)]
+    fn string_escaped(&mut self, start: usize) -> R<Cow<'a, str>> {
         let mut out = String::from(self.text(start, self.pos));
         loop {
             match self.b.get(self.pos) {
@@ -841,16 +874,22 @@ impl<'a> Parser<'a> {
     }
 
     /// Record that a known member was seen; duplicate = error.
-    #[inline]
+    #[inline(always)]
     fn mark(&self, seen: &mut u32, bit: u32, name: &[u8], at: usize) -> R<()> {
         if *seen & bit != 0 {
-            return Err(self.err_at(
-                at,
-                K::DuplicateMember(String::from_utf8_lossy(name).into_owned()),
-            ));
+            return Err(self.duplicate(name, at));
         }
         *seen |= bit;
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn duplicate(&self, name: &[u8], at: usize) -> Box<ReportError> {
+        self.err_at(
+            at,
+            K::DuplicateMember(String::from_utf8_lossy(name).into_owned()),
+        )
     }
 
     fn array(&mut self, mut item: impl FnMut(&mut Self, usize) -> R<()>) -> R<()> {
@@ -864,9 +903,9 @@ impl<'a> Parser<'a> {
         }
         let mut i = 0;
         loop {
-            self.path.push(Seg::Index(i));
+            self.push(Seg::Index(i));
             item(self, i)?;
-            self.path.pop();
+            self.pop();
             i += 1;
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -922,20 +961,23 @@ impl<'a> Parser<'a> {
         self.object(
             "an object (the report)",
             |p, key, at| {
+                // Guards with `==`, not byte-string patterns: a pattern
+                // compiles to one compare per byte, `==` to a length check
+                // and a few word compares.
                 match key {
-                    b"organization-name" => {
+                    k if k == b"organization-name" => {
                         p.mark(&mut seen, 1, key, at)?;
-                        p.path.push(Seg::Key("organization-name"));
+                        p.push(Seg::Key("organization-name"));
                         org = Some(p.string()?);
                     }
-                    b"date-range" => {
+                    k if k == b"date-range" => {
                         p.mark(&mut seen, 2, key, at)?;
-                        p.path.push(Seg::Key("date-range"));
+                        p.push(Seg::Key("date-range"));
                         range = Some(p.date_range()?);
                     }
-                    b"contact-info" => {
+                    k if k == b"contact-info" => {
                         p.mark(&mut seen, 4, key, at)?;
-                        p.path.push(Seg::Key("contact-info"));
+                        p.push(Seg::Key("contact-info"));
                         if p.peek() == Some(b'n') {
                             p.literal(b"null")?;
                             p.deviation(K::WrongType("a string (an e-mail address), not null"), "contact-info-null", "contact-info is null; read as unknown")?;
@@ -952,19 +994,19 @@ impl<'a> Parser<'a> {
                             contact = Some(Some(s));
                         }
                     }
-                    b"report-id" => {
+                    k if k == b"report-id" => {
                         p.mark(&mut seen, 8, key, at)?;
-                        p.path.push(Seg::Key("report-id"));
+                        p.push(Seg::Key("report-id"));
                         id = Some(p.string()?);
                     }
-                    b"policies" => {
+                    k if k == b"policies" => {
                         p.mark(&mut seen, 16, key, at)?;
-                        p.path.push(Seg::Key("policies"));
+                        p.push(Seg::Key("policies"));
                         policies = Some(p.policies()?);
                     }
                     _ => return Ok(false),
                 }
-                p.path.pop();
+                p.pop();
                 Ok(true)
             },
             &mut ext,
@@ -1012,19 +1054,19 @@ impl<'a> Parser<'a> {
             "an object (date-range)",
             |p, key, at| {
                 match key {
-                    b"start-datetime" => {
+                    k if k == b"start-datetime" => {
                         p.mark(&mut seen, 1, key, at)?;
-                        p.path.push(Seg::Key("start-datetime"));
+                        p.push(Seg::Key("start-datetime"));
                         start = Some(p.date()?);
                     }
-                    b"end-datetime" => {
+                    k if k == b"end-datetime" => {
                         p.mark(&mut seen, 2, key, at)?;
-                        p.path.push(Seg::Key("end-datetime"));
+                        p.push(Seg::Key("end-datetime"));
                         end = Some(p.date()?);
                     }
                     _ => return Ok(false),
                 }
-                p.path.pop();
+                p.pop();
                 Ok(true)
             },
             &mut ext,
@@ -1046,9 +1088,9 @@ impl<'a> Parser<'a> {
                 "policies-object",
                 "policies is an object, not an array; read as a one-element array",
             )?;
-            self.path.push(Seg::Index(0));
+            self.push(Seg::Index(0));
             v.push(self.policy_result()?);
-            self.path.pop();
+            self.pop();
             return Ok(v);
         }
         self.array(|p, _| {
@@ -1066,19 +1108,19 @@ impl<'a> Parser<'a> {
             "an object (policies element)",
             |p, key, at| {
                 match key {
-                    b"policy" => {
+                    k if k == b"policy" => {
                         p.mark(&mut seen, 1, key, at)?;
-                        p.path.push(Seg::Key("policy"));
+                        p.push(Seg::Key("policy"));
                         policy = Some(p.policy_info()?);
                     }
-                    b"summary" => {
+                    k if k == b"summary" => {
                         p.mark(&mut seen, 2, key, at)?;
-                        p.path.push(Seg::Key("summary"));
+                        p.push(Seg::Key("summary"));
                         summary = Some(p.summary()?);
                     }
-                    b"failure-details" => {
+                    k if k == b"failure-details" => {
                         p.mark(&mut seen, 4, key, at)?;
-                        p.path.push(Seg::Key("failure-details"));
+                        p.push(Seg::Key("failure-details"));
                         let mut scratch = std::mem::take(&mut p.scratch);
                         scratch.clear();
                         p.array(|p, _| {
@@ -1092,7 +1134,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => return Ok(false),
                 }
-                p.path.pop();
+                p.pop();
                 Ok(true)
             },
             &mut ext,
@@ -1142,9 +1184,9 @@ impl<'a> Parser<'a> {
             "an object (policy)",
             |p, key, at| {
                 match key {
-                    b"policy-type" => {
+                    k if k == b"policy-type" => {
                         p.mark(&mut seen, 1, key, at)?;
-                        p.path.push(Seg::Key("policy-type"));
+                        p.push(Seg::Key("policy-type"));
                         let s = p.string()?;
                         let mut t = PolicyType::from_json(&s);
                         if let PolicyType::Other(o) = &t {
@@ -1164,9 +1206,9 @@ impl<'a> Parser<'a> {
                         }
                         ptype = Some(t);
                     }
-                    b"policy-string" => {
+                    k if k == b"policy-string" => {
                         p.mark(&mut seen, 2, key, at)?;
-                        p.path.push(Seg::Key("policy-string"));
+                        p.push(Seg::Key("policy-string"));
                         if p.peek() == Some(b'"') {
                             p.deviation(
                                 K::WrongType("an array of strings"),
@@ -1178,19 +1220,19 @@ impl<'a> Parser<'a> {
                             pstring = Some(p.string_array()?);
                         }
                     }
-                    b"policy-domain" => {
+                    k if k == b"policy-domain" => {
                         p.mark(&mut seen, 4, key, at)?;
-                        p.path.push(Seg::Key("policy-domain"));
+                        p.push(Seg::Key("policy-domain"));
                         domain = Some(p.string()?);
                     }
-                    b"mx-host" => {
+                    k if k == b"mx-host" => {
                         p.mark(&mut seen, 8, key, at)?;
-                        p.path.push(Seg::Key("mx-host"));
+                        p.push(Seg::Key("mx-host"));
                         mx = Some(p.mx_host()?);
                     }
                     _ => return Ok(false),
                 }
-                p.path.pop();
+                p.pop();
                 Ok(true)
             },
             &mut ext,
@@ -1243,7 +1285,7 @@ impl<'a> Parser<'a> {
                     .into_iter()
                     .map(|c| Cow::Owned(c.into_owned()))
                     .collect();
-                self.path.push(Seg::Key("policy-string"));
+                self.push(Seg::Key("policy-string"));
                 self.deviation(
                     K::InvalidValue {
                         value: inner.to_string(),
@@ -1255,7 +1297,7 @@ impl<'a> Parser<'a> {
                         items.len()
                     ),
                 )?;
-                self.path.pop();
+                self.pop();
                 policy_string = items;
             }
         }
@@ -1285,7 +1327,7 @@ impl<'a> Parser<'a> {
                     rest = r.trim_start();
                 }
                 let rest = rest.to_owned();
-                self.path.push(Seg::Index(i));
+                self.push(Seg::Index(i));
                 self.deviation(
                     K::InvalidValue {
                         value: m.to_string(),
@@ -1294,7 +1336,7 @@ impl<'a> Parser<'a> {
                     "mx-host-prefix",
                     format!("mx-host `{m}` carries an `mx:` prefix; read as `{rest}`"),
                 )?;
-                self.path.pop();
+                self.pop();
                 *m = Cow::Owned(rest);
             }
         }
@@ -1309,19 +1351,19 @@ impl<'a> Parser<'a> {
             "an object (summary)",
             |p, key, at| {
                 match key {
-                    b"total-successful-session-count" => {
+                    k if k == b"total-successful-session-count" => {
                         p.mark(&mut seen, 1, key, at)?;
-                        p.path.push(Seg::Key("total-successful-session-count"));
+                        p.push(Seg::Key("total-successful-session-count"));
                         ok = Some(p.count()?);
                     }
-                    b"total-failure-session-count" => {
+                    k if k == b"total-failure-session-count" => {
                         p.mark(&mut seen, 2, key, at)?;
-                        p.path.push(Seg::Key("total-failure-session-count"));
+                        p.push(Seg::Key("total-failure-session-count"));
                         failed = Some(p.count()?);
                     }
                     _ => return Ok(false),
                 }
-                p.path.pop();
+                p.pop();
                 Ok(true)
             },
             &mut ext,
@@ -1386,9 +1428,9 @@ impl<'a> Parser<'a> {
             "an object (failure-details element)",
             |p, key, at| {
                 match key {
-                    b"result-type" => {
+                    k if k == b"result-type" => {
                         p.mark(&mut seen, 1, key, at)?;
-                        p.path.push(Seg::Key("result-type"));
+                        p.push(Seg::Key("result-type"));
                         let s = p.string()?;
                         let Ok(mut t) = s.parse::<ResultType>();
                         if !t.is_registered() {
@@ -1408,44 +1450,44 @@ impl<'a> Parser<'a> {
                         }
                         rt = Some(t);
                     }
-                    b"sending-mta-ip" => {
+                    k if k == b"sending-mta-ip" => {
                         p.mark(&mut seen, 2, key, at)?;
-                        p.path.push(Seg::Key("sending-mta-ip"));
+                        p.push(Seg::Key("sending-mta-ip"));
                         smi = Some(p.ip()?);
                     }
-                    b"receiving-mx-hostname" => {
+                    k if k == b"receiving-mx-hostname" => {
                         p.mark(&mut seen, 4, key, at)?;
-                        p.path.push(Seg::Key("receiving-mx-hostname"));
+                        p.push(Seg::Key("receiving-mx-hostname"));
                         rmh = Some(p.string()?);
                     }
-                    b"receiving-mx-helo" => {
+                    k if k == b"receiving-mx-helo" => {
                         p.mark(&mut seen, 8, key, at)?;
-                        p.path.push(Seg::Key("receiving-mx-helo"));
+                        p.push(Seg::Key("receiving-mx-helo"));
                         helo = Some(p.string()?);
                     }
-                    b"receiving-ip" => {
+                    k if k == b"receiving-ip" => {
                         p.mark(&mut seen, 16, key, at)?;
-                        p.path.push(Seg::Key("receiving-ip"));
+                        p.push(Seg::Key("receiving-ip"));
                         rip = Some(p.ip()?);
                     }
-                    b"failed-session-count" => {
+                    k if k == b"failed-session-count" => {
                         p.mark(&mut seen, 32, key, at)?;
-                        p.path.push(Seg::Key("failed-session-count"));
+                        p.push(Seg::Key("failed-session-count"));
                         count = Some(p.count()?);
                     }
-                    b"additional-information" => {
+                    k if k == b"additional-information" => {
                         p.mark(&mut seen, 64, key, at)?;
-                        p.path.push(Seg::Key("additional-information"));
+                        p.push(Seg::Key("additional-information"));
                         info = Some(p.string()?);
                     }
-                    b"failure-reason-code" => {
+                    k if k == b"failure-reason-code" => {
                         p.mark(&mut seen, 128, key, at)?;
-                        p.path.push(Seg::Key("failure-reason-code"));
+                        p.push(Seg::Key("failure-reason-code"));
                         code = Some(p.string()?);
                     }
                     _ => return Ok(false),
                 }
-                p.path.pop();
+                p.pop();
                 Ok(true)
             },
             &mut ext,

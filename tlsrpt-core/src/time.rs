@@ -110,6 +110,9 @@ impl Timestamp {
     /// ```
     pub fn parse_rfc3339(s: &str, lenient: bool) -> Result<(Self, Leniency), TimeError> {
         let b = s.as_bytes();
+        if let Some(t) = Self::parse_canonical(b) {
+            return Ok((t, Leniency::None));
+        }
         let err = |offset: usize, reason: &'static str| TimeError { offset, reason };
         let num = |from: usize, len: usize| -> Result<u32, TimeError> {
             let digits = b
@@ -218,6 +221,68 @@ impl Timestamp {
             ));
         }
         Ok((Self { secs, nanos }, leniency))
+    }
+}
+
+impl Timestamp {
+    /// The form nearly every report uses, `YYYY-MM-DDTHH:MM:SSZ`, read
+    /// without the general parser's bookkeeping. `None` for anything else
+    /// (including out-of-range fields), which the general parser then reads
+    /// or rejects with the precise reason.
+    #[inline]
+    fn parse_canonical(b: &[u8]) -> Option<Self> {
+        let &[
+            y0,
+            y1,
+            y2,
+            y3,
+            b'-',
+            m0,
+            m1,
+            b'-',
+            d0,
+            d1,
+            t,
+            h0,
+            h1,
+            b':',
+            i0,
+            i1,
+            b':',
+            s0,
+            s1,
+            z,
+        ] = b
+        else {
+            return None;
+        };
+        if t | 0x20 != b't' || z | 0x20 != b'z' {
+            return None;
+        }
+        let digits =
+            [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, i0, i1, s0, s1].map(|c| c.wrapping_sub(b'0'));
+        if digits.iter().any(|&d| d > 9) {
+            return None;
+        }
+        let two = |i: usize| u32::from(digits[i]) * 10 + u32::from(digits[i + 1]);
+        let year = i64::from(two(0) * 100 + two(2));
+        let (month, day, hour, minute, second) = (two(4), two(6), two(8), two(10), two(12));
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
+            return None;
+        }
+        // A leap second is kept within its minute, as the general parser does.
+        let second = second.min(59);
+        Some(Self {
+            secs: days_from_civil(year, month, day) * 86_400
+                + i64::from(hour * 3600 + minute * 60 + second),
+            nanos: 0,
+        })
     }
 }
 
