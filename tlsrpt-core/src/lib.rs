@@ -66,7 +66,7 @@ pub use filename::{FilenameError, ReportFilename};
 pub use input::{Extracted, InputError, InputKind, Limits};
 pub use mail::MailInfo;
 pub use mta_sts_core::ResultType;
-pub use parse::{Parsed, ReportWarning};
+pub use parse::{JsonPointer, Parsed, ReportWarning};
 pub use record::TlsRptRecord;
 pub use report::{FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report};
 pub use summary::Aggregator;

@@ -32,12 +32,106 @@ pub const MAX_DEPTH: usize = 64;
 /// Largest integer I-JSON represents exactly (2^53 - 1; RPT-JSON-01).
 const I_JSON_MAX: u64 = (1 << 53) - 1;
 
+/// A JSON Pointer (RFC 6901) into a report, such as
+/// `/policies/0/failure-details/3/receiving-ip`, held inline: warnings
+/// carry one each, and building them must not cost an allocation apiece.
+///
+/// ```
+/// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-string":[],"policy-domain":"example.com","mx-host":"mx.example.com"},"summary":{"total-successful-session-count":5,"total-failure-session-count":0},"failure-details":[]}]}"#;
+/// let parsed = tlsrpt_core::Report::parse_lenient(json).unwrap();
+/// let paths: Vec<&str> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
+/// assert_eq!(paths, ["/policies/0/policy/mx-host", ""]);
+/// assert_eq!(parsed.warnings[0].path, "/policies/0/policy/mx-host");
+/// assert!(parsed.warnings[1].path.is_root()); // contact-info is missing
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JsonPointer {
+    len: u8,
+    buf: [u8; JsonPointer::CAPACITY],
+}
+
+impl JsonPointer {
+    /// Longest pointer held. The report schema's deepest pointer,
+    /// `/policies/N/failure-details/N/additional-information` with
+    /// 20-digit indices, has 90 bytes.
+    pub const CAPACITY: usize = 95;
+
+    /// The document root (the empty pointer).
+    pub const ROOT: Self = Self {
+        len: 0,
+        buf: [0; Self::CAPACITY],
+    };
+
+    /// The pointer text (empty for the document root).
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever written (member names of the schema, `/`,
+        // digits), so this never falls back.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// True for the document root.
+    pub fn is_root(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.len);
+        let n = bytes.len().min(Self::CAPACITY - at);
+        self.buf[at..at + n].copy_from_slice(&bytes[..n]);
+        // n <= CAPACITY - at, so the sum fits in u8 (CAPACITY < 256).
+        self.len = (at + n) as u8;
+    }
+}
+
+impl Default for JsonPointer {
+    fn default() -> Self {
+        Self::ROOT
+    }
+}
+
+impl std::ops::Deref for JsonPointer {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for JsonPointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for JsonPointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for JsonPointer {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for JsonPointer {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for JsonPointer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Something the reader accepted although the RFC does not allow it, or
 /// that looks wrong (DEC-01: never silent).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReportWarning {
     /// JSON Pointer of the member concerned.
-    pub path: String,
+    pub path: JsonPointer,
     /// A stable kebab-case code, e.g. `mx-host-string`.
     pub code: &'static str,
     /// What was found and what was done.
@@ -49,10 +143,10 @@ impl fmt::Display for ReportWarning {
         write!(
             f,
             "{}: {}",
-            if self.path.is_empty() {
+            if self.path.is_root() {
                 "/"
             } else {
-                &self.path
+                self.path.as_str()
             },
             self.message
         )
@@ -354,12 +448,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn path_string(&self) -> String {
-        let mut s = String::with_capacity(64);
+    /// The current position as a JSON Pointer.
+    fn pointer(&self) -> JsonPointer {
+        let mut p = JsonPointer::ROOT;
         for seg in &self.path[..self.depth.min(MAX_PATH)] {
-            s.push('/');
+            p.push_bytes(b"/");
             match seg {
-                Seg::Key(k) => s.push_str(k),
+                Seg::Key(k) => p.push_bytes(k.as_bytes()),
                 Seg::Index(i) => {
                     let mut digits = [0u8; 20];
                     let mut n = *i;
@@ -372,13 +467,15 @@ impl<'a> Parser<'a> {
                             break;
                         }
                     }
-                    for &d in &digits[at..] {
-                        s.push(char::from(d));
-                    }
+                    p.push_bytes(&digits[at..]);
                 }
             }
         }
-        s
+        p
+    }
+
+    fn path_string(&self) -> String {
+        self.pointer().as_str().to_owned()
     }
 
     #[inline(always)]
@@ -415,7 +512,11 @@ impl<'a> Parser<'a> {
     }
 
     fn warn(&mut self, code: &'static str, message: impl Into<Cow<'static, str>>) {
-        let path = self.path_string();
+        let path = self.pointer();
+        if self.warnings.capacity() == 0 {
+            // Reports with warnings tend to have several.
+            self.warnings.reserve(8);
+        }
         self.warnings.push(ReportWarning {
             path,
             code,
@@ -426,12 +527,12 @@ impl<'a> Parser<'a> {
     /// In strict mode an error; in lenient mode a warning.
     fn deviation(
         &mut self,
-        kind: K,
+        kind: impl FnOnce() -> K,
         code: &'static str,
         message: impl Into<Cow<'static, str>>,
     ) -> R<()> {
         if self.strict {
-            Err(self.err(kind))
+            Err(self.err(kind()))
         } else {
             self.warn(code, message);
             Ok(())
@@ -617,12 +718,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(_) => {
                     let from = self.pos;
-                    while let Some(&c) = self.b.get(self.pos) {
-                        if c == b'"' || c == b'\\' || c < 0x20 {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
+                    self.pos = scan_string(self.b, self.pos);
                     out.push_str(self.text(from, self.pos));
                 }
             }
@@ -669,7 +765,7 @@ impl<'a> Parser<'a> {
         }
         if v > I_JSON_MAX {
             self.deviation(
-                K::InvalidCount("larger than 2^53-1 (I-JSON)"),
+                || K::InvalidCount("larger than 2^53-1 (I-JSON)"),
                 "count-above-i-json",
                 format!(
                     "count {v} is above 2^53-1, which I-JSON (RFC 7493) does not represent exactly"
@@ -864,7 +960,7 @@ impl<'a> Parser<'a> {
         };
         let message = format!("unknown {object} members ignored: {names}");
         self.deviation(
-            K::InvalidValue {
+            || K::InvalidValue {
                 value: names,
                 reason,
             },
@@ -980,13 +1076,13 @@ impl<'a> Parser<'a> {
                         p.push(Seg::Key("contact-info"));
                         if p.peek() == Some(b'n') {
                             p.literal(b"null")?;
-                            p.deviation(K::WrongType("a string (an e-mail address), not null"), "contact-info-null", "contact-info is null; read as unknown")?;
+                            p.deviation(|| K::WrongType("a string (an e-mail address), not null"), "contact-info-null", "contact-info is null; read as unknown")?;
                             contact = Some(None);
                         } else {
                             let s = p.string()?;
                             if !valid_contact(&s) {
                                 p.deviation(
-                                    K::InvalidValue { value: s.to_string(), reason: "not an e-mail address (RFC 5322 addr-spec)" },
+                                    || K::InvalidValue { value: s.to_string(), reason: "not an e-mail address (RFC 5322 addr-spec)" },
                                     "contact-info-invalid",
                                     format!("contact-info `{s}` is not an e-mail address; kept as written"),
                                 )?;
@@ -1084,7 +1180,7 @@ impl<'a> Parser<'a> {
         if self.peek() == Some(b'{') {
             // DEC-19: a single object instead of an array (RPT-JSON-03).
             self.deviation(
-                K::WrongType("an array (RPT-JSON-03)"),
+                || K::WrongType("an array (RPT-JSON-03)"),
                 "policies-object",
                 "policies is an object, not an array; read as a one-element array",
             )?;
@@ -1189,12 +1285,14 @@ impl<'a> Parser<'a> {
                         p.push(Seg::Key("policy-type"));
                         let s = p.string()?;
                         let mut t = PolicyType::from_json(&s);
-                        if let PolicyType::Other(o) = &t {
+                        if let PolicyType::Other(o) = &t
+                            && o.bytes().any(|c| c.is_ascii_uppercase())
+                        {
                             let lower = o.to_ascii_lowercase();
                             let known = PolicyType::from_json(&lower);
                             if !matches!(known, PolicyType::Other(_)) {
                                 p.deviation(
-                                    K::InvalidValue {
+                                    || K::InvalidValue {
                                         value: o.clone(),
                                         reason: "policy types are lower case",
                                     },
@@ -1211,7 +1309,7 @@ impl<'a> Parser<'a> {
                         p.push(Seg::Key("policy-string"));
                         if p.peek() == Some(b'"') {
                             p.deviation(
-                                K::WrongType("an array of strings"),
+                                || K::WrongType("an array of strings"),
                                 "policy-string-string",
                                 "policy-string is a string, not an array; read as one line",
                             )?;
@@ -1273,32 +1371,41 @@ impl<'a> Parser<'a> {
             && policy_string.len() == 1
             && policy_string[0].trim_start().starts_with('[')
         {
-            let inner = policy_string[0].clone();
-            let mut sub = Parser::new(inner.as_bytes(), true);
-            sub.src = &inner;
-            let decoded = sub.string_array().ok().filter(|_| {
-                sub.ws();
-                sub.pos == sub.b.len()
-            });
-            if let Some(items) = decoded {
-                let items: Vec<Cow<'a, str>> = items
-                    .into_iter()
-                    .map(|c| Cow::Owned(c.into_owned()))
-                    .collect();
-                self.push(Seg::Key("policy-string"));
-                self.deviation(
-                    K::InvalidValue {
-                        value: inner.to_string(),
-                        reason: "a JSON-encoded array inside one string",
-                    },
-                    "policy-string-double-encoded",
-                    format!(
-                        "tlsa policy-string holds a JSON-encoded array; read as its {} records",
-                        items.len()
-                    ),
-                )?;
-                self.pop();
-                policy_string = items;
+            let inner = std::mem::take(&mut policy_string[0]);
+            let decoded = {
+                let mut sub = Parser::new(inner.as_bytes(), true);
+                sub.src = &inner;
+                sub.string_array()
+                    .ok()
+                    .filter(|_| {
+                        sub.ws();
+                        sub.pos == sub.b.len()
+                    })
+                    .map(|items| {
+                        items
+                            .into_iter()
+                            .map(|c| Cow::<'a, str>::Owned(c.into_owned()))
+                            .collect::<Vec<_>>()
+                    })
+            };
+            match decoded {
+                None => policy_string[0] = inner,
+                Some(items) => {
+                    self.push(Seg::Key("policy-string"));
+                    self.deviation(
+                        || K::InvalidValue {
+                            value: inner.to_string(),
+                            reason: "a JSON-encoded array inside one string",
+                        },
+                        "policy-string-double-encoded",
+                        format!(
+                            "tlsa policy-string holds a JSON-encoded array; read as its {} records",
+                            items.len()
+                        ),
+                    )?;
+                    self.pop();
+                    policy_string = items;
+                }
             }
         }
         Ok(PolicyInfo {
@@ -1313,7 +1420,7 @@ impl<'a> Parser<'a> {
     fn mx_host(&mut self) -> R<Vec<Cow<'a, str>>> {
         let mut v = if self.peek() == Some(b'"') {
             // DEC-16 / erratum 6241: a bare string.
-            self.deviation(K::WrongType("an array of strings (erratum 6241)"), "mx-host-string", "mx-host is a string, not an array (RFC 8460 erratum 6241); read as a one-element array")?;
+            self.deviation(|| K::WrongType("an array of strings (erratum 6241)"), "mx-host-string", "mx-host is a string, not an array (RFC 8460 erratum 6241); read as a one-element array")?;
             vec![self.string()?]
         } else {
             self.string_array()?
@@ -1329,7 +1436,7 @@ impl<'a> Parser<'a> {
                 let rest = rest.to_owned();
                 self.push(Seg::Index(i));
                 self.deviation(
-                    K::InvalidValue {
+                    || K::InvalidValue {
                         value: m.to_string(),
                         reason: "an `mx: ` prefix in mx-host",
                     },
@@ -1374,15 +1481,16 @@ impl<'a> Parser<'a> {
             match v {
                 Some(v) => Ok(v),
                 None => {
-                    p.deviation(
-                        K::MissingMember(name),
-                        "count-missing",
-                        format!("{name} is missing; read as 0"),
-                    )
-                    .map_err(|mut e| {
-                        e.offset = end;
-                        e
-                    })?;
+                    let message = if name == "total-successful-session-count" {
+                        "total-successful-session-count is missing; read as 0"
+                    } else {
+                        "total-failure-session-count is missing; read as 0"
+                    };
+                    p.deviation(|| K::MissingMember(name), "count-missing", message)
+                        .map_err(|mut e| {
+                            e.offset = end;
+                            e
+                        })?;
                     Ok(0)
                 }
             }
@@ -1433,12 +1541,12 @@ impl<'a> Parser<'a> {
                         p.push(Seg::Key("result-type"));
                         let s = p.string()?;
                         let Ok(mut t) = s.parse::<ResultType>();
-                        if !t.is_registered() {
+                        if !t.is_registered() && s.bytes().any(|c| c.is_ascii_uppercase()) {
                             let lower = s.to_ascii_lowercase();
                             let Ok(known) = lower.parse::<ResultType>();
                             if known.is_registered() {
                                 p.deviation(
-                                    K::InvalidValue {
+                                    || K::InvalidValue {
                                         value: s.to_string(),
                                         reason: "result types are lower case",
                                     },
@@ -1496,18 +1604,19 @@ impl<'a> Parser<'a> {
         let result_type = rt.ok_or_else(|| self.err_at(end, K::MissingMember("result-type")))?;
         let failed_session_count =
             count.ok_or_else(|| self.err_at(end, K::MissingMember("failed-session-count")))?;
-        for (present, name) in [
-            (smi.is_some(), "sending-mta-ip"),
-            (rmh.is_some(), "receiving-mx-hostname"),
+        for (present, name, message) in [
+            (smi.is_some(), "sending-mta-ip", "sending-mta-ip is missing"),
+            (
+                rmh.is_some(),
+                "receiving-mx-hostname",
+                "receiving-mx-hostname is missing",
+            ),
         ] {
             if !present {
                 if self.strict {
                     return Err(self.err_at(end, K::MissingMember(name)));
                 }
-                self.warn(
-                    "failure-detail-member-missing",
-                    format!("{name} is missing"),
-                );
+                self.warn("failure-detail-member-missing", message);
             }
         }
         Ok(FailureDetail {
