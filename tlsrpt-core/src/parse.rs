@@ -182,6 +182,202 @@ impl Report<'_> {
     }
 }
 
+/// A member name of the schema as the bytes `name":` (the name, its
+/// closing quote and the colon every serializer writes right after it),
+/// packed into little-endian words with a mask each, so that a member is
+/// recognised with a few word compares instead of a scan for the closing
+/// quote and byte-wise compares.
+struct Name {
+    name: &'static str,
+    /// `name":`, zero-padded.
+    words: [u64; 4],
+    /// Which bytes of each word belong to `name":`.
+    masks: [u64; 4],
+    /// Bytes of `name":`.
+    len: usize,
+}
+
+impl Name {
+    const fn new(name: &'static str) -> Self {
+        let b = name.as_bytes();
+        let len = b.len() + 2;
+        assert!(
+            len >= 8 && len <= 32,
+            "member names of the schema have 6 to 30 bytes"
+        );
+        let mut bytes = [0u8; 32];
+        let mut i = 0;
+        while i < b.len() {
+            bytes[i] = b[i];
+            i += 1;
+        }
+        bytes[b.len()] = b'"';
+        bytes[b.len() + 1] = b':';
+        let mut words = [0u64; 4];
+        let mut masks = [0u64; 4];
+        let mut w = 0;
+        while w < 4 {
+            let mut j = 0;
+            while j < 8 {
+                words[w] |= (bytes[w * 8 + j] as u64) << (8 * j);
+                if w * 8 + j < len {
+                    masks[w] |= 0xff << (8 * j);
+                }
+                j += 1;
+            }
+            w += 1;
+        }
+        Self {
+            name,
+            words,
+            masks,
+            len,
+        }
+    }
+
+    /// Whether `b[at..]` starts with `name":`, given the first eight bytes
+    /// there as `first`.
+    #[inline(always)]
+    fn is_at(&self, b: &[u8], at: usize, first: u64) -> bool {
+        if first != self.words[0] {
+            return false;
+        }
+        let mut k = 1;
+        while k < 4 && self.masks[k] != 0 {
+            let Some(chunk) = b.get(at + k * 8..at + k * 8 + 8) else {
+                // Near the end of the input: compare what is left.
+                return b.get(at..at + self.len).is_some_and(|s| {
+                    s.iter()
+                        .enumerate()
+                        .all(|(i, &c)| c == (self.words[i / 8] >> (8 * (i % 8))) as u8)
+                });
+            };
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if (u64::from_le_bytes(word) ^ self.words[k]) & self.masks[k] != 0 {
+                return false;
+            }
+            k += 1;
+        }
+        true
+    }
+}
+
+/// The member names of one object of the schema, with a perfect hash of
+/// their first eight bytes: recognising a member costs one multiply, one
+/// table load and the word compares of one candidate (names that share
+/// their first eight bytes, like `receiving-ip` and `receiving-mx-helo`,
+/// are tried in turn).
+struct Names {
+    names: &'static [Name],
+    /// Slot (top four bits of `first * mul`) to the first index in `names`
+    /// with that first word, or `u8::MAX`.
+    slots: [u8; 16],
+    /// The next index with the same first word, or `u8::MAX`.
+    next: [u8; 8],
+    mul: u64,
+}
+
+impl Names {
+    const fn new(names: &'static [Name]) -> Self {
+        assert!(names.len() <= 8);
+        let mut next = [u8::MAX; 8];
+        let mut i = 0;
+        while i < names.len() {
+            let mut j = i + 1;
+            while j < names.len() {
+                if names[j].words[0] == names[i].words[0] {
+                    next[i] = j as u8;
+                    break;
+                }
+                j += 1;
+            }
+            i += 1;
+        }
+        // Odd multipliers until distinct first words land in distinct slots.
+        let mut mul: u64 = 0x9E37_79B9_7F4A_7C15;
+        loop {
+            let mut slots = [u8::MAX; 16];
+            let mut ok = true;
+            let mut i = names.len();
+            // Backwards, so each slot ends up with the first of its chain.
+            while i > 0 {
+                i -= 1;
+                let h = (names[i].words[0].wrapping_mul(mul) >> 60) as usize;
+                let s = slots[h];
+                if s != u8::MAX && names[s as usize].words[0] != names[i].words[0] {
+                    ok = false;
+                }
+                slots[h] = i as u8;
+            }
+            if ok {
+                return Self {
+                    names,
+                    slots,
+                    next,
+                    mul,
+                };
+            }
+            mul = mul.wrapping_add(0x2545_F491_4F6C_DD1E);
+        }
+    }
+
+    /// The index of the name written at `b[at..]` (after the opening
+    /// quote) followed by `":`.
+    #[inline(always)]
+    fn find_at(&self, b: &[u8], at: usize) -> Option<usize> {
+        let chunk = b.get(at..at + 8)?;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let first = u64::from_le_bytes(word);
+        let mut i = usize::from(self.slots[(first.wrapping_mul(self.mul) >> 60) as usize]);
+        loop {
+            let name = self.names.get(i)?;
+            if name.is_at(b, at, first) {
+                return Some(i);
+            }
+            i = usize::from(*self.next.get(i)?);
+        }
+    }
+}
+
+/// The member names of each object of the schema, in the order of the
+/// indices the member callbacks match on.
+const NAMES_TOP: Names = Names::new(&[
+    Name::new("organization-name"),
+    Name::new("date-range"),
+    Name::new("contact-info"),
+    Name::new("report-id"),
+    Name::new("policies"),
+]);
+const NAMES_DATE_RANGE: Names =
+    Names::new(&[Name::new("start-datetime"), Name::new("end-datetime")]);
+const NAMES_POLICY_RESULT: Names = Names::new(&[
+    Name::new("policy"),
+    Name::new("summary"),
+    Name::new("failure-details"),
+]);
+const NAMES_POLICY: Names = Names::new(&[
+    Name::new("policy-type"),
+    Name::new("policy-string"),
+    Name::new("policy-domain"),
+    Name::new("mx-host"),
+]);
+const NAMES_SUMMARY: Names = Names::new(&[
+    Name::new("total-successful-session-count"),
+    Name::new("total-failure-session-count"),
+]);
+const NAMES_FAILURE_DETAIL: Names = Names::new(&[
+    Name::new("result-type"),
+    Name::new("sending-mta-ip"),
+    Name::new("receiving-mx-hostname"),
+    Name::new("receiving-mx-helo"),
+    Name::new("receiving-ip"),
+    Name::new("failed-session-count"),
+    Name::new("additional-information"),
+    Name::new("failure-reason-code"),
+]);
+
 /// Room for path segments (the schema needs five).
 const MAX_PATH: usize = 8;
 
@@ -882,56 +1078,70 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Iterate over the members of an object. `known` maps a member name to
-    /// its bit (for duplicate detection) or `None` for unknown members,
-    /// which are kept in `ext`.
+    /// Iterate over the members of an object. Members named in `names`
+    /// go to `member` with their index there (duplicates are errors, and
+    /// the path names the member while it runs); unknown members are kept
+    /// in `ext`.
     fn object(
         &mut self,
         what: &'static str,
-        mut member: impl FnMut(&mut Self, &[u8], usize) -> R<bool>,
+        names: &'static Names,
+        mut member: impl FnMut(&mut Self, usize) -> R<()>,
         ext: &mut Vec<Extension<'a>>,
     ) -> R<()> {
         if self.peek() != Some(b'{') {
             return Err(self.err(K::WrongType(what)));
         }
         self.pos += 1;
-        let mut seen = Seen::new();
+        let mut known = 0u32;
+        let mut unknown = Seen::new();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             return Ok(());
         }
         loop {
             let at = self.pos;
-            // Fast path: a key without escapes is matched as bytes, without
-            // building a string.
             if self.peek() != Some(b'"') {
                 return Err(self.err(K::WrongType("a string")));
             }
             let start = self.pos + 1;
-            let end = scan_string(self.b, start);
             let b = self.b;
-            let (plain, escaped): (&'a [u8], Option<Cow<'a, str>>) = if b.get(end) == Some(&b'"') {
-                self.pos = end + 1;
-                (&b[start..end], None)
-            } else {
-                (&[], Some(self.string()?))
-            };
-            self.expect(b':', "`:`")?;
-            // The callback handles known members and returns false for unknown ones.
-            let handled = member(self, escaped.as_ref().map_or(plain, |c| c.as_bytes()), at)?;
-            if !handled {
-                let key = match escaped {
-                    Some(c) => c,
-                    None => Cow::Borrowed(self.text(start, end)),
-                };
-                if !seen.insert(key.clone()) {
-                    return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
+            // Fast path: a known name written plainly, followed by `:`.
+            let mut id = names.find_at(b, start);
+            let mut key = None;
+            match id {
+                Some(i) => self.pos = start + names.names[i].len,
+                None => {
+                    // Any other name: read it as a string (escapes
+                    // included), then look it up.
+                    let k = self.string()?;
+                    self.expect(b':', "`:`")?;
+                    id = names.names.iter().position(|n| n.name == k);
+                    key = Some(k);
                 }
-                let raw = self.raw_value(1)?;
-                ext.push(Extension {
-                    name: key,
-                    raw_json: Cow::Borrowed(raw),
-                });
+            }
+            match id {
+                Some(i) => {
+                    let bit = 1u32 << i;
+                    if known & bit != 0 {
+                        return Err(self.duplicate(names.names[i].name.as_bytes(), at));
+                    }
+                    known |= bit;
+                    self.push(Seg::Key(names.names[i].name));
+                    member(self, i)?;
+                    self.pop();
+                }
+                None => {
+                    let key = key.unwrap_or_default();
+                    if !unknown.insert(key.clone()) {
+                        return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
+                    }
+                    let raw = self.raw_value(1)?;
+                    ext.push(Extension {
+                        name: key,
+                        raw_json: Cow::Borrowed(raw),
+                    });
+                }
             }
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -967,16 +1177,6 @@ impl<'a> Parser<'a> {
             "unknown-member-dropped",
             message,
         )
-    }
-
-    /// Record that a known member was seen; duplicate = error.
-    #[inline(always)]
-    fn mark(&self, seen: &mut u32, bit: u32, name: &[u8], at: usize) -> R<()> {
-        if *seen & bit != 0 {
-            return Err(self.duplicate(name, at));
-        }
-        *seen |= bit;
-        Ok(())
     }
 
     #[cold]
@@ -1052,28 +1252,19 @@ impl<'a> Parser<'a> {
         let mut contact: Option<Option<Cow<'a, str>>> = None;
         let mut id = None;
         let mut policies = None;
-        let mut seen = 0u32;
         let mut ext = Vec::new();
         self.object(
             "an object (the report)",
-            |p, key, at| {
-                // Guards with `==`, not byte-string patterns: a pattern
-                // compiles to one compare per byte, `==` to a length check
-                // and a few word compares.
-                match key {
-                    k if k == b"organization-name" => {
-                        p.mark(&mut seen, 1, key, at)?;
-                        p.push(Seg::Key("organization-name"));
+            &NAMES_TOP,
+            |p, which| {
+                match which {
+                    0 => {
                         org = Some(p.string()?);
                     }
-                    k if k == b"date-range" => {
-                        p.mark(&mut seen, 2, key, at)?;
-                        p.push(Seg::Key("date-range"));
+                    1 => {
                         range = Some(p.date_range()?);
                     }
-                    k if k == b"contact-info" => {
-                        p.mark(&mut seen, 4, key, at)?;
-                        p.push(Seg::Key("contact-info"));
+                    2 => {
                         if p.peek() == Some(b'n') {
                             p.literal(b"null")?;
                             p.deviation(|| K::WrongType("a string (an e-mail address), not null"), "contact-info-null", "contact-info is null; read as unknown")?;
@@ -1090,20 +1281,15 @@ impl<'a> Parser<'a> {
                             contact = Some(Some(s));
                         }
                     }
-                    k if k == b"report-id" => {
-                        p.mark(&mut seen, 8, key, at)?;
-                        p.push(Seg::Key("report-id"));
+                    3 => {
                         id = Some(p.string()?);
                     }
-                    k if k == b"policies" => {
-                        p.mark(&mut seen, 16, key, at)?;
-                        p.push(Seg::Key("policies"));
+                    4 => {
                         policies = Some(p.policies()?);
                     }
-                    _ => return Ok(false),
+                    _ => {}
                 }
-                p.pop();
-                Ok(true)
+                Ok(())
             },
             &mut ext,
         )?;
@@ -1144,26 +1330,21 @@ impl<'a> Parser<'a> {
 
     fn date_range(&mut self) -> R<DateRange> {
         let (mut start, mut end) = (None, None);
-        let mut seen = 0u32;
         let mut ext = Vec::new();
         self.object(
             "an object (date-range)",
-            |p, key, at| {
-                match key {
-                    k if k == b"start-datetime" => {
-                        p.mark(&mut seen, 1, key, at)?;
-                        p.push(Seg::Key("start-datetime"));
+            &NAMES_DATE_RANGE,
+            |p, which| {
+                match which {
+                    0 => {
                         start = Some(p.date()?);
                     }
-                    k if k == b"end-datetime" => {
-                        p.mark(&mut seen, 2, key, at)?;
-                        p.push(Seg::Key("end-datetime"));
+                    1 => {
                         end = Some(p.date()?);
                     }
-                    _ => return Ok(false),
+                    _ => {}
                 }
-                p.pop();
-                Ok(true)
+                Ok(())
             },
             &mut ext,
         )?;
@@ -1198,25 +1379,19 @@ impl<'a> Parser<'a> {
 
     fn policy_result(&mut self) -> R<PolicyResult<'a>> {
         let (mut policy, mut summary, mut details) = (None, None, None);
-        let mut seen = 0u32;
         let mut ext = Vec::new();
         self.object(
             "an object (policies element)",
-            |p, key, at| {
-                match key {
-                    k if k == b"policy" => {
-                        p.mark(&mut seen, 1, key, at)?;
-                        p.push(Seg::Key("policy"));
+            &NAMES_POLICY_RESULT,
+            |p, which| {
+                match which {
+                    0 => {
                         policy = Some(p.policy_info()?);
                     }
-                    k if k == b"summary" => {
-                        p.mark(&mut seen, 2, key, at)?;
-                        p.push(Seg::Key("summary"));
+                    1 => {
                         summary = Some(p.summary()?);
                     }
-                    k if k == b"failure-details" => {
-                        p.mark(&mut seen, 4, key, at)?;
-                        p.push(Seg::Key("failure-details"));
+                    2 => {
                         let mut scratch = std::mem::take(&mut p.scratch);
                         scratch.clear();
                         p.array(|p, _| {
@@ -1228,10 +1403,9 @@ impl<'a> Parser<'a> {
                         p.scratch = scratch;
                         details = Some(d);
                     }
-                    _ => return Ok(false),
+                    _ => {}
                 }
-                p.pop();
-                Ok(true)
+                Ok(())
             },
             &mut ext,
         )?;
@@ -1274,15 +1448,13 @@ impl<'a> Parser<'a> {
 
     fn policy_info(&mut self) -> R<PolicyInfo<'a>> {
         let (mut ptype, mut pstring, mut domain, mut mx) = (None, None, None, None);
-        let mut seen = 0u32;
         let mut ext = Vec::new();
         self.object(
             "an object (policy)",
-            |p, key, at| {
-                match key {
-                    k if k == b"policy-type" => {
-                        p.mark(&mut seen, 1, key, at)?;
-                        p.push(Seg::Key("policy-type"));
+            &NAMES_POLICY,
+            |p, which| {
+                match which {
+                    0 => {
                         let s = p.string()?;
                         let mut t = PolicyType::from_json(&s);
                         if let PolicyType::Other(o) = &t
@@ -1304,9 +1476,7 @@ impl<'a> Parser<'a> {
                         }
                         ptype = Some(t);
                     }
-                    k if k == b"policy-string" => {
-                        p.mark(&mut seen, 2, key, at)?;
-                        p.push(Seg::Key("policy-string"));
+                    1 => {
                         if p.peek() == Some(b'"') {
                             p.deviation(
                                 || K::WrongType("an array of strings"),
@@ -1318,20 +1488,15 @@ impl<'a> Parser<'a> {
                             pstring = Some(p.string_array()?);
                         }
                     }
-                    k if k == b"policy-domain" => {
-                        p.mark(&mut seen, 4, key, at)?;
-                        p.push(Seg::Key("policy-domain"));
+                    2 => {
                         domain = Some(p.string()?);
                     }
-                    k if k == b"mx-host" => {
-                        p.mark(&mut seen, 8, key, at)?;
-                        p.push(Seg::Key("mx-host"));
+                    3 => {
                         mx = Some(p.mx_host()?);
                     }
-                    _ => return Ok(false),
+                    _ => {}
                 }
-                p.pop();
-                Ok(true)
+                Ok(())
             },
             &mut ext,
         )?;
@@ -1452,26 +1617,21 @@ impl<'a> Parser<'a> {
 
     fn summary(&mut self) -> R<Summary> {
         let (mut ok, mut failed) = (None, None);
-        let mut seen = 0u32;
         let mut ext = Vec::new();
         self.object(
             "an object (summary)",
-            |p, key, at| {
-                match key {
-                    k if k == b"total-successful-session-count" => {
-                        p.mark(&mut seen, 1, key, at)?;
-                        p.push(Seg::Key("total-successful-session-count"));
+            &NAMES_SUMMARY,
+            |p, which| {
+                match which {
+                    0 => {
                         ok = Some(p.count()?);
                     }
-                    k if k == b"total-failure-session-count" => {
-                        p.mark(&mut seen, 2, key, at)?;
-                        p.push(Seg::Key("total-failure-session-count"));
+                    1 => {
                         failed = Some(p.count()?);
                     }
-                    _ => return Ok(false),
+                    _ => {}
                 }
-                p.pop();
-                Ok(true)
+                Ok(())
             },
             &mut ext,
         )?;
@@ -1530,15 +1690,13 @@ impl<'a> Parser<'a> {
         let mut rt = None;
         let (mut smi, mut rmh, mut helo, mut rip, mut count, mut info, mut code) =
             (None, None, None, None, None, None, None);
-        let mut seen = 0u32;
         let mut ext = Vec::new();
         self.object(
             "an object (failure-details element)",
-            |p, key, at| {
-                match key {
-                    k if k == b"result-type" => {
-                        p.mark(&mut seen, 1, key, at)?;
-                        p.push(Seg::Key("result-type"));
+            &NAMES_FAILURE_DETAIL,
+            |p, which| {
+                match which {
+                    0 => {
                         let s = p.string()?;
                         let Ok(mut t) = s.parse::<ResultType>();
                         if !t.is_registered() && s.bytes().any(|c| c.is_ascii_uppercase()) {
@@ -1558,45 +1716,30 @@ impl<'a> Parser<'a> {
                         }
                         rt = Some(t);
                     }
-                    k if k == b"sending-mta-ip" => {
-                        p.mark(&mut seen, 2, key, at)?;
-                        p.push(Seg::Key("sending-mta-ip"));
+                    1 => {
                         smi = Some(p.ip()?);
                     }
-                    k if k == b"receiving-mx-hostname" => {
-                        p.mark(&mut seen, 4, key, at)?;
-                        p.push(Seg::Key("receiving-mx-hostname"));
+                    2 => {
                         rmh = Some(p.string()?);
                     }
-                    k if k == b"receiving-mx-helo" => {
-                        p.mark(&mut seen, 8, key, at)?;
-                        p.push(Seg::Key("receiving-mx-helo"));
+                    3 => {
                         helo = Some(p.string()?);
                     }
-                    k if k == b"receiving-ip" => {
-                        p.mark(&mut seen, 16, key, at)?;
-                        p.push(Seg::Key("receiving-ip"));
+                    4 => {
                         rip = Some(p.ip()?);
                     }
-                    k if k == b"failed-session-count" => {
-                        p.mark(&mut seen, 32, key, at)?;
-                        p.push(Seg::Key("failed-session-count"));
+                    5 => {
                         count = Some(p.count()?);
                     }
-                    k if k == b"additional-information" => {
-                        p.mark(&mut seen, 64, key, at)?;
-                        p.push(Seg::Key("additional-information"));
+                    6 => {
                         info = Some(p.string()?);
                     }
-                    k if k == b"failure-reason-code" => {
-                        p.mark(&mut seen, 128, key, at)?;
-                        p.push(Seg::Key("failure-reason-code"));
+                    7 => {
                         code = Some(p.string()?);
                     }
-                    _ => return Ok(false),
+                    _ => {}
                 }
-                p.pop();
-                Ok(true)
+                Ok(())
             },
             &mut ext,
         )?;
@@ -1643,6 +1786,38 @@ mod tests {
             .iter()
             .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
             .map_or(b.len(), |p| i + p)
+    }
+
+    #[test]
+    fn every_member_name_is_recognised_and_nothing_else() {
+        use super::{
+            NAMES_DATE_RANGE, NAMES_FAILURE_DETAIL, NAMES_POLICY, NAMES_POLICY_RESULT,
+            NAMES_SUMMARY, NAMES_TOP,
+        };
+        for table in [
+            &NAMES_TOP,
+            &NAMES_DATE_RANGE,
+            &NAMES_POLICY_RESULT,
+            &NAMES_POLICY,
+            &NAMES_SUMMARY,
+            &NAMES_FAILURE_DETAIL,
+        ] {
+            for (i, n) in table.names.iter().enumerate() {
+                for tail in ["", " 1}", "{\"x\": [1, 2, 3]}, \"padding\": true"] {
+                    let text = format!("{}\":{tail}", n.name);
+                    assert_eq!(table.find_at(text.as_bytes(), 0), Some(i), "{text}");
+                    let spaced = format!("{}\" :{tail}", n.name);
+                    assert_eq!(table.find_at(spaced.as_bytes(), 0), None, "{spaced}");
+                    let longer = format!("{}x\":{tail}", n.name);
+                    assert_eq!(table.find_at(longer.as_bytes(), 0), None, "{longer}");
+                    let shorter = format!("{}\":{tail}", &n.name[..n.name.len() - 1]);
+                    assert_eq!(table.find_at(shorter.as_bytes(), 0), None, "{shorter}");
+                }
+            }
+            for other in ["policy-typ\":", "receiving-mx\":", "xxxxxxxxxxxxxxxx", ""] {
+                assert_eq!(table.find_at(other.as_bytes(), 0), None, "{other}");
+            }
+        }
     }
 
     #[test]
