@@ -73,14 +73,6 @@ impl JsonPointer {
     pub fn is_root(&self) -> bool {
         self.len == 0
     }
-
-    fn push_bytes(&mut self, bytes: &[u8]) {
-        let at = usize::from(self.len);
-        let n = bytes.len().min(Self::CAPACITY - at);
-        self.buf[at..at + n].copy_from_slice(&bytes[..n]);
-        // n <= CAPACITY - at, so the sum fits in u8 (CAPACITY < 256).
-        self.len = (at + n) as u8;
-    }
 }
 
 impl Default for JsonPointer {
@@ -445,33 +437,40 @@ fn scan_string(b: &[u8], mut i: usize) -> usize {
 /// anything else (IPv6 goes to the standard parser).
 #[inline]
 fn parse_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
+    if !(7..=15).contains(&s.len()) {
+        return None;
+    }
     let mut octets = [0u8; 4];
     let mut n = 0;
-    let mut i = 0;
-    while n < 4 {
-        let start = i;
-        let mut v: u16 = 0;
-        while let Some(d) = s.get(i).filter(|d| d.is_ascii_digit()) {
-            v = v * 10 + u16::from(d - b'0');
-            i += 1;
-            if i - start > 3 {
+    let mut v: u32 = 0;
+    let mut digits = 0;
+    for &c in s {
+        if c == b'.' {
+            if digits == 0 || n == 3 {
                 return None;
             }
-        }
-        let len = i - start;
-        if len == 0 || v > 255 || (len > 1 && s[start] == b'0') {
-            return None;
-        }
-        octets[n] = v as u8;
-        n += 1;
-        if n < 4 {
-            if s.get(i) != Some(&b'.') {
+            octets[n] = v as u8;
+            n += 1;
+            v = 0;
+            digits = 0;
+        } else {
+            let d = c.wrapping_sub(b'0');
+            // A digit; no leading zero; at most 255 (so at most 3 digits).
+            if d > 9 || (digits == 1 && v == 0) {
                 return None;
             }
-            i += 1;
+            v = v * 10 + u32::from(d);
+            digits += 1;
+            if v > 255 {
+                return None;
+            }
         }
     }
-    (i == s.len()).then(|| std::net::Ipv4Addr::from(octets))
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = v as u8;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 #[inline]
@@ -647,12 +646,12 @@ impl<'a> Parser<'a> {
     /// The current position as a JSON Pointer.
     fn pointer(&self) -> JsonPointer {
         let mut p = JsonPointer::ROOT;
+        let mut len = 0;
         for seg in &self.path[..self.depth.min(MAX_PATH)] {
-            p.push_bytes(b"/");
-            match seg {
-                Seg::Key(k) => p.push_bytes(k.as_bytes()),
+            let mut digits = [0u8; 21];
+            let text: &[u8] = match seg {
+                Seg::Key(k) => k.as_bytes(),
                 Seg::Index(i) => {
-                    let mut digits = [0u8; 20];
                     let mut n = *i;
                     let mut at = digits.len();
                     loop {
@@ -663,10 +662,18 @@ impl<'a> Parser<'a> {
                             break;
                         }
                     }
-                    p.push_bytes(&digits[at..]);
+                    &digits[at..]
                 }
-            }
+            };
+            let Some(slot) = p.buf.get_mut(len..len + 1 + text.len()) else {
+                break;
+            };
+            slot[0] = b'/';
+            slot[1..].copy_from_slice(text);
+            len += 1 + text.len();
         }
+        // len <= CAPACITY < 256
+        p.len = len as u8;
         p
     }
 
@@ -943,14 +950,23 @@ impl<'a> Parser<'a> {
             Some(b'"') => return Err(self.err(K::InvalidCount("a string, not a number"))),
             _ => return Err(self.err(K::InvalidCount("expected a non-negative integer"))),
         };
+        let b = self.b;
         let mut v: u64 = 0;
-        while let Some(&c) = self.b.get(self.pos).filter(|c| c.is_ascii_digit()) {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(c - b'0')))
-                .ok_or_else(|| {
-                    self.err_at(start, K::InvalidCount("larger than 18446744073709551615"))
-                })?;
+        // Up to 19 digits cannot overflow u64; a 20th and later are checked.
+        while let Some(d) = b.get(self.pos).map(|c| c.wrapping_sub(b'0')) {
+            if d > 9 {
+                break;
+            }
+            if self.pos - start >= 19 {
+                v = v
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(u64::from(d)))
+                    .ok_or_else(|| {
+                        self.err_at(start, K::InvalidCount("larger than 18446744073709551615"))
+                    })?;
+            } else {
+                v = v * 10 + u64::from(d);
+            }
             self.pos += 1;
         }
         if self.pos - start > 1 && self.b[start] == b'0' {
@@ -1224,6 +1240,19 @@ impl<'a> Parser<'a> {
     }
 
     fn date(&mut self) -> R<Timestamp> {
+        if self.peek() == Some(b'"') {
+            // Fast path: `"YYYY-MM-DDTHH:MM:SSZ"` read in place.
+            let from = self.pos + 1;
+            if self.b.get(from + 20) == Some(&b'"')
+                && let Some(t) = self
+                    .b
+                    .get(from..from + 20)
+                    .and_then(Timestamp::parse_canonical)
+            {
+                self.pos = from + 21;
+                return Ok(t);
+            }
+        }
         let at = self.pos;
         let s = self.string()?;
         match Timestamp::parse_rfc3339(&s, !self.strict) {

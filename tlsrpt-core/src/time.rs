@@ -230,7 +230,7 @@ impl Timestamp {
     /// (including out-of-range fields), which the general parser then reads
     /// or rejects with the precise reason.
     #[inline]
-    fn parse_canonical(b: &[u8]) -> Option<Self> {
+    pub(crate) fn parse_canonical(b: &[u8]) -> Option<Self> {
         let &[
             y0,
             y1,
