@@ -86,12 +86,22 @@ impl FromStr for ResultType {
     type Err = std::convert::Infallible;
     /// Exact (lower-case) registry strings map to their variant; anything
     /// else is kept as [`ResultType::Other`].
+    #[inline]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::REGISTERED
-            .iter()
-            .find(|r| r.as_str() == s)
-            .cloned()
-            .unwrap_or_else(|| Self::Other(s.to_owned())))
+        Ok(match s {
+            "starttls-not-supported" => Self::StarttlsNotSupported,
+            "certificate-host-mismatch" => Self::CertificateHostMismatch,
+            "certificate-expired" => Self::CertificateExpired,
+            "tlsa-invalid" => Self::TlsaInvalid,
+            "dnssec-invalid" => Self::DnssecInvalid,
+            "dane-required" => Self::DaneRequired,
+            "certificate-not-trusted" => Self::CertificateNotTrusted,
+            "sts-policy-invalid" => Self::StsPolicyInvalid,
+            "sts-webpki-invalid" => Self::StsWebpkiInvalid,
+            "validation-failure" => Self::ValidationFailure,
+            "sts-policy-fetch-error" => Self::StsPolicyFetchError,
+            other => Self::Other(other.to_owned()),
+        })
     }
 }
 

@@ -370,6 +370,10 @@ const NAMES_FAILURE_DETAIL: Names = Names::new(&[
     Name::new("failure-reason-code"),
 ]);
 
+/// A `failure-details` array at least this long makes the reader keep a
+/// scratch vector for the report's later arrays (see `Parser::scratch`).
+const SCRATCH_FROM: usize = 256;
+
 /// Room for path segments (the schema needs five).
 const MAX_PATH: usize = 8;
 
@@ -390,9 +394,10 @@ struct Parser<'a> {
     path: [Seg; MAX_PATH],
     depth: usize,
     warnings: Vec<ReportWarning>,
-    /// Reused for every `failure-details` array: it grows once per
-    /// report, and each array is then moved out into an exact-size `Vec`
-    /// (no repeated reallocation of large element arrays).
+    /// Reused for the `failure-details` arrays after a large first one:
+    /// it grows once per report, and each array is then moved out into an
+    /// exact-size `Vec` (no repeated reallocation of large element arrays).
+    /// Small reports never allocate it.
     scratch: Vec<FailureDetail<'a>>,
 }
 
@@ -607,17 +612,19 @@ impl<'a> Seen<'a> {
 
 fn valid_contact(s: &str) -> bool {
     let b = s.as_bytes();
-    let mut at = None;
-    let mut high = 0u8;
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'@' => at = Some(i),
-            // ASCII whitespace as `char::is_whitespace` sees it.
-            b'\t'..=b'\r' | b' ' => return false,
-            _ => high |= c,
-        }
+    // Common case, checked with vectorised min/max: printable ASCII only.
+    let (lo, hi) = b
+        .iter()
+        .fold((u8::MAX, 0u8), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+    if lo <= b' ' && b.iter().any(|&c| matches!(c, b'\t'..=b'\r' | b' ')) {
+        // ASCII whitespace as `char::is_whitespace` sees it.
+        return false;
     }
-    let Some(at) = at else {
+    // The rest of Unicode's whitespace only when there is non-ASCII text.
+    if hi >= 0x80 && s.contains(char::is_whitespace) {
+        return false;
+    }
+    let Some(at) = s.rfind('@') else {
         return false;
     };
     let (local, domain) = (&b[..at], &b[at + 1..]);
@@ -625,8 +632,6 @@ fn valid_contact(s: &str) -> bool {
         && domain.contains(&b'.')
         && domain.first() != Some(&b'.')
         && domain.last() != Some(&b'.')
-        // The rest of Unicode's whitespace only when there is non-ASCII text.
-        && (high < 0x80 || !s.contains(char::is_whitespace))
 }
 
 impl<'a> Parser<'a> {
@@ -749,10 +754,15 @@ impl<'a> Parser<'a> {
     fn ws(&mut self) {
         let b = self.b;
         let mut p = self.pos;
-        // Common case: the next byte is not whitespace.
+        // Common cases: the next byte is not whitespace, or one space
+        // (after `:`) is.
         match b.get(p) {
             Some(&c) if c > b' ' => return,
             None => return,
+            Some(b' ') if b.get(p + 1).is_some_and(|&c| c > b' ') => {
+                self.pos = p + 1;
+                return;
+            }
             _ => {}
         }
         const SPACES: u64 = 0x2020_2020_2020_2020;
@@ -806,11 +816,16 @@ impl<'a> Parser<'a> {
             self.warn("byte-order-mark", "UTF-8 byte order mark ignored");
             start = 3;
         }
-        self.src = std::str::from_utf8(&self.b[start..]).map_err(|e| ReportError {
-            offset: start + e.valid_up_to(),
-            path: String::new(),
-            kind: K::NotUtf8,
-        })?;
+        // simdutf8 validates with SIMD (chosen at run time); on invalid
+        // input the standard library names the offset.
+        self.src = match simdutf8::basic::from_utf8(&self.b[start..]) {
+            Ok(text) => text,
+            Err(_) => std::str::from_utf8(&self.b[start..]).map_err(|e| ReportError {
+                offset: start + e.valid_up_to(),
+                path: String::new(),
+                kind: K::NotUtf8,
+            })?,
+        };
         // Work on the text after the BOM; offsets stay those of the input.
         self.pos = start;
         let report = self.top()?;
@@ -1422,15 +1437,29 @@ impl<'a> Parser<'a> {
                     }
                     2 => {
                         let mut scratch = std::mem::take(&mut p.scratch);
-                        scratch.clear();
-                        p.array(|p, _| {
-                            scratch.push(p.failure_detail()?);
-                            Ok(())
-                        })?;
-                        let mut d = Vec::with_capacity(scratch.len());
-                        d.append(&mut scratch);
-                        p.scratch = scratch;
-                        details = Some(d);
+                        if scratch.capacity() == 0 {
+                            // The first array of the report goes straight
+                            // into its own vector; only a report with large
+                            // arrays gets the scratch vector for the rest.
+                            p.array(|p, _| {
+                                scratch.push(p.failure_detail()?);
+                                Ok(())
+                            })?;
+                            if scratch.len() >= SCRATCH_FROM {
+                                p.scratch = Vec::with_capacity(scratch.len());
+                            }
+                            details = Some(scratch);
+                        } else {
+                            scratch.clear();
+                            p.array(|p, _| {
+                                scratch.push(p.failure_detail()?);
+                                Ok(())
+                            })?;
+                            let mut d = Vec::with_capacity(scratch.len());
+                            d.append(&mut scratch);
+                            p.scratch = scratch;
+                            details = Some(d);
+                        }
                     }
                     _ => {}
                 }
