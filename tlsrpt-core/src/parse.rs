@@ -47,7 +47,7 @@ const I_JSON_MAX: u64 = (1 << 53) - 1;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JsonPointer {
     len: u8,
-    buf: [u8; JsonPointer::CAPACITY],
+    buf: [u8; Self::CAPACITY],
 }
 
 impl JsonPointer {
@@ -234,24 +234,25 @@ impl Name {
         if first != self.words[0] {
             return false;
         }
-        let mut k = 1;
-        while k < 4 && self.masks[k] != 0 {
-            let Some(chunk) = b.get(at + k * 8..at + k * 8 + 8) else {
-                // Near the end of the input: compare what is left.
-                return b.get(at..at + self.len).is_some_and(|s| {
-                    s.iter()
-                        .enumerate()
-                        .all(|(i, &c)| c == (self.words[i / 8] >> (8 * (i % 8))) as u8)
-                });
-            };
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if (u64::from_le_bytes(word) ^ self.words[k]) & self.masks[k] != 0 {
-                return false;
+        match b.get(at..at + 32) {
+            Some(window) => {
+                let word = |k: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&window[k * 8..k * 8 + 8]);
+                    u64::from_le_bytes(w)
+                };
+                ((word(1) ^ self.words[1]) & self.masks[1])
+                    | ((word(2) ^ self.words[2]) & self.masks[2])
+                    | ((word(3) ^ self.words[3]) & self.masks[3])
+                    == 0
             }
-            k += 1;
+            // Near the end of the input: compare what is left.
+            None => b.get(at..at + self.len).is_some_and(|s| {
+                s.iter()
+                    .enumerate()
+                    .all(|(i, &c)| c == (self.words[i / 8] >> (8 * (i % 8))) as u8)
+            }),
         }
-        true
     }
 }
 
@@ -624,7 +625,7 @@ fn valid_contact(s: &str) -> bool {
     if hi >= 0x80 && s.contains(char::is_whitespace) {
         return false;
     }
-    let Some(at) = s.rfind('@') else {
+    let Some(at) = b.iter().rposition(|&c| c == b'@') else {
         return false;
     };
     let (local, domain) = (&b[..at], &b[at + 1..]);
@@ -847,7 +848,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A JSON string (the opening quote is next).
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> R<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.err(K::WrongType("a string")));

@@ -109,10 +109,16 @@ impl Timestamp {
     /// assert_eq!(Timestamp::parse_rfc3339("2016-04-01T00:00:00", true).unwrap().1, Leniency::NoOffset);
     /// ```
     pub fn parse_rfc3339(s: &str, lenient: bool) -> Result<(Self, Leniency), TimeError> {
-        let b = s.as_bytes();
-        if let Some(t) = Self::parse_canonical(b) {
-            return Ok((t, Leniency::None));
+        match Self::parse_canonical(s.as_bytes()) {
+            Some(t) => Ok((t, Leniency::None)),
+            None => Self::parse_general(s, lenient),
         }
+    }
+
+    /// Every form [`Timestamp::parse_rfc3339`] reads, with the reason and
+    /// offset of any error.
+    fn parse_general(s: &str, lenient: bool) -> Result<(Self, Leniency), TimeError> {
+        let b = s.as_bytes();
         let err = |offset: usize, reason: &'static str| TimeError { offset, reason };
         let num = |from: usize, len: usize| -> Result<u32, TimeError> {
             let digits = b
@@ -231,39 +237,45 @@ impl Timestamp {
     /// or rejects with the precise reason.
     #[inline]
     pub(crate) fn parse_canonical(b: &[u8]) -> Option<Self> {
-        let &[
-            y0,
-            y1,
-            y2,
-            y3,
-            b'-',
-            m0,
-            m1,
-            b'-',
-            d0,
-            d1,
-            t,
-            h0,
-            h1,
-            b':',
-            i0,
-            i1,
-            b':',
-            s0,
-            s1,
-            z,
-        ] = b
-        else {
-            return None;
+        // Three words: "YYYY-MM-", "DDTHH:MM", "MM:SSZ" (overlapping).
+        let word = |at: usize| -> Option<u64> {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b.get(at..at + 8)?);
+            Some(u64::from_le_bytes(w))
         };
-        if t | 0x20 != b't' || z | 0x20 != b'z' {
+        if b.len() != 20 {
             return None;
         }
-        let digits =
-            [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, i0, i1, s0, s1].map(|c| c.wrapping_sub(b'0'));
-        if digits.iter().any(|&d| d > 9) {
+        let (w0, w1, w2) = (word(0)?, word(8)?, word(12)?);
+        // Separators, with `T` and `Z` in either case (bit 0x20).
+        const SEP0: u64 = u64::from_le_bytes(*b"\0\0\0\0-\0\0-");
+        const SEP1: u64 = u64::from_le_bytes(*b"\0\0T\0\0:\0\0");
+        const SEP2: u64 = u64::from_le_bytes(*b"\0\0\0\0:\0\0Z");
+        const S0: u64 = u64::from_le_bytes([0, 0, 0, 0, 0xff, 0, 0, 0xff]);
+        const S1: u64 = u64::from_le_bytes([0, 0, 0xdf, 0, 0, 0xff, 0, 0]);
+        const S2: u64 = u64::from_le_bytes([0, 0, 0, 0, 0xff, 0, 0, 0xdf]);
+        // Digits: YYYY MM / DD HH MM / SS.
+        const M0: u64 = u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0]);
+        const M1: u64 = u64::from_le_bytes([0xff, 0xff, 0, 0xff, 0xff, 0, 0xff, 0xff]);
+        const M2: u64 = u64::from_le_bytes([0, 0, 0, 0, 0, 0xff, 0xff, 0]);
+        if w0 & S0 != SEP0 || w1 & S1 != SEP1 || w2 & S2 != SEP2 {
             return None;
         }
+        // Digit positions: every byte 0x30..=0x39.
+        let all_digits = |x: u64, m: u64| {
+            let x = (x & m) | (0x3030_3030_3030_3030 & !m);
+            x & 0xf0f0_f0f0_f0f0_f0f0 == 0x3030_3030_3030_3030
+                && (x.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0)
+                    == 0x3030_3030_3030_3030
+        };
+        if !all_digits(w0, M0) || !all_digits(w1, M1) || !all_digits(w2, M2) {
+            return None;
+        }
+        let digits: [u8; 14] = [
+            b[0], b[1], b[2], b[3], b[5], b[6], b[8], b[9], b[11], b[12], b[14], b[15], b[17],
+            b[18],
+        ]
+        .map(|c| c.wrapping_sub(b'0'));
         let two = |i: usize| u32::from(digits[i]) * 10 + u32::from(digits[i + 1]);
         let year = i64::from(two(0) * 100 + two(2));
         let (month, day, hour, minute, second) = (two(4), two(6), two(8), two(10), two(12));
@@ -303,5 +315,68 @@ impl fmt::Display for Timestamp {
             write!(f, ".{}", frac.trim_end_matches('0'))?;
         }
         f.write_str("Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fast path agrees with the general parser on everything in
+        /// the canonical shape, valid or not (out-of-range fields, wrong
+        /// separators, other characters).
+        #[test]
+        fn canonical_fast_path_matches_general_parser(
+            s in "[0-9]{4}[-/][0-9]{2}[-:][0-9]{2}[Tt Xx][0-9]{2}[:.][0-9]{2}[:-][0-9]{2}[Zz+ ]",
+            flip in proptest::option::of((0usize..20, any::<u8>())),
+        ) {
+            let mut b = s.into_bytes();
+            if let Some((at, byte)) = flip {
+                b[at] = byte;
+            }
+            let Ok(s) = String::from_utf8(b) else { return Ok(()) };
+            let fast = Timestamp::parse_canonical(s.as_bytes());
+            let general = Timestamp::parse_general(&s, false);
+            match fast {
+                Some(t) => prop_assert_eq!(general, Ok((t, super::Leniency::None)), "{}", s),
+                None => prop_assert!(general.is_err() || s.len() != 20, "{s}: {general:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_fast_path_examples() {
+        for (s, secs) in [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2016-04-01T00:00:00Z", 1_459_468_800),
+            ("2016-04-01t00:00:00z", 1_459_468_800),
+            ("2016-12-31T23:59:60Z", 1_483_228_799),
+            ("0000-01-01T00:00:00Z", -62_167_219_200),
+            ("9999-12-31T23:59:59Z", 253_402_300_799),
+            ("2024-02-29T12:00:00Z", 1_709_208_000),
+        ] {
+            assert_eq!(
+                Timestamp::parse_canonical(s.as_bytes()).map(|t| t.secs),
+                Some(secs),
+                "{s}"
+            );
+        }
+        for s in [
+            "2023-02-29T12:00:00Z",
+            "2016-13-01T00:00:00Z",
+            "2016-04-01T24:00:00Z",
+            "2016-04-01T00:60:00Z",
+            "2016-04-01T00:00:61Z",
+            "2016-04-00T00:00:00Z",
+            "2016-04-01 00:00:00Z",
+            "2016-04-01T00:00:00+",
+            "2016-04-01T00:00:0aZ",
+            "2016-04-01T00:00:00Z ",
+            "2016-04-01T00:00:00",
+        ] {
+            assert_eq!(Timestamp::parse_canonical(s.as_bytes()), None, "{s}");
+        }
     }
 }
