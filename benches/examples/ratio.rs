@@ -4,7 +4,7 @@
 //! the figures of record come from `cargo bench --bench report`.
 //!
 //! ```text
-//! cargo run --release -p mta-sts-benches --example ratio [corpus|synthetic] [rounds]
+//! cargo run --release -p mta-sts-benches --example ratio [corpus|synthetic|FILE] [rounds]
 //! ```
 
 use std::hint::black_box;
@@ -30,7 +30,9 @@ fn main() {
     let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(15);
     let inputs: Vec<Vec<u8>> = match workload {
         "synthetic" => vec![synthetic_report(50_000).into_bytes()],
-        _ => corpus_reports().into_iter().map(|(_, b)| b).collect(),
+        "corpus" => corpus_reports().into_iter().map(|(_, b)| b).collect(),
+        // Any other argument: one report file.
+        path => vec![std::fs::read(path).expect("readable report file")],
     };
     let bytes: usize = inputs.iter().map(Vec::len).sum();
     let ours = |b: &[u8]| tlsrpt_core::Report::parse_lenient(b).is_ok();

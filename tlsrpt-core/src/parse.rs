@@ -33,45 +33,38 @@ pub const MAX_DEPTH: usize = 64;
 const I_JSON_MAX: u64 = (1 << 53) - 1;
 
 /// A JSON Pointer (RFC 6901) into a report, such as
-/// `/policies/0/failure-details/3/receiving-ip`, held inline: warnings
-/// carry one each, and building them must not cost an allocation apiece.
+/// `/policies/0/failure-details/3/receiving-ip`, held as its segments (the
+/// schema's member names and array indices) and written out on demand:
+/// warnings carry one each, and making them must cost next to nothing.
 ///
 /// ```
 /// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-string":[],"policy-domain":"example.com","mx-host":"mx.example.com"},"summary":{"total-successful-session-count":5,"total-failure-session-count":0},"failure-details":[]}]}"#;
 /// let parsed = tlsrpt_core::Report::parse_lenient(json).unwrap();
-/// let paths: Vec<&str> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
+/// let paths: Vec<String> = parsed.warnings.iter().map(|w| w.path.to_string()).collect();
 /// assert_eq!(paths, ["/policies/0/policy/mx-host", ""]);
 /// assert_eq!(parsed.warnings[0].path, "/policies/0/policy/mx-host");
 /// assert!(parsed.warnings[1].path.is_root()); // contact-info is missing
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JsonPointer {
+    segs: [Seg; MAX_PATH],
     len: u8,
-    buf: [u8; Self::CAPACITY],
 }
 
 impl JsonPointer {
-    /// Longest pointer held. The report schema's deepest pointer,
-    /// `/policies/N/failure-details/N/additional-information` with
-    /// 20-digit indices, has 90 bytes.
-    pub const CAPACITY: usize = 95;
-
     /// The document root (the empty pointer).
     pub const ROOT: Self = Self {
+        segs: [Seg::Index(0); MAX_PATH],
         len: 0,
-        buf: [0; Self::CAPACITY],
     };
-
-    /// The pointer text (empty for the document root).
-    pub fn as_str(&self) -> &str {
-        // Only ASCII is ever written (member names of the schema, `/`,
-        // digits), so this never falls back.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
-    }
 
     /// True for the document root.
     pub fn is_root(&self) -> bool {
         self.len == 0
+    }
+
+    fn segments(&self) -> &[Seg] {
+        &self.segs[..usize::from(self.len).min(MAX_PATH)]
     }
 }
 
@@ -81,40 +74,60 @@ impl Default for JsonPointer {
     }
 }
 
-impl std::ops::Deref for JsonPointer {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl fmt::Display for JsonPointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        for seg in self.segments() {
+            match seg {
+                Seg::Key(k) => write!(f, "/{k}")?,
+                Seg::Index(i) => write!(f, "/{i}")?,
+            }
+        }
+        Ok(())
     }
 }
 
 impl fmt::Debug for JsonPointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
+        fmt::Debug::fmt(&self.to_string(), f)
     }
 }
 
 impl PartialEq<str> for JsonPointer {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        // Segment by segment, without writing the pointer out.
+        let mut rest = other;
+        for seg in self.segments() {
+            let Some(r) = rest.strip_prefix('/') else {
+                return false;
+            };
+            let end = r.find('/').unwrap_or(r.len());
+            let (text, tail) = r.split_at(end);
+            let same = match seg {
+                Seg::Key(k) => text == *k,
+                Seg::Index(i) => {
+                    text.parse::<usize>().ok() == Some(*i)
+                        && !text.starts_with('+')
+                        && (text == "0" || !text.starts_with('0'))
+                }
+            };
+            if !same {
+                return false;
+            }
+            rest = tail;
+        }
+        rest.is_empty()
     }
 }
 
 impl PartialEq<&str> for JsonPointer {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        *self == **other
     }
 }
 
 impl serde::Serialize for JsonPointer {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        s.collect_str(self)
     }
 }
 
@@ -132,16 +145,12 @@ pub struct ReportWarning {
 
 impl fmt::Display for ReportWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            if self.path.is_root() {
-                "/"
-            } else {
-                self.path.as_str()
-            },
-            self.message
-        )
+        if self.path.is_root() {
+            f.write_str("/")?;
+        } else {
+            write!(f, "{}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
@@ -375,10 +384,11 @@ const NAMES_FAILURE_DETAIL: Names = Names::new(&[
 /// scratch vector for the report's later arrays (see `Parser::scratch`).
 const SCRATCH_FROM: usize = 256;
 
-/// Room for path segments (the schema needs five).
-const MAX_PATH: usize = 8;
+/// Room for path segments: the schema nests five levels deep
+/// (`/policies/i/failure-details/j/member`).
+const MAX_PATH: usize = 6;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Seg {
     Key(&'static str),
     Index(usize),
@@ -650,41 +660,17 @@ impl<'a> Parser<'a> {
     }
 
     /// The current position as a JSON Pointer.
+    #[inline]
     fn pointer(&self) -> JsonPointer {
-        let mut p = JsonPointer::ROOT;
-        let mut len = 0;
-        for seg in &self.path[..self.depth.min(MAX_PATH)] {
-            let mut digits = [0u8; 21];
-            let text: &[u8] = match seg {
-                Seg::Key(k) => k.as_bytes(),
-                Seg::Index(i) => {
-                    let mut n = *i;
-                    let mut at = digits.len();
-                    loop {
-                        at -= 1;
-                        digits[at] = b'0' + (n % 10) as u8;
-                        n /= 10;
-                        if n == 0 {
-                            break;
-                        }
-                    }
-                    &digits[at..]
-                }
-            };
-            let Some(slot) = p.buf.get_mut(len..len + 1 + text.len()) else {
-                break;
-            };
-            slot[0] = b'/';
-            slot[1..].copy_from_slice(text);
-            len += 1 + text.len();
+        JsonPointer {
+            segs: self.path,
+            // depth <= MAX_PATH for every path the schema has.
+            len: self.depth.min(MAX_PATH) as u8,
         }
-        // len <= CAPACITY < 256
-        p.len = len as u8;
-        p
     }
 
     fn path_string(&self) -> String {
-        self.pointer().as_str().to_owned()
+        self.pointer().to_string()
     }
 
     #[inline(always)]
@@ -723,8 +709,9 @@ impl<'a> Parser<'a> {
     fn warn(&mut self, code: &'static str, message: impl Into<Cow<'static, str>>) {
         let path = self.pointer();
         if self.warnings.capacity() == 0 {
-            // Reports with warnings tend to have several.
-            self.warnings.reserve(8);
+            // Reports with warnings tend to have several; seven stay under
+            // 1 KiB, which allocators serve from their fast paths.
+            self.warnings.reserve(7);
         }
         self.warnings.push(ReportWarning {
             path,
@@ -1876,6 +1863,44 @@ mod tests {
             for other in ["policy-typ\":", "receiving-mx\":", "xxxxxxxxxxxxxxxx", ""] {
                 assert_eq!(table.find_at(other.as_bytes(), 0), None, "{other}");
             }
+        }
+    }
+
+    #[test]
+    fn json_pointer_text_and_equality() {
+        use super::{JsonPointer, Seg};
+        let mut p = JsonPointer::ROOT;
+        assert!(p.is_root());
+        assert_eq!(p.to_string(), "");
+        assert_eq!(p, "");
+        for (i, seg) in [
+            Seg::Key("policies"),
+            Seg::Index(10),
+            Seg::Key("failure-details"),
+            Seg::Index(0),
+            Seg::Key("receiving-ip"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            p.segs[i] = seg;
+        }
+        p.len = 5;
+        let text = "/policies/10/failure-details/0/receiving-ip";
+        assert_eq!(p.to_string(), text);
+        assert_eq!(p, text);
+        assert_eq!(format!("{p:?}"), format!("{text:?}"));
+        assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{text}\""));
+        for other in [
+            "/policies/010/failure-details/0/receiving-ip",
+            "/policies/+10/failure-details/0/receiving-ip",
+            "/policies/10/failure-details/0/receiving-ip/",
+            "/policies/10/failure-details/0",
+            "policies/10/failure-details/0/receiving-ip",
+            "/policies/10/failure-details/00/receiving-ip",
+            "/policies/1/failure-details/0/receiving-ip",
+        ] {
+            assert_ne!(p, other);
         }
     }
 

@@ -378,16 +378,22 @@ fn unknown_members_of_date_range_and_summary() {
         "{e}"
     );
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    let w: Vec<(&str, &str)> = p
+    let w: Vec<(String, &str)> = p
         .warnings
         .iter()
-        .map(|w| (w.path.as_str(), w.message.as_ref()))
+        .map(|w| (w.path.to_string(), w.message.as_ref()))
         .collect();
     assert_eq!(
         w,
         [
-            ("/date-range", "unknown date-range members ignored: tz"),
-            ("/policies/0/summary", "unknown summary members ignored: x")
+            (
+                "/date-range".to_owned(),
+                "unknown date-range members ignored: tz"
+            ),
+            (
+                "/policies/0/summary".to_owned(),
+                "unknown summary members ignored: x"
+            )
         ]
     );
 }
