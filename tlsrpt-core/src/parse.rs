@@ -489,14 +489,27 @@ fn parse_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
     Some(std::net::Ipv4Addr::from(octets))
 }
 
+/// Hex digit values, 0xff for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    let d = HEX[usize::from(c)];
+    (d != 0xff).then_some(d)
 }
 
 /// An IPv6 address in any RFC 4291 section 2.2 text form (hex groups,
@@ -862,7 +875,14 @@ impl<'a> Parser<'a> {
     /// line: few strings have escapes.
     #[inline(never)]
     fn string_escaped(&mut self, start: usize) -> R<Cow<'a, str>> {
-        let mut out = String::from(self.text(start, self.pos));
+        // The decoded text is no longer than the raw text up to the
+        // closing quote: find that first, for one allocation.
+        let mut end = self.pos;
+        while self.b.get(end) == Some(&b'\\') {
+            end = scan_string(self.b, end + 2);
+        }
+        let mut out = String::with_capacity(end - start);
+        out.push_str(self.text(start, self.pos));
         loop {
             match self.b.get(self.pos) {
                 None => return Err(self.err(K::Syntax("`\"` to end the string"))),
@@ -955,12 +975,13 @@ impl<'a> Parser<'a> {
         };
         let b = self.b;
         let mut v: u64 = 0;
+        let mut i = start;
         // Up to 19 digits cannot overflow u64; a 20th and later are checked.
-        while let Some(d) = b.get(self.pos).map(|c| c.wrapping_sub(b'0')) {
+        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')) {
             if d > 9 {
                 break;
             }
-            if self.pos - start >= 19 {
+            if i - start >= 19 {
                 v = v
                     .checked_mul(10)
                     .and_then(|v| v.checked_add(u64::from(d)))
@@ -970,8 +991,9 @@ impl<'a> Parser<'a> {
             } else {
                 v = v * 10 + u64::from(d);
             }
-            self.pos += 1;
+            i += 1;
         }
+        self.pos = i;
         if self.pos - start > 1 && self.b[start] == b'0' {
             return Err(self.err_at(start, K::Syntax("a number without leading zeros")));
         }
@@ -1176,10 +1198,18 @@ impl<'a> Parser<'a> {
     /// Unknown members of an object the model has no room for
     /// (`date-range`, `summary`): an error in strict mode, ignored with a
     /// warning in lenient mode.
+    #[inline]
     fn drop_unknown(&mut self, ext: &[Extension<'a>], object: &'static str) -> R<()> {
         if ext.is_empty() {
-            return Ok(());
+            Ok(())
+        } else {
+            self.drop_unknown_members(ext, object)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_unknown_members(&mut self, ext: &[Extension<'a>], object: &'static str) -> R<()> {
         let names: Vec<&str> = ext.iter().map(|e| e.name.as_ref()).collect();
         let names = names.join(", ");
         let reason = if object == "summary" {
@@ -1398,18 +1428,20 @@ impl<'a> Parser<'a> {
                 "policies is an object, not an array; read as a one-element array",
             )?;
             self.push(Seg::Index(0));
-            v.push(self.policy_result()?);
+            self.policy_result(&mut v)?;
             self.pop();
             return Ok(v);
         }
         self.array(|p, _| {
-            v.push(p.policy_result()?);
+            p.policy_result(&mut v)?;
             Ok(())
         })?;
         Ok(v)
     }
 
-    fn policy_result(&mut self) -> R<PolicyResult<'a>> {
+    /// One `policies` element, appended to `out` (built in place, not
+    /// moved there).
+    fn policy_result(&mut self, out: &mut Vec<PolicyResult<'a>>) -> R<()> {
         let (mut policy, mut summary, mut details) = (None, None, None);
         let mut ext = Vec::new();
         self.object(
@@ -1430,7 +1462,7 @@ impl<'a> Parser<'a> {
                             // into its own vector; only a report with large
                             // arrays gets the scratch vector for the rest.
                             p.array(|p, _| {
-                                scratch.push(p.failure_detail()?);
+                                p.failure_detail(&mut scratch)?;
                                 Ok(())
                             })?;
                             if scratch.len() >= SCRATCH_FROM {
@@ -1440,7 +1472,7 @@ impl<'a> Parser<'a> {
                         } else {
                             scratch.clear();
                             p.array(|p, _| {
-                                scratch.push(p.failure_detail()?);
+                                p.failure_detail(&mut scratch)?;
                                 Ok(())
                             })?;
                             let mut d = Vec::with_capacity(scratch.len());
@@ -1484,12 +1516,13 @@ impl<'a> Parser<'a> {
                 ),
             );
         }
-        Ok(PolicyResult {
+        out.push(PolicyResult {
             policy,
             summary,
             failure_details,
             extensions: ext,
-        })
+        });
+        Ok(())
     }
 
     fn policy_info(&mut self) -> R<PolicyInfo<'a>> {
@@ -1732,7 +1765,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn failure_detail(&mut self) -> R<FailureDetail<'a>> {
+    /// One `failure-details` element, appended to `out` (built in place,
+    /// not moved there).
+    fn failure_detail(&mut self, out: &mut Vec<FailureDetail<'a>>) -> R<()> {
         let mut rt = None;
         let (mut smi, mut rmh, mut helo, mut rip, mut count, mut info, mut code) =
             (None, None, None, None, None, None, None);
@@ -1808,7 +1843,7 @@ impl<'a> Parser<'a> {
                 self.warn("failure-detail-member-missing", message);
             }
         }
-        Ok(FailureDetail {
+        out.push(FailureDetail {
             result_type,
             sending_mta_ip: smi,
             receiving_mx_hostname: rmh,
@@ -1818,7 +1853,8 @@ impl<'a> Parser<'a> {
             additional_information: info,
             failure_reason_code: code,
             extensions: ext,
-        })
+        });
+        Ok(())
     }
 }
 
