@@ -764,6 +764,8 @@ impl<'a> Parser<'a> {
                 self.pos = p + 1;
                 return;
             }
+            // A line break starts the indentation of the next line.
+            Some(b'\n') => p += 1,
             _ => {}
         }
         const SPACES: u64 = 0x2020_2020_2020_2020;
