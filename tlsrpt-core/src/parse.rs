@@ -456,37 +456,42 @@ fn parse_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
     if !(7..=15).contains(&s.len()) {
         return None;
     }
+    let digit = |j: usize| {
+        s.get(j)
+            .map(|c| c.wrapping_sub(b'0'))
+            .filter(|&d| d <= 9)
+            .map(u32::from)
+    };
     let mut octets = [0u8; 4];
-    let mut n = 0;
-    let mut v: u32 = 0;
-    let mut digits = 0;
-    for &c in s {
-        if c == b'.' {
-            if digits == 0 || n == 3 {
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if s.get(i) != Some(&b'.') {
                 return None;
             }
-            octets[n] = v as u8;
-            n += 1;
-            v = 0;
-            digits = 0;
-        } else {
-            let d = c.wrapping_sub(b'0');
-            // A digit; no leading zero; at most 255 (so at most 3 digits).
-            if d > 9 || (digits == 1 && v == 0) {
+            i += 1;
+        }
+        // One to three digits, no leading zero, at most 255.
+        let first = digit(i)?;
+        let mut v = first;
+        i += 1;
+        if let Some(d) = digit(i) {
+            if first == 0 {
                 return None;
             }
-            v = v * 10 + u32::from(d);
-            digits += 1;
-            if v > 255 {
-                return None;
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+                if v > 255 {
+                    return None;
+                }
             }
         }
+        *octet = v as u8;
     }
-    if n != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = v as u8;
-    Some(std::net::Ipv4Addr::from(octets))
+    (i == s.len()).then(|| std::net::Ipv4Addr::from(octets))
 }
 
 /// Hex digit values, 0xff for anything else.
