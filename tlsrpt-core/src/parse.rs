@@ -640,25 +640,35 @@ impl<'a> Seen<'a> {
 }
 
 fn valid_contact(s: &str) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
     let b = s.as_bytes();
-    // Common case, checked with vectorised min/max: printable ASCII only.
-    let (lo, hi) = b
-        .iter()
-        .fold((u8::MAX, 0u8), |(lo, hi), &c| (lo.min(c), hi.max(c)));
-    if lo <= b' ' && b.iter().any(|&c| matches!(c, b'\t'..=b'\r' | b' ')) {
-        // ASCII whitespace as `char::is_whitespace` sees it.
-        return false;
+    // Common case: printable ASCII only (no byte at or below the space,
+    // none above 0x7f), checked eight bytes at a time.
+    let mut chunks = b.chunks_exact(8);
+    let mut special = false;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // High bit set for bytes below 0x21 (exact for the lowest such
+        // byte; any flag means at least one) or at or above 0x80.
+        special |= (x.wrapping_sub(LO * 0x21) | x) & HI != 0;
     }
-    // The rest of Unicode's whitespace only when there is non-ASCII text.
-    if hi >= 0x80 && s.contains(char::is_whitespace) {
-        return false;
+    special |= chunks.remainder().iter().any(|&c| c <= b' ' || c >= 0x80);
+    if special {
+        // ASCII whitespace as `char::is_whitespace` sees it, then the rest
+        // of Unicode's.
+        if b.iter().any(|&c| matches!(c, b'\t'..=b'\r' | b' ')) || s.contains(char::is_whitespace) {
+            return false;
+        }
     }
     let Some(at) = b.iter().rposition(|&c| c == b'@') else {
         return false;
     };
     let (local, domain) = (&b[..at], &b[at + 1..]);
     !local.is_empty()
-        && domain.contains(&b'.')
+        && domain.iter().any(|&c| c == b'.')
         && domain.first() != Some(&b'.')
         && domain.last() != Some(&b'.')
 }
@@ -1142,7 +1152,8 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1;
         let mut known = 0u32;
-        let mut unknown = Seen::new();
+        // Names of unknown members, made on the first one.
+        let mut unknown: Option<Seen<'a>> = None;
         if self.peek() == Some(b'}') {
             self.pos += 1;
             return Ok(());
@@ -1181,7 +1192,7 @@ impl<'a> Parser<'a> {
                 }
                 None => {
                     let key = key.unwrap_or_default();
-                    if !unknown.insert(key.clone()) {
+                    if !unknown.get_or_insert_with(Seen::new).insert(key.clone()) {
                         return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
                     }
                     let raw = self.raw_value(1)?;
@@ -1272,7 +1283,12 @@ impl<'a> Parser<'a> {
 
     fn string_array(&mut self) -> R<Vec<Cow<'a, str>>> {
         let mut v = Vec::new();
-        self.array(|p, _| {
+        self.array(|p, i| {
+            if i == 0 {
+                // One allocation for the usual few lines (policy-string,
+                // mx-host), made directly.
+                v = Vec::with_capacity(4);
+            }
             v.push(p.string()?);
             Ok(())
         })?;
@@ -1944,6 +1960,52 @@ mod tests {
             "/policies/1/failure-details/0/receiving-ip",
         ] {
             assert_ne!(p, other);
+        }
+    }
+
+    #[test]
+    fn contact_check() {
+        for ok in [
+            "tlsrpt@example.com",
+            "smtp-tls-reporting@google.com",
+            "a@b.c",
+            "x@y@mail.example",
+            "caf\u{e9}@\u{fc}ber.example",
+            "a\x01b@example.com",
+        ] {
+            assert!(super::valid_contact(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "@example.com",
+            "nobody",
+            "a@example",
+            "a@.example.com",
+            "a@example.com.",
+            "a b@example.com",
+            "tls-reporting@example.com\n",
+            "reports@exam\u{a0}ple.com",
+            "reports@example.com\u{2003}",
+            "\treports@example.com",
+        ] {
+            assert!(!super::valid_contact(bad), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn contact_check_matches_a_plain_reading(s in "[a-z@. \t\u{a0}\u{1}-]{0,24}") {
+            let plain = match s.rsplit_once('@') {
+                Some((l, d)) => {
+                    !l.is_empty()
+                        && d.contains('.')
+                        && !d.starts_with('.')
+                        && !d.ends_with('.')
+                        && !s.contains(char::is_whitespace)
+                }
+                None => false,
+            };
+            prop_assert_eq!(super::valid_contact(&s), plain, "{:?}", s);
         }
     }
 
