@@ -430,10 +430,10 @@ fn scan_string(b: &[u8], mut i: usize) -> usize {
         let x = u64::from_le_bytes(word);
         let q = x ^ (LO * u64::from(b'"'));
         let s = x ^ (LO * u64::from(b'\\'));
-        let m = (q.wrapping_sub(LO) & !q)
-            | (s.wrapping_sub(LO) & !s)
-            | (x.wrapping_sub(LO * 0x20) & !x);
-        let m = m & HI;
+        // `(v - LO) & !v & HI` flags zero bytes of `v`; the three tests
+        // share `!v & HI`, which is the same for `x`, `q` and `s` (`"` and
+        // `\\` have no high bit).
+        let m = (q.wrapping_sub(LO) | s.wrapping_sub(LO) | x.wrapping_sub(LO * 0x20)) & !x & HI;
         if m != 0 {
             return i + (m.trailing_zeros() / 8) as usize;
         }
@@ -784,16 +784,26 @@ impl<'a> Parser<'a> {
             _ => {}
         }
         const SPACES: u64 = 0x2020_2020_2020_2020;
-        while let Some(chunk) = b.get(p..p + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
+        // Sixteen bytes at a time: indentation in reports runs to twenty
+        // spaces and more.
+        while let Some(chunk) = b.get(p..p + 16) {
+            let mut lo = [0u8; 8];
+            let mut hi = [0u8; 8];
+            lo.copy_from_slice(&chunk[..8]);
+            hi.copy_from_slice(&chunk[8..]);
             // Zero exactly in the bytes that are spaces.
-            let x = u64::from_le_bytes(word) ^ SPACES;
-            if x == 0 {
-                p += 8;
+            let (x, y) = (
+                u64::from_le_bytes(lo) ^ SPACES,
+                u64::from_le_bytes(hi) ^ SPACES,
+            );
+            let n = if x != 0 {
+                (x.trailing_zeros() / 8) as usize
+            } else if y != 0 {
+                8 + (y.trailing_zeros() / 8) as usize
+            } else {
+                p += 16;
                 continue;
-            }
-            let n = (x.trailing_zeros() / 8) as usize;
+            };
             p += n;
             match chunk.get(n) {
                 Some(b'\n' | b'\r' | b'\t') => p += 1,
@@ -1140,6 +1150,7 @@ impl<'a> Parser<'a> {
     /// go to `member` with their index there (duplicates are errors, and
     /// the path names the member while it runs); unknown members are kept
     /// in `ext`.
+    #[inline(always)]
     fn object(
         &mut self,
         what: &'static str,
@@ -1158,9 +1169,15 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(());
         }
+        // The path slot of this object's members: written per member,
+        // taken off again (`depth = slot`) outside members and on errors
+        // of the object's own syntax.
+        let slot = self.depth;
+        self.depth += 1;
         loop {
             let at = self.pos;
             if self.peek() != Some(b'"') {
+                self.depth = slot;
                 return Err(self.err(K::WrongType("a string")));
             }
             let start = self.pos + 1;
@@ -1173,8 +1190,10 @@ impl<'a> Parser<'a> {
                 None => {
                     // Any other name: read it as a string (escapes
                     // included), then look it up.
+                    self.depth = slot;
                     let k = self.string()?;
                     self.expect(b':', "`:`")?;
+                    self.depth = slot + 1;
                     id = names.names.iter().position(|n| n.name == k);
                     key = Some(k);
                 }
@@ -1183,14 +1202,17 @@ impl<'a> Parser<'a> {
                 Some(i) => {
                     let bit = 1u32 << i;
                     if known & bit != 0 {
+                        self.depth = slot;
                         return Err(self.duplicate(names.names[i].name.as_bytes(), at));
                     }
                     known |= bit;
-                    self.push(Seg::Key(names.names[i].name));
+                    if let Some(seg) = self.path.get_mut(slot) {
+                        *seg = Seg::Key(names.names[i].name);
+                    }
                     member(self, i)?;
-                    self.pop();
                 }
                 None => {
+                    self.depth = slot;
                     let key = key.unwrap_or_default();
                     if !unknown.get_or_insert_with(Seen::new).insert(key.clone()) {
                         return Err(self.err_at(at, K::DuplicateMember(key.into_owned())));
@@ -1200,15 +1222,20 @@ impl<'a> Parser<'a> {
                         name: key,
                         raw_json: Cow::Borrowed(raw),
                     });
+                    self.depth = slot + 1;
                 }
             }
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    self.depth = slot;
                     return Ok(());
                 }
-                _ => return Err(self.err(K::Syntax("`,` or `}`"))),
+                _ => {
+                    self.depth = slot;
+                    return Err(self.err(K::Syntax("`,` or `}`")));
+                }
             }
         }
     }
