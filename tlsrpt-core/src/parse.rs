@@ -404,6 +404,8 @@ struct Parser<'a> {
     /// (`/policies/i/failure-details/j/member`).
     path: [Seg; MAX_PATH],
     depth: usize,
+    /// The last `YYYY-MM-DD` read in canonical form and its day number.
+    last_day: Option<([u8; 10], i64)>,
     warnings: Vec<ReportWarning>,
     /// Reused for the `failure-details` arrays after a large first one:
     /// it grows once per report, and each array is then moved out into an
@@ -682,6 +684,7 @@ impl<'a> Parser<'a> {
             strict,
             path: [Seg::Index(0); MAX_PATH],
             depth: 0,
+            last_day: None,
             warnings: Vec::new(),
             scratch: Vec::new(),
         }
@@ -1327,13 +1330,26 @@ impl<'a> Parser<'a> {
             // Fast path: `"YYYY-MM-DDTHH:MM:SSZ"` read in place.
             let from = self.pos + 1;
             if self.b.get(from + 20) == Some(&b'"')
-                && let Some(t) = self
+                && let Some((date, time)) = self
                     .b
                     .get(from..from + 20)
-                    .and_then(Timestamp::parse_canonical)
+                    .and_then(|s| s.split_first_chunk::<10>())
+                && let Ok(time) = <&[u8; 10]>::try_from(time)
+                && let Some(secs) = crate::time::canonical_time(time)
             {
-                self.pos = from + 21;
-                return Ok(t);
+                // The two date-times of a report mostly share their day.
+                let day = match self.last_day {
+                    Some((text, day)) if text == *date => Some(day),
+                    _ => crate::time::canonical_day(date),
+                };
+                if let Some(day) = day {
+                    self.last_day = Some((*date, day));
+                    self.pos = from + 21;
+                    return Ok(Timestamp {
+                        secs: day * 86_400 + i64::from(secs),
+                        nanos: 0,
+                    });
+                }
             }
         }
         let at = self.pos;

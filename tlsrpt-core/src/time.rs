@@ -238,65 +238,56 @@ impl Timestamp {
     /// or rejects with the precise reason.
     #[inline]
     pub(crate) fn parse_canonical(b: &[u8]) -> Option<Self> {
-        // Three words: "YYYY-MM-", "DDTHH:MM", "MM:SSZ" (overlapping).
-        let word = |at: usize| -> Option<u64> {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b.get(at..at + 8)?);
-            Some(u64::from_le_bytes(w))
-        };
-        if b.len() != 20 {
-            return None;
-        }
-        let (w0, w1, w2) = (word(0)?, word(8)?, word(12)?);
-        // Separators, with `T` and `Z` in either case (bit 0x20).
-        const SEP0: u64 = u64::from_le_bytes(*b"\0\0\0\0-\0\0-");
-        const SEP1: u64 = u64::from_le_bytes(*b"\0\0T\0\0:\0\0");
-        const SEP2: u64 = u64::from_le_bytes(*b"\0\0\0\0:\0\0Z");
-        const S0: u64 = u64::from_le_bytes([0, 0, 0, 0, 0xff, 0, 0, 0xff]);
-        const S1: u64 = u64::from_le_bytes([0, 0, 0xdf, 0, 0, 0xff, 0, 0]);
-        const S2: u64 = u64::from_le_bytes([0, 0, 0, 0, 0xff, 0, 0, 0xdf]);
-        // Digits: YYYY MM / DD HH MM / SS.
-        const M0: u64 = u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff, 0]);
-        const M1: u64 = u64::from_le_bytes([0xff, 0xff, 0, 0xff, 0xff, 0, 0xff, 0xff]);
-        const M2: u64 = u64::from_le_bytes([0, 0, 0, 0, 0, 0xff, 0xff, 0]);
-        if w0 & S0 != SEP0 || w1 & S1 != SEP1 || w2 & S2 != SEP2 {
-            return None;
-        }
-        // Digit positions: every byte 0x30..=0x39.
-        let all_digits = |x: u64, m: u64| {
-            let x = (x & m) | (0x3030_3030_3030_3030 & !m);
-            x & 0xf0f0_f0f0_f0f0_f0f0 == 0x3030_3030_3030_3030
-                && (x.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0)
-                    == 0x3030_3030_3030_3030
-        };
-        if !all_digits(w0, M0) || !all_digits(w1, M1) || !all_digits(w2, M2) {
-            return None;
-        }
-        let digits: [u8; 14] = [
-            b[0], b[1], b[2], b[3], b[5], b[6], b[8], b[9], b[11], b[12], b[14], b[15], b[17],
-            b[18],
-        ]
-        .map(|c| c.wrapping_sub(b'0'));
-        let two = |i: usize| u32::from(digits[i]) * 10 + u32::from(digits[i + 1]);
-        let year = i64::from(two(0) * 100 + two(2));
-        let (month, day, hour, minute, second) = (two(4), two(6), two(8), two(10), two(12));
-        if !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 60
-        {
-            return None;
-        }
-        // A leap second is kept within its minute, as the general parser does.
-        let second = second.min(59);
+        let (date, time) = b.split_first_chunk::<10>()?;
+        let time: &[u8; 10] = time.try_into().ok()?;
         Some(Self {
-            secs: days_from_civil(year, month, day) * 86_400
-                + i64::from(hour * 3600 + minute * 60 + second),
+            secs: canonical_day(date)? * 86_400 + i64::from(canonical_time(time)?),
             nanos: 0,
         })
     }
+}
+
+/// Two ASCII digits as a number, `None` unless both are digits.
+#[inline(always)]
+fn two_digits(a: u8, b: u8) -> Option<u32> {
+    let (a, b) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
+    (a <= 9 && b <= 9).then(|| u32::from(a) * 10 + u32::from(b))
+}
+
+/// `YYYY-MM-DD` as a day number since 1970-01-01 (`None` for anything
+/// else, including days the month does not have).
+#[inline]
+pub(crate) fn canonical_day(b: &[u8; 10]) -> Option<i64> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = b else {
+        return None;
+    };
+    let year = i64::from(two_digits(y0, y1)? * 100 + two_digits(y2, y3)?);
+    let (month, day) = (two_digits(m0, m1)?, two_digits(d0, d1)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day))
+}
+
+/// `THH:MM:SSZ` (either case of `T` and `Z`) as seconds into the day; a
+/// leap second is kept within its minute, as the general parser does.
+#[inline]
+pub(crate) fn canonical_time(b: &[u8; 10]) -> Option<u32> {
+    let &[t, h0, h1, b':', i0, i1, b':', s0, s1, z] = b else {
+        return None;
+    };
+    if t | 0x20 != b't' || z | 0x20 != b'z' {
+        return None;
+    }
+    let (hour, minute, second) = (
+        two_digits(h0, h1)?,
+        two_digits(i0, i1)?,
+        two_digits(s0, s1)?,
+    );
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(hour * 3600 + minute * 60 + second.min(59))
 }
 
 impl fmt::Display for Timestamp {
