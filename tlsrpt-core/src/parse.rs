@@ -1006,21 +1006,14 @@ impl<'a> Parser<'a> {
         let b = self.b;
         let mut v: u64 = 0;
         let mut i = start;
-        // Up to 19 digits cannot overflow u64; a 20th and later are checked.
-        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')) {
-            if d > 9 {
+        // Up to 19 digits cannot overflow u64; longer numbers go on with
+        // checked arithmetic, out of line.
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start == 19 {
+                (v, i) = self.long_count(start, v, i)?;
                 break;
             }
-            if i - start >= 19 {
-                v = v
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add(u64::from(d)))
-                    .ok_or_else(|| {
-                        self.err_at(start, K::InvalidCount("larger than 18446744073709551615"))
-                    })?;
-            } else {
-                v = v * 10 + u64::from(d);
-            }
+            v = v * 10 + u64::from(c - b'0');
             i += 1;
         }
         self.pos = i;
@@ -1040,6 +1033,23 @@ impl<'a> Parser<'a> {
             )?;
         }
         Ok(v)
+    }
+
+    /// The digits of a count from the 20th on (at `i`, with the value `v`
+    /// so far): the value and the end, or an error past `u64::MAX`.
+    #[cold]
+    #[inline(never)]
+    fn long_count(&self, start: usize, mut v: u64, mut i: usize) -> R<(u64, usize)> {
+        while let Some(&c) = self.b.get(i).filter(|c| c.is_ascii_digit()) {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                .ok_or_else(|| {
+                    self.err_at(start, K::InvalidCount("larger than 18446744073709551615"))
+                })?;
+            i += 1;
+        }
+        Ok((v, i))
     }
 
     /// Skip any JSON value and return its raw text.

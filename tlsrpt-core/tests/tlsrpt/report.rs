@@ -52,6 +52,24 @@ fn rpt_json_01_duplicates_and_i_json_numbers() {
             .contains("/policies/0/summary/total-successful-session-count"),
         "{e}"
     );
+    // u64::MAX itself (20 digits) is read exactly; a 21st digit overflows.
+    let max = overflow.replace("18446744073709551616", "18446744073709551615");
+    let p = Report::parse_lenient(max.as_bytes()).unwrap();
+    assert_eq!(
+        p.report.policies[0].summary.total_successful_session_count,
+        u64::MAX
+    );
+    assert!(p.warnings.iter().any(|w| w.code == "count-above-i-json"));
+    for long in ["184467440737095516150", "99999999999999999999", "00"] {
+        let doc = overflow.replace("18446744073709551616", long);
+        assert!(Report::parse_lenient(doc.as_bytes()).is_err(), "{long}");
+    }
+    let nineteen = overflow.replace("18446744073709551616", "9999999999999999999");
+    let p = Report::parse_lenient(nineteen.as_bytes()).unwrap();
+    assert_eq!(
+        p.report.policies[0].summary.total_successful_session_count,
+        9_999_999_999_999_999_999
+    );
 }
 
 #[test]
