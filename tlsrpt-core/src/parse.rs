@@ -13,6 +13,17 @@
 //! Both modes reject what cannot be read without guessing: broken JSON,
 //! duplicate members (I-JSON), counts that are not non-negative integers
 //! within `u64`, and values of the wrong JSON type.
+//!
+//! How it stays fast (see `benches/README.md` for the figures): UTF-8 is
+//! validated once for the whole input (simdutf8), so strings are borrowed
+//! without further checks; strings and whitespace are scanned eight or
+//! sixteen bytes at a time in ordinary `u64` arithmetic (SWAR, no `unsafe`);
+//! a member name is recognised by a perfect hash of its first eight bytes
+//! and a few word compares of `name":`, with a byte-wise fallback for
+//! anything unusual (escapes, space before the colon, the end of the
+//! input); the common forms of counts, IP addresses and date-times are
+//! read by straight-line code, anything else by the general paths;
+//! warnings carry their JSON Pointer as segments and cost no allocation.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -267,9 +267,11 @@ impl Report<'_> {
     }
 
     /// The report in the strict RFC form (RPT-JSON-*): `mx-host` always an
-    /// array (omitted when empty or for `no-policy-found`, DEC-25), absent
-    /// optional members omitted (never `null`), dates in UTC with `Z`, IP
-    /// addresses in RFC 5952 form. `pretty` indents with two spaces.
+    /// array, `policy-string` and (for `sts`) `mx-host` written even when
+    /// empty, both left out for `no-policy-found` unless there is something
+    /// to write (DEC-25; `mx-host` always left out there), absent optional
+    /// members omitted (never `null`), dates in UTC with `Z`, IP addresses
+    /// in RFC 5952 form. `pretty` indents with two spaces.
     ///
     /// ```
     /// let json = r#"{"organization-name":"Org","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"a@b.example","report-id":"1","policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"x.example"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0},"failure-details":[]}]}"#;
@@ -308,7 +310,11 @@ impl Report<'_> {
             w.open('{');
             w.key("policy-type");
             w.string(p.policy.policy_type.as_str());
-            if !p.policy.policy_string.is_empty() {
+            let no_policy = p.policy.policy_type == PolicyType::NoPolicyFound;
+            // Required members are written even when empty, so that the
+            // strict reader reads the strict form back (DEC-25 spares
+            // `no-policy-found` both; `mx-host` is required for `sts`).
+            if !no_policy || !p.policy.policy_string.is_empty() {
                 w.key("policy-string");
                 w.string_array(&p.policy.policy_string);
             }
@@ -316,7 +322,9 @@ impl Report<'_> {
                 w.key("policy-domain");
                 w.string(d);
             }
-            if !p.policy.mx_host.is_empty() && p.policy.policy_type != PolicyType::NoPolicyFound {
+            if !no_policy
+                && (!p.policy.mx_host.is_empty() || p.policy.policy_type == PolicyType::Sts)
+            {
                 w.key("mx-host");
                 w.string_array(&p.policy.mx_host);
             }

@@ -415,3 +415,35 @@ fn unknown_members_of_date_range_and_summary() {
         ]
     );
 }
+
+/// Found by the `tlsrpt_report` fuzz target: a strict report whose
+/// `policy-string` (or, for `sts`, `mx-host`) is an empty array was written
+/// without the member, and the strict reader refused the written form.
+#[test]
+fn rpt_json_02_required_empty_arrays_survive_the_writer() {
+    for (policy_type, extra) in [
+        ("sts", r#","mx-host":[]"#),
+        ("tlsa", ""),
+        ("=stWWWfailed", ""),
+    ] {
+        let json = format!(
+            r#"{{"organization-name":"Org","date-range":{{"start-datetime":"2024-01-09T00:00:00Z","end-datetime":"2024-01-09T23:59:59Z"}},"contact-info":"a@b.example","report-id":"r","policies":[{{"policy":{{"policy-type":"{policy_type}","policy-string":[],"policy-domain":"example.com"{extra}}},"summary":{{"total-successful-session-count":0,"total-failure-session-count":0}},"failure-details":[]}}]}}"#
+        );
+        let strict = Report::parse_strict(json.as_bytes()).unwrap().report;
+        for pretty in [false, true] {
+            let written = strict.to_json(pretty);
+            let back = Report::parse_strict(written.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}\n{written}"))
+                .report;
+            assert_eq!(back, strict, "{written}");
+            assert!(written.contains("\"policy-string\""), "{written}");
+        }
+        if !extra.is_empty() {
+            assert_eq!(strict.to_json(false), json);
+        }
+    }
+    // no-policy-found: both left out when empty (DEC-25).
+    let npf = r#"{"organization-name":"Org","date-range":{"start-datetime":"2024-01-09T00:00:00Z","end-datetime":"2024-01-09T23:59:59Z"},"contact-info":"a@b.example","report-id":"r","policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"example.com"},"summary":{"total-successful-session-count":0,"total-failure-session-count":0},"failure-details":[]}]}"#;
+    let r = Report::parse_strict(npf.as_bytes()).unwrap().report;
+    assert_eq!(r.to_json(false), npf);
+}
