@@ -681,7 +681,7 @@ fn valid_contact(s: &str) -> bool {
     };
     let (local, domain) = (&b[..at], &b[at + 1..]);
     !local.is_empty()
-        && domain.iter().any(|&c| c == b'.')
+        && domain.contains(&b'.')
         && domain.first() != Some(&b'.')
         && domain.last() != Some(&b'.')
 }
