@@ -177,7 +177,7 @@ pub struct Parsed<'a> {
 impl Report<'_> {
     /// Read a report with the strict reader.
     pub fn parse_strict(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
-        Parser::new(json, true).report().map_err(|e| *e)
+        Parser::read(json, true)
     }
 
     /// Read a report with the lenient reader (DEC-01).
@@ -190,7 +190,7 @@ impl Report<'_> {
     /// assert!(tlsrpt_core::Report::parse_strict(json).is_err());
     /// ```
     pub fn parse_lenient(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
-        Parser::new(json, false).report().map_err(|e| *e)
+        Parser::read(json, false)
     }
 }
 
@@ -849,7 +849,33 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn report(mut self) -> R<Parsed<'a>> {
+    /// Read one report, with the error unboxed for the public API.
+    #[inline(always)]
+    fn read(json: &'a [u8], strict: bool) -> Result<Parsed<'a>, ReportError> {
+        let mut p = Parser::new(json, strict);
+        // The report is written into its final place (no moves of the
+        // large value through return slots).
+        let mut parsed = Parsed {
+            report: Report {
+                organization_name: Cow::Borrowed(""),
+                date_range: DateRange::default(),
+                contact_info: None,
+                report_id: Cow::Borrowed(""),
+                policies: Vec::new(),
+                extensions: Vec::new(),
+            },
+            warnings: Vec::new(),
+        };
+        match p.report(&mut parsed.report) {
+            Ok(()) => {
+                parsed.warnings = std::mem::take(&mut p.warnings);
+                Ok(parsed)
+            }
+            Err(e) => Err(*e),
+        }
+    }
+
+    fn report(&mut self, out: &mut Report<'a>) -> R<()> {
         let mut start = 0;
         if self.b.starts_with(b"\xef\xbb\xbf") {
             if self.strict {
@@ -870,15 +896,12 @@ impl<'a> Parser<'a> {
         };
         // Work on the text after the BOM; offsets stay those of the input.
         self.pos = start;
-        let report = self.top()?;
+        self.top(out)?;
         self.ws();
         if self.pos != self.b.len() {
             return Err(self.err(K::TrailingData));
         }
-        Ok(Parsed {
-            report,
-            warnings: self.warnings,
-        })
+        Ok(())
     }
 
     /// Borrow `self.b[from..to]` as text (boundaries are ASCII quotes, so
@@ -1395,7 +1418,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn top(&mut self) -> R<Report<'a>> {
+    fn top(&mut self, out: &mut Report<'a>) -> R<()> {
         let mut org = None;
         let mut range = None;
         let mut contact: Option<Option<Cow<'a, str>>> = None;
@@ -1467,14 +1490,15 @@ impl<'a> Parser<'a> {
                 "end-datetime is before start-datetime",
             );
         }
-        Ok(Report {
+        *out = Report {
             organization_name,
             date_range,
             contact_info,
             report_id,
             policies,
             extensions: ext,
-        })
+        };
+        Ok(())
     }
 
     fn date_range(&mut self) -> R<DateRange> {
