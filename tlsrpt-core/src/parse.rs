@@ -1567,30 +1567,24 @@ impl<'a> Parser<'a> {
                         summary = Some(p.summary()?);
                     }
                     2 => {
+                        // The first array of the report goes straight into
+                        // its own vector; only a report with large arrays
+                        // keeps the scratch vector for the rest.
                         let mut scratch = std::mem::take(&mut p.scratch);
-                        if scratch.capacity() == 0 {
-                            // The first array of the report goes straight
-                            // into its own vector; only a report with large
-                            // arrays gets the scratch vector for the rest.
-                            p.array(|p, _| {
-                                p.failure_detail(&mut scratch)?;
-                                Ok(())
-                            })?;
-                            if scratch.len() >= SCRATCH_FROM {
-                                p.scratch = Vec::with_capacity(scratch.len());
-                            }
-                            details = Some(scratch);
-                        } else {
-                            scratch.clear();
-                            p.array(|p, _| {
-                                p.failure_detail(&mut scratch)?;
-                                Ok(())
-                            })?;
+                        let reused = scratch.capacity() > 0;
+                        scratch.clear();
+                        p.array(|p, _| p.failure_detail(&mut scratch))?;
+                        details = Some(if reused {
                             let mut d = Vec::with_capacity(scratch.len());
                             d.append(&mut scratch);
                             p.scratch = scratch;
-                            details = Some(d);
-                        }
+                            d
+                        } else {
+                            if scratch.len() >= SCRATCH_FROM {
+                                p.scratch = Vec::with_capacity(scratch.len());
+                            }
+                            scratch
+                        });
                     }
                     _ => {}
                 }
