@@ -87,6 +87,17 @@ pub fn corpus_reports() -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The reports of a named workload, for the profiling examples: `corpus`
+/// (every corpus report), `synthetic` (one report with 50,000 failure
+/// details), or else a path to one report file.
+pub fn workload(name: &str) -> std::io::Result<Vec<Vec<u8>>> {
+    Ok(match name {
+        "corpus" => corpus_reports().into_iter().map(|(_, b)| b).collect(),
+        "synthetic" => vec![synthetic_report(50_000).into_bytes()],
+        path => vec![std::fs::read(path)?],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

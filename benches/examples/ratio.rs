@@ -10,8 +10,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use mta_sts_benches::{corpus_reports, synthetic_report};
-
 fn time(inputs: &[Vec<u8>], f: &dyn Fn(&[u8]) -> bool, budget: Duration) -> f64 {
     let start = Instant::now();
     let mut n = 0u64;
@@ -28,12 +26,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let workload = args.get(1).map_or("corpus", String::as_str);
     let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(15);
-    let inputs: Vec<Vec<u8>> = match workload {
-        "synthetic" => vec![synthetic_report(50_000).into_bytes()],
-        "corpus" => corpus_reports().into_iter().map(|(_, b)| b).collect(),
-        // Any other argument: one report file.
-        path => vec![std::fs::read(path).expect("readable report file")],
-    };
+    let inputs = mta_sts_benches::workload(workload).expect("readable report file");
     let bytes: usize = inputs.iter().map(Vec::len).sum();
     let ours = |b: &[u8]| tlsrpt_core::Report::parse_lenient(b).is_ok();
     let theirs = |b: &[u8]| mail_auth::report::tlsrpt::TlsReport::parse_json(b).is_ok();
