@@ -1,4 +1,4 @@
-//! Socketmap load test of the policy daemon (`policy_fetch::Daemon`, what
+//! Socketmap load test of the policy daemon (`mta_sts_postfix::Daemon`, what
 //! `mtasts daemon` runs): requests/s and latency percentiles for 1, 8 and
 //! 64 client connections, each with one request outstanding (Postfix
 //! waits for every answer), on a warm persistent cache.
@@ -68,9 +68,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use policy_fetch::config::Config;
-use policy_fetch::daemon::{Daemon, DaemonHandle};
-use policy_fetch::socketmap::{self, Frame};
+use mta_sts_postfix::config::Config;
+use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
+use mta_sts_postfix::socketmap::{self, Frame};
 use test_support::{CertSet, DnsServer, HttpsServer, Routes, TestCa, Zones};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use policy_fetch::Config;
+use mta_sts_postfix::Config;
 
 fuzz_target!(|text: &str| {
     match Config::from_toml(text) {

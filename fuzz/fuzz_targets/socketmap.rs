@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mta_sts_core::Policy;
-use policy_fetch::socketmap::{
+use mta_sts_postfix::socketmap::{
     Frame, Key, MAX_NETSTRING, Request, ZoneSettings, decode, encode, normalize_key, policy_reply,
 };
 

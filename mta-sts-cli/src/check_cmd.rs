@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use policy_fetch::check::{Applied, CheckReport, MxReport, PolicyStatus, RecordStatus, Severity};
-use policy_fetch::smtp::CertStatus;
-use policy_fetch::{CheckOptions, check_domain};
+use mta_sts_check::check::{Applied, CheckReport, MxReport, PolicyStatus, RecordStatus, Severity};
+use mta_sts_check::smtp::CertStatus;
+use mta_sts_check::{CheckOptions, check_domain};
 
 use crate::{NetArgs, output};
 
@@ -33,8 +33,8 @@ pub(crate) struct CheckArgs {
     pub(crate) net: NetArgs,
 }
 
-fn parse_domain(s: &str) -> Result<String, String> {
-    policy_fetch::check::normalize_domain(s)
+fn parse_domain(s: &str) -> Result<String, mta_sts_core::domain::DomainError> {
+    mta_sts_core::domain::normalize(s)
 }
 
 /// `mtasts check`.

@@ -1,9 +1,9 @@
 //! `mtasts daemon`: the MTA-STS policy daemon for Postfix's
 //! `smtp_tls_policy_maps` (socketmap protocol, as postfix-mta-sts-resolver
-//! answers it), built on `policy_fetch::daemon`.
+//! answers it), built on `mta_sts_postfix::daemon`.
 //!
 //! The configuration is the `--config` TOML file (see
-//! `policy_fetch::config`), or the defaults, with the command-line flags
+//! `mta_sts_postfix::config`), or the defaults, with the command-line flags
 //! applied on top. SIGHUP re-reads the file (and re-applies the flags);
 //! SIGTERM and SIGINT stop gracefully with exit status 0. Messages go to
 //! stderr as `info: ...` and `warning: ...` lines; a start failure (bad
@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use policy_fetch::config::{Config, ConfigError};
-use policy_fetch::daemon::{Daemon, DaemonHandle, LogFn, LogLevel};
+use mta_sts_postfix::config::{Config, ConfigError};
+use mta_sts_postfix::daemon::{Daemon, DaemonHandle, LogFn, LogLevel};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{NetArgs, output};

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cert_cmd;
 mod check_cmd;
+#[cfg(unix)]
 mod daemon_cmd;
 mod input;
 mod output;
@@ -57,6 +58,7 @@ enum Command {
     /// Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record.
     Check(check_cmd::CheckArgs),
     /// Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps).
+    #[cfg(unix)]
     Daemon(daemon_cmd::DaemonArgs),
 }
 
@@ -336,6 +338,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Export(a)) => report_cmd::export(&a),
         Command::Cert(CertCommand::Check(a)) => cert_cmd::check(&a, json),
         Command::Check(a) => check_cmd::check(&a, json),
+        #[cfg(unix)]
         Command::Daemon(a) => daemon_cmd::run(&a),
     }
 }

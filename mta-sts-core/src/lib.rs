@@ -6,6 +6,10 @@
 //! decisions. No IO, no clock, no async: the caller passes in bytes and
 //! `now`.
 //!
+//! Requirement IDs such as `STS-POL-03` and decisions such as `DEC-05` in
+//! these docs refer to the
+//! [conformance checklist](https://github.com/mta-sts-rs/mta-sts-rs/blob/main/docs/conformance.md).
+//!
 //! ```
 //! use mta_sts_core::{Mode, Policy, StsRecord};
 //!
@@ -45,8 +49,8 @@
 //! - Per delivery: [`discovery::Discovery`], then [`enforce::decide`].
 //!
 //! Where RFC 8461 is ambiguous, the crate follows the decisions DEC-01 to
-//! DEC-12 recorded in the project's specification digest; see the crate
-//! README for the list.
+//! DEC-12 of the [conformance checklist](https://github.com/mta-sts-rs/mta-sts-rs/blob/main/docs/conformance.md);
+//! the crate README lists them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -58,6 +62,7 @@
 
 pub mod cert;
 pub mod discovery;
+pub mod domain;
 pub mod enforce;
 pub mod error;
 pub mod lint;

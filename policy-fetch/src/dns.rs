@@ -87,16 +87,43 @@ fn fqdn(name: &str) -> String {
 impl Dns {
     /// The system's resolvers (`/etc/resolv.conf`).
     pub fn system() -> Result<Self, FetchError> {
-        let mut b = TokioResolver::builder_tokio()
-            .map_err(|e| FetchError::Config(format!("DNS configuration: {e}")))?;
+        let mut b = TokioResolver::builder_tokio().map_err(|e| FetchError::DnsConfig(e.into()))?;
         let opts = b.options_mut();
         opts.timeout = Duration::from_secs(5);
         opts.attempts = 2;
         opts.ndots = 0;
-        let resolver = b
-            .build()
-            .map_err(|e| FetchError::Config(format!("DNS resolver: {e}")))?;
+        let resolver = b.build().map_err(|e| FetchError::Resolver(e.into()))?;
         Ok(Self { resolver })
+    }
+
+    /// Use a resolver the caller already has (an MTA sharing its own
+    /// resolver and its cache). Lookups honour its options; note that
+    /// `ndots` should be 0 so that policy domains are never searched under
+    /// local suffixes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use policy_fetch::Dns;
+    /// use policy_fetch::hickory_resolver::{TokioResolver, config::ResolverConfig};
+    /// use policy_fetch::hickory_resolver::net::runtime::TokioRuntimeProvider;
+    ///
+    /// let resolver = TokioResolver::builder_with_config(
+    ///     ResolverConfig::from_name_servers(Vec::new()),
+    ///     TokioRuntimeProvider::default(),
+    /// )
+    /// .build()?;
+    /// let dns = Dns::from_resolver(resolver.clone());
+    /// assert!(std::ptr::eq(dns.resolver(), dns.resolver()));
+    /// # Ok(()) }
+    /// ```
+    pub fn from_resolver(resolver: TokioResolver) -> Self {
+        Self { resolver }
+    }
+
+    /// The hickory resolver behind this `Dns`.
+    pub fn resolver(&self) -> &TokioResolver {
+        &self.resolver
     }
 
     /// Use only the DNS server at `addr` (UDP, with TCP for truncated answers).
@@ -110,7 +137,7 @@ impl Dns {
         let resolver = TokioResolver::builder_with_config(cfg, TokioRuntimeProvider::default())
             .with_options(options())
             .build()
-            .map_err(|e| FetchError::Config(format!("DNS resolver: {e}")))?;
+            .map_err(|e| FetchError::Resolver(e.into()))?;
         Ok(Self { resolver })
     }
 

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::dns::Dns;
-use crate::error::FetchError;
+use crate::error::{BoxError, FetchError};
 
 /// Trust anchors for policy hosts (and MX probes).
 #[derive(Debug, Clone)]
@@ -62,29 +62,30 @@ impl Roots {
 
     /// Add every certificate of a PEM file.
     pub fn add_pem_file(&mut self, path: &Path) -> Result<usize, FetchError> {
-        let err = |reason: String| FetchError::CaFile {
-            path: path.display().to_string(),
+        let err = |reason: &'static str, source: Option<BoxError>| FetchError::CaFile {
+            path: path.to_owned(),
             reason,
+            source,
         };
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err("cannot read the file", Some(e.into())))?
             .collect::<Result<_, _>>()
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err("not a PEM file", Some(e.into())))?;
         if certs.is_empty() {
-            return Err(err("no CERTIFICATE in the file".into()));
+            return Err(err("no CERTIFICATE in the file", None));
         }
         let n = certs.len();
         for c in certs {
-            self.store.add(c).map_err(|e| err(e.to_string()))?;
+            self.store
+                .add(c)
+                .map_err(|e| err("certificate refused as a trust anchor", Some(e.into())))?;
         }
         Ok(n)
     }
 
     /// Add one DER certificate as a trust anchor.
     pub fn add_der(&mut self, der: CertificateDer<'_>) -> Result<(), FetchError> {
-        self.store
-            .add(der)
-            .map_err(|e| FetchError::Config(format!("trust anchor: {e}")))
+        self.store.add(der).map_err(FetchError::TrustAnchor)
     }
 
     /// The underlying rustls root store.
@@ -108,7 +109,7 @@ impl Roots {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         Ok(ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| FetchError::Config(format!("TLS: {e}")))?
+            .map_err(FetchError::Tls)?
             .with_root_certificates(self.store.clone())
             .with_no_client_auth())
     }
@@ -175,7 +176,7 @@ pub(crate) fn classify_tls(e: &std::io::Error) -> (bool, String) {
 }
 
 /// A short description of a certificate error, naming the failure.
-pub(crate) fn describe_cert_error(c: &CertificateError) -> String {
+pub fn describe_cert_error(c: &CertificateError) -> String {
     match c {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             "certificate expired".into()

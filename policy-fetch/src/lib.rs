@@ -2,25 +2,38 @@
 //!
 //! Asynchronous MTA-STS discovery for sending MTAs and operators: DNS
 //! through hickory-resolver, HTTPS through rustls and hyper (no OpenSSL),
-//! a policy cache that refreshes before expiry and survives restarts, the
-//! end-to-end domain check behind `mtasts check`, and a Postfix
-//! `smtp_tls_policy_maps` socketmap daemon.
+//! and a policy cache that refreshes before expiry and survives restarts.
 //!
-//! All decisions come from `mta-sts-core`; this crate does the IO.
+//! Requirement IDs such as `STS-FETCH-09` and decisions such as `DEC-28`
+//! in these docs refer to the
+//! [conformance checklist](https://github.com/mta-sts-rs/mta-sts-rs/blob/main/docs/conformance.md).
 //!
-//! The socketmap answer Postfix gets for a domain with an `enforce` policy
-//! (no IO needed for this part):
+//! All decisions come from `mta-sts-core`; this crate does the IO. The
+//! domain check (`mtasts check`) lives in `mta-sts-check`, the Postfix
+//! socketmap daemon in `mta-sts-postfix`.
+//!
+//! # Features
+//!
+//! - `redb` (default): [`store::RedbStore`], the embedded on-disk store.
+//!   Without it, only [`store::MemoryStore`] and your own [`store::Store`]
+//!   implementations are available.
+//!
+//! The service answers from memory without IO while a policy is fresh.
+//! This needs no network:
 //!
 //! ```
-//! use mta_sts_core::Policy;
-//! use policy_fetch::socketmap::{Key, ZoneSettings, normalize_key, policy_reply};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use std::time::SystemTime;
+//! use policy_fetch::{Dns, FetchConfig, MtaSts, PolicyClient, Roots, Settings, store::MemoryStore};
 //!
-//! let Key::Domain(domain) = normalize_key("[Example.COM.]:25") else { unreachable!() };
-//! assert_eq!(domain, "example.com");
-//! let policy = Policy::parse("version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: *.example.net\nmax_age: 86400\n")?;
-//! let reply = policy_reply(&domain, Some(&policy), &ZoneSettings::default());
-//! assert_eq!(reply.to_string(), "OK secure match=mx1.example.com:.example.net servername=hostname");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! let dns = Dns::with_server("127.0.0.1:53".parse()?)?;
+//! let http = PolicyClient::new(dns.clone(), &Roots::empty(), FetchConfig::default())?;
+//! let (sts, skipped) = MtaSts::new(dns, http, Arc::new(MemoryStore::new()), Settings::default())?;
+//! assert!(skipped.is_empty());
+//! assert!(sts.fresh("example.com", SystemTime::now()).is_none()); // nothing cached yet
+//! # Ok(()) }
 //! ```
 //!
 //! Discovery for a delivery (needs the network):
@@ -47,7 +60,7 @@
 //!       coalesce per domain ─► Discovery (mta-sts-core) ◄─► Dns::txt / PolicyClient::fetch
 //!                          │
 //!                          ▼
-//!            cache action ─► memory + Store (redb file)
+//!            cache action ─► memory + Store (redb file, off the async workers)
 //! ```
 
 #![forbid(unsafe_code)]
@@ -58,23 +71,18 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod check;
-pub mod config;
-pub mod daemon;
 pub mod dns;
 pub mod error;
 pub mod https;
 pub mod overrides;
 pub mod service;
-pub mod smtp;
-pub mod socketmap;
 pub mod store;
 
-pub use check::{CheckOptions, CheckReport, check_domain};
-pub use config::Config;
-pub use daemon::{Daemon, DaemonHandle};
 pub use dns::Dns;
 pub use error::{FetchError, StoreError};
+/// The hickory resolver this crate is built on, for
+/// [`Dns::from_resolver`].
+pub use hickory_resolver;
 pub use https::{FetchConfig, PolicyClient, Roots};
 pub use overrides::Overrides;
 pub use service::{MtaSts, PolicyLookup, Settings};

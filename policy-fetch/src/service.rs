@@ -26,6 +26,7 @@ use mta_sts_core::discovery::{
 use tokio::sync::OnceCell;
 
 use crate::dns::Dns;
+use crate::error::{Chain, StoreError, StoreOp};
 use crate::https::PolicyClient;
 use crate::store::Store;
 
@@ -221,23 +222,24 @@ impl std::fmt::Debug for MtaSts {
     }
 }
 
-/// Normalise a Policy Domain: lower case, one trailing dot removed.
+/// Normalise a Policy Domain: lower case, one trailing dot removed
+/// ([`mta_sts_core::domain::fold`]).
 pub fn normalize_domain(domain: &str) -> String {
-    domain
-        .strip_suffix('.')
-        .unwrap_or(domain)
-        .to_ascii_lowercase()
+    mta_sts_core::domain::fold(domain).into_owned()
 }
 
 impl MtaSts {
     /// Create the service and load every entry of `store`. Returns the
     /// service and the entries that could not be loaded.
+    ///
+    /// Loading reads the whole store synchronously: call it at start-up,
+    /// before serving, or from `tokio::task::spawn_blocking`.
     pub fn new(
         dns: Dns,
         http: PolicyClient,
         store: Arc<dyn Store>,
         settings: Settings,
-    ) -> Result<(Arc<Self>, Vec<crate::store::SkippedEntry>), crate::error::StoreError> {
+    ) -> Result<(Arc<Self>, Vec<crate::store::SkippedEntry>), StoreError> {
         let loaded = store.load_all()?;
         let bad = loaded.skipped;
         let slots = loaded
@@ -445,9 +447,9 @@ impl MtaSts {
                 let mut entry = (**entry).clone();
                 // A background refresh is not a use for a delivery.
                 entry.last_used = if refresh { last_used } else { t };
-                if let Err(e) = self.store.put(&entry) {
+                if let Err(e) = self.store_put(&entry).await {
                     inc(&self.metrics.store_errors);
-                    warnings.push(format!("{domain}: {e}"));
+                    warnings.push(Chain(&e).to_string());
                 }
                 let slot = Arc::new(Slot::new(entry, if confirmed { t } else { 0 }));
                 if let Ok(mut slots) = self.slots.write() {
@@ -469,6 +471,24 @@ impl MtaSts {
             warnings,
             txt_problem: outcome.txt_problem,
         }
+    }
+
+    /// Write `entry` to the store on the blocking pool (a commit may fsync).
+    async fn store_put(&self, entry: &CacheEntry) -> Result<(), StoreError> {
+        let store = Arc::clone(&self.store);
+        let owned = entry.clone();
+        tokio::task::spawn_blocking(move || store.put(&owned))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::new(StoreOp::Put, entry.domain.as_str(), e)))
+    }
+
+    /// Remove `domain` from the store on the blocking pool.
+    async fn store_remove(&self, domain: &str) -> Result<(), StoreError> {
+        let store = Arc::clone(&self.store);
+        let owned = domain.to_owned();
+        tokio::task::spawn_blocking(move || store.remove(&owned))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::new(StoreOp::Remove, domain, e)))
     }
 
     fn count_failure(&self, rt: &ResultType) {
@@ -505,9 +525,9 @@ impl MtaSts {
                 if let Ok(mut s) = self.slots.write() {
                     s.remove(&domain);
                 }
-                if let Err(e) = self.store.remove(&domain) {
+                if let Err(e) = self.store_remove(&domain).await {
                     inc(&self.metrics.store_errors);
-                    warnings.push(format!("{domain}: {e}"));
+                    warnings.push(Chain(&e).to_string());
                 }
                 inc(&self.metrics.evictions);
                 evicted += 1;

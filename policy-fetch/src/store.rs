@@ -1,17 +1,23 @@
 //! Where cache entries persist: behind the [`Store`] trait, with an
 //! in-memory store and an embedded on-disk default (redb: pure Rust, ACID,
-//! crash-safe, no server). Entries are stored as JSON (the serde form of
-//! `mta_sts_core::discovery::CacheEntry`; policies are re-validated when
-//! they are loaded).
+//! crash-safe, no server; feature `redb`, on by default). Entries are
+//! stored as JSON (the serde form of `mta_sts_core::discovery::CacheEntry`;
+//! policies are re-validated when they are loaded).
+//!
+//! [`Store`] is synchronous: an implementation may block (a commit with
+//! fsync). The policy service never calls it on an async worker thread:
+//! writes and removals run on tokio's blocking pool.
 
 use std::collections::HashMap;
+#[cfg(feature = "redb")]
 use std::path::Path;
 use std::sync::Mutex;
 
 use mta_sts_core::discovery::CacheEntry;
+#[cfg(feature = "redb")]
 use redb::{Database, ReadableTable, TableDefinition};
 
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreOp};
 
 /// What [`Store::load_all`] found.
 #[derive(Debug, Clone, Default)]
@@ -55,13 +61,13 @@ impl MemoryStore {
     }
 }
 
-fn poisoned<T>(_: T) -> StoreError {
-    StoreError("lock poisoned".into())
+fn poisoned<T>(op: StoreOp, target: &str) -> impl FnOnce(T) -> StoreError + '_ {
+    move |_| StoreError::new(op, target, "the memory store's lock is poisoned")
 }
 
 impl Store for MemoryStore {
     fn load_all(&self) -> Result<Loaded, StoreError> {
-        let map = self.map.lock().map_err(poisoned)?;
+        let map = self.map.lock().map_err(poisoned(StoreOp::Load, ""))?;
         Ok(Loaded {
             entries: map.values().cloned().collect(),
             skipped: Vec::new(),
@@ -71,54 +77,61 @@ impl Store for MemoryStore {
     fn put(&self, entry: &CacheEntry) -> Result<(), StoreError> {
         self.map
             .lock()
-            .map_err(poisoned)?
+            .map_err(poisoned(StoreOp::Put, &entry.domain))?
             .insert(entry.domain.clone(), entry.clone());
         Ok(())
     }
 
     fn remove(&self, domain: &str) -> Result<(), StoreError> {
-        self.map.lock().map_err(poisoned)?.remove(domain);
+        self.map
+            .lock()
+            .map_err(poisoned(StoreOp::Remove, domain))?
+            .remove(domain);
         Ok(())
     }
 }
 
+#[cfg(feature = "redb")]
 const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mta_sts_policies_v1");
 
 /// The embedded on-disk store (one redb file).
+#[cfg(feature = "redb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
 pub struct RedbStore {
     db: Database,
 }
 
+#[cfg(feature = "redb")]
 impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedbStore").finish_non_exhaustive()
     }
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
-}
-
+#[cfg(feature = "redb")]
 impl RedbStore {
     /// Open (or create) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db =
-            Database::create(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-        let tx = db.begin_write().map_err(err)?;
-        tx.open_table(TABLE).map_err(err)?;
-        tx.commit().map_err(err)?;
+        let shown = path.display().to_string();
+        let err = |e: redb::Error| StoreError::new(StoreOp::Open, shown.as_str(), e);
+        let db = Database::create(path).map_err(|e| err(e.into()))?;
+        let tx = db.begin_write().map_err(|e| err(e.into()))?;
+        tx.open_table(TABLE).map_err(|e| err(e.into()))?;
+        tx.commit().map_err(|e| err(e.into()))?;
         Ok(Self { db })
     }
 }
 
+#[cfg(feature = "redb")]
 impl Store for RedbStore {
     fn load_all(&self) -> Result<Loaded, StoreError> {
-        let tx = self.db.begin_read().map_err(err)?;
-        let table = tx.open_table(TABLE).map_err(err)?;
+        let err = |e: redb::Error| StoreError::new(StoreOp::Load, "", e);
+        let tx = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let table = tx.open_table(TABLE).map_err(|e| err(e.into()))?;
         let mut ok = Vec::new();
         let mut bad = Vec::new();
-        for item in table.iter().map_err(err)? {
-            let (k, v) = item.map_err(err)?;
+        for item in table.iter().map_err(|e| err(e.into()))? {
+            let (k, v) = item.map_err(|e| err(e.into()))?;
             match serde_json::from_slice::<CacheEntry>(v.value()) {
                 Ok(e) => ok.push(e),
                 Err(e) => bad.push(SkippedEntry {
@@ -134,22 +147,25 @@ impl Store for RedbStore {
     }
 
     fn put(&self, entry: &CacheEntry) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(entry).map_err(err)?;
-        let tx = self.db.begin_write().map_err(err)?;
+        let err = |e: redb::Error| StoreError::new(StoreOp::Put, entry.domain.as_str(), e);
+        let json = serde_json::to_vec(entry)
+            .map_err(|e| StoreError::new(StoreOp::Put, entry.domain.as_str(), e))?;
+        let tx = self.db.begin_write().map_err(|e| err(e.into()))?;
         {
-            let mut t = tx.open_table(TABLE).map_err(err)?;
+            let mut t = tx.open_table(TABLE).map_err(|e| err(e.into()))?;
             t.insert(entry.domain.as_str(), json.as_slice())
-                .map_err(err)?;
+                .map_err(|e| err(e.into()))?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(|e| err(e.into()))
     }
 
     fn remove(&self, domain: &str) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(err)?;
+        let err = |e: redb::Error| StoreError::new(StoreOp::Remove, domain, e);
+        let tx = self.db.begin_write().map_err(|e| err(e.into()))?;
         {
-            let mut t = tx.open_table(TABLE).map_err(err)?;
-            t.remove(domain).map_err(err)?;
+            let mut t = tx.open_table(TABLE).map_err(|e| err(e.into()))?;
+            t.remove(domain).map_err(|e| err(e.into()))?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(|e| err(e.into()))
     }
 }

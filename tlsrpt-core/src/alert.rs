@@ -96,7 +96,7 @@ pub struct Finding {
 /// Lower case, without one trailing dot: how host and domain names are
 /// grouped.
 pub(crate) fn normalize_name(s: &str) -> String {
-    s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase()
+    mta_sts_core::domain::fold(s).into_owned()
 }
 
 /// The `mx` patterns of a policy: `mx-host` entries (a leading `mx:` that

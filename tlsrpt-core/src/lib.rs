@@ -4,6 +4,10 @@
 //! `_smtp._tls` TXT record, the JSON report model with strict and lenient
 //! readers and a strict writer, and the inputs reports arrive in.
 //!
+//! Requirement IDs such as `RPT-JSON-07` and decisions such as `DEC-16` in
+//! these docs refer to the
+//! [conformance checklist](https://github.com/mta-sts-rs/mta-sts-rs/blob/main/docs/conformance.md).
+//!
 //! ```
 //! use tlsrpt_core::{Report, TlsRptRecord};
 //!

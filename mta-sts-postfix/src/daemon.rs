@@ -5,8 +5,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use policy_fetch::config::Config;
-//! use policy_fetch::daemon::Daemon;
+//! use mta_sts_postfix::config::Config;
+//! use mta_sts_postfix::daemon::Daemon;
 //!
 //! let config = Config::from_toml("listen = [\"127.0.0.1:8461\"]\n[zones.postfix]\ntlsrpt = true")?;
 //! let daemon = Daemon::start(config).await?;
@@ -74,10 +74,10 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::config::{Config, ConfigError, Limits};
-use crate::error::{FetchError, StoreError};
-use crate::service::{MtaSts, PolicyLookup};
 use crate::socketmap::{self, Frame, Key, MAX_NETSTRING, Reply, Request, ZoneSettings};
-use crate::store::{MemoryStore, RedbStore, Store};
+use policy_fetch::error::{FetchError, StoreError};
+use policy_fetch::service::{MtaSts, PolicyLookup};
+use policy_fetch::store::{MemoryStore, RedbStore, Store};
 
 /// Severity of a daemon log message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mta_sts_core::discovery::{Discovery, FetchFailure, HttpResponse, Options, TxtAnswer};
+use mta_sts_core::domain::DomainError;
 use mta_sts_core::enforce::{MxSession, TlsStatus, decide};
 use mta_sts_core::error::SelectErrorOf;
 pub use mta_sts_core::lint::Severity;
@@ -48,10 +49,11 @@ use tlsrpt_core::TlsRptRecord;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::dns::{Dns, Mx};
-use crate::error::FetchError;
-use crate::https::{FetchConfig, PolicyClient};
-use crate::overrides::Overrides;
+use policy_fetch::dns::{Dns, Mx};
+use policy_fetch::error::FetchError;
+use policy_fetch::https::{FetchConfig, PolicyClient};
+use policy_fetch::overrides::Overrides;
+
 use crate::smtp::{self, CertStatus, ProbeConfig, ProbeResult};
 
 /// Timeouts and limits of a check.
@@ -316,33 +318,8 @@ impl CheckReport {
     }
 }
 
-/// Normalize a domain given by a user: one trailing dot dropped, U-labels
-/// converted to A-labels, lower case; labels of letters, digits, `-` and
-/// `_`, at most 63 bytes each and 253 in all.
-pub fn normalize_domain(input: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("invalid domain `{input}`: {why}");
-    let d = mta_sts_core::mx::normalize_host(input)
-        .ok_or_else(|| bad("not a valid IDN"))?
-        .to_ascii_lowercase();
-    if d.is_empty() {
-        return Err(bad("empty"));
-    }
-    if d.len() > 253 {
-        return Err(bad("longer than 253 characters"));
-    }
-    for label in d.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(bad("labels must be 1 to 63 characters"));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(bad("only letters, digits, `-` and `_` are allowed"));
-        }
-    }
-    Ok(d)
-}
+/// Normalise a domain given by a user (see [`mta_sts_core::domain::normalize`]).
+pub use mta_sts_core::domain::normalize as normalize_domain;
 
 #[derive(Default)]
 struct Findings(Vec<Finding>);
@@ -358,15 +335,167 @@ impl Findings {
     }
 }
 
-/// Check `domain` end to end (see the module docs). Errors are setup
-/// problems only (invalid domain, unreadable CA file, resolver
-/// configuration); everything found on the network is in the report.
+/// Why [`check_domain`] could not run (setup problems only: everything
+/// found on the network is in the [`CheckReport`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The domain given is not a domain name.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The resolver, the trust anchors or the TLS client could not be set up.
+    #[error(transparent)]
+    Setup(#[from] FetchError),
+}
+
+/// What the network returned for one domain: the input of [`assess`].
+///
+/// [`check_domain`] fills it from DNS, HTTPS and SMTP; tests and other
+/// front ends can build it directly (start from [`Observations::new`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Observations {
+    /// The domain checked (already normalised: A-labels, lower case).
+    pub domain: String,
+    /// The answer for `_mta-sts.<domain>` TXT.
+    pub sts_txt: TxtAnswer,
+    /// The response to `GET https://mta-sts.<domain>/.well-known/mta-sts.txt`.
+    pub policy: Result<HttpResponse, FetchFailure>,
+    /// The MX lookup and the probe of each MX host.
+    pub mx: MxObservation,
+    /// The answer for `_smtp._tls.<domain>` TXT.
+    pub tlsrpt_txt: TxtAnswer,
+    /// The fetch timeout that was in force (named in findings).
+    pub fetch_timeout: Duration,
+    /// The SMTP port that was probed (named in findings).
+    pub smtp_port: u16,
+}
+
+impl Observations {
+    /// Observations of `domain` with nothing found yet: no TXT records, a
+    /// policy fetch that failed to connect, no MX records (so no hosts
+    /// probed), default timeout and port 25.
+    pub fn new(domain: impl Into<String>) -> Self {
+        Self {
+            domain: domain.into(),
+            sts_txt: TxtAnswer::NoRecord,
+            policy: Err(FetchFailure {
+                result_type: ResultType::StsPolicyFetchError,
+                reason: "not fetched".into(),
+            }),
+            mx: MxObservation::default(),
+            tlsrpt_txt: TxtAnswer::NoRecord,
+            fetch_timeout: CheckOptions::default().fetch_timeout,
+            smtp_port: 25,
+        }
+    }
+
+    /// With this `_mta-sts` TXT answer.
+    pub fn with_sts_txt(mut self, answer: TxtAnswer) -> Self {
+        self.sts_txt = answer;
+        self
+    }
+
+    /// With this policy response (or fetch failure).
+    pub fn with_policy(mut self, policy: Result<HttpResponse, FetchFailure>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// With this MX lookup and these probes.
+    pub fn with_mx(mut self, mx: MxObservation) -> Self {
+        self.mx = mx;
+        self
+    }
+
+    /// With this `_smtp._tls` TXT answer.
+    pub fn with_tlsrpt_txt(mut self, answer: TxtAnswer) -> Self {
+        self.tlsrpt_txt = answer;
+        self
+    }
+}
+
+/// The MX lookup of a domain and the probe of each host.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct MxObservation {
+    /// The MX lookup failed (temporary failure), with why.
+    pub error: Option<String>,
+    /// There were no MX records: the domain itself is the implicit MX.
+    pub implicit: bool,
+    /// The domain publishes a null MX (RFC 7505); nothing was probed.
+    pub null_mx: bool,
+    /// The MX hosts in preference order, each with its addresses and probe.
+    pub hosts: Vec<MxHostObservation>,
+}
+
+impl MxObservation {
+    /// The MX lookup failed with `error`.
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A null MX (RFC 7505): the domain accepts no mail.
+    pub fn null_mx() -> Self {
+        Self {
+            null_mx: true,
+            ..Self::default()
+        }
+    }
+
+    /// These hosts, found as MX records (not implicit).
+    pub fn hosts(hosts: Vec<MxHostObservation>) -> Self {
+        Self {
+            hosts,
+            ..Self::default()
+        }
+    }
+}
+
+/// One MX host with its addresses and probe.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MxHostObservation {
+    /// The MX record.
+    pub mx: Mx,
+    /// Its addresses, or why they could not be looked up.
+    pub addresses: Result<Vec<IpAddr>, String>,
+    /// The SMTP probe, when there were addresses.
+    pub probe: Option<ProbeResult>,
+}
+
+impl MxHostObservation {
+    /// `host` at `preference`, with these addresses and probe.
+    pub fn new(
+        preference: u16,
+        host: impl Into<String>,
+        addresses: Result<Vec<IpAddr>, String>,
+        probe: Option<ProbeResult>,
+    ) -> Self {
+        Self {
+            mx: Mx {
+                preference,
+                host: host.into(),
+            },
+            addresses,
+            probe,
+        }
+    }
+}
+
+/// Check `domain` end to end (see the module docs): look everything up,
+/// then [`assess`] it. Errors are setup problems only (invalid domain,
+/// unreadable CA file, resolver configuration); everything found on the
+/// network is in the report.
 pub async fn check_domain(
     domain: &str,
     overrides: &Overrides,
     options: &CheckOptions,
-) -> Result<CheckReport, FetchError> {
-    let domain = normalize_domain(domain).map_err(FetchError::Config)?;
+) -> Result<CheckReport, CheckError> {
+    let domain = normalize_domain(domain)?;
     let dns = overrides.dns()?;
     let roots = overrides.roots()?;
     let client = PolicyClient::new(
@@ -387,20 +516,45 @@ pub async fn check_domain(
 
     let sts_name = mta_sts_core::record::txt_name(&domain);
     let rpt_name = tlsrpt_core::record::txt_name(&domain);
-    let (sts_txt, fetched, mx, rpt_txt) = tokio::join!(
+    let (sts_txt, policy, mx, tlsrpt_txt) = tokio::join!(
         dns.txt(&sts_name),
         client.fetch(&domain),
         lookup_and_probe(&dns, &domain, &probe_config, options.max_concurrent_probes),
         dns.txt(&rpt_name),
     );
+    Ok(assess(Observations {
+        domain,
+        sts_txt,
+        policy,
+        mx,
+        tlsrpt_txt,
+        fetch_timeout: options.fetch_timeout,
+        smtp_port: probe_config.port,
+    }))
+}
 
+/// Judge what the network returned (no IO): the record, the policy (strict
+/// reader, lint), the MX hosts against the policy and their TLS, and the
+/// TLS-RPT record, with a finding and its fix for everything wrong.
+pub fn assess(seen: Observations) -> CheckReport {
+    let Observations {
+        domain,
+        sts_txt,
+        policy: fetched,
+        mx,
+        tlsrpt_txt,
+        fetch_timeout,
+        smtp_port,
+    } = seen;
+    let sts_name = mta_sts_core::record::txt_name(&domain);
+    let rpt_name = tlsrpt_core::record::txt_name(&domain);
     let mut f = Findings::default();
     let sts_record = sts_record_report(&domain, sts_name, &sts_txt, &mut f);
     let (policy, applied_policy) = policy_report(
         &domain,
         sts_record.status == RecordStatus::Valid,
         &fetched,
-        options.fetch_timeout,
+        fetch_timeout,
         &mut f,
     );
     let applied = match applied_policy.as_ref().map(Policy::mode) {
@@ -409,16 +563,10 @@ pub async fn check_domain(
         Some(Mode::None) => Applied::None,
         None => Applied::NoPolicy,
     };
-    let mx = mx_reports(
-        &domain,
-        mx,
-        applied_policy.as_ref(),
-        probe_config.port,
-        &mut f,
-    );
-    let tlsrpt_record = tlsrpt_report(&domain, rpt_name, &rpt_txt, &mut f);
+    let mx = mx_reports(&domain, mx, applied_policy.as_ref(), smtp_port, &mut f);
+    let tlsrpt_record = tlsrpt_report(&domain, rpt_name, &tlsrpt_txt, &mut f);
     let findings = f.0;
-    Ok(CheckReport {
+    CheckReport {
         passed: !findings.iter().any(|f| f.severity == Severity::Error),
         domain,
         sts_record,
@@ -427,7 +575,7 @@ pub async fn check_domain(
         mx,
         tlsrpt_record,
         findings,
-    })
+    }
 }
 
 fn lossy(rrs: &[Vec<u8>]) -> Vec<String> {
@@ -717,28 +865,13 @@ fn policy_report(
     }
 }
 
-/// One MX host with its addresses and probe.
-struct MxProbe {
-    mx: Mx,
-    addresses: Result<Vec<IpAddr>, String>,
-    probe: Option<ProbeResult>,
-}
-
-/// The MX lookup and the probes.
-struct MxLookup {
-    error: Option<String>,
-    implicit: bool,
-    null_mx: bool,
-    hosts: Vec<MxProbe>,
-}
-
 async fn lookup_and_probe(
     dns: &Dns,
     domain: &str,
     config: &Arc<ProbeConfig>,
     max_concurrent: usize,
-) -> MxLookup {
-    let mut out = MxLookup {
+) -> MxObservation {
+    let mut out = MxObservation {
         error: None,
         implicit: false,
         null_mx: false,
@@ -775,7 +908,7 @@ async fn lookup_and_probe(
             };
             (
                 i,
-                MxProbe {
+                MxHostObservation {
                     mx,
                     addresses,
                     probe,
@@ -783,7 +916,7 @@ async fn lookup_and_probe(
             )
         });
     }
-    let mut done: Vec<Option<MxProbe>> = mxs.iter().map(|_| None).collect();
+    let mut done: Vec<Option<MxHostObservation>> = mxs.iter().map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
         if let Ok((i, p)) = joined
             && let Some(slot) = done.get_mut(i)
@@ -795,7 +928,7 @@ async fn lookup_and_probe(
         .into_iter()
         .zip(done)
         .map(|(mx, d)| {
-            d.unwrap_or(MxProbe {
+            d.unwrap_or(MxHostObservation {
                 mx,
                 addresses: Err("probe task failed".into()),
                 probe: None,
@@ -807,7 +940,7 @@ async fn lookup_and_probe(
 
 fn mx_reports(
     domain: &str,
-    lookup: MxLookup,
+    lookup: MxObservation,
     policy: Option<&Policy<'static>>,
     port: u16,
     f: &mut Findings,
@@ -848,7 +981,7 @@ fn mx_reports(
     let total = lookup.hosts.len();
     let mut probed = 0;
     let mut out = Vec::new();
-    for MxProbe {
+    for MxHostObservation {
         mx,
         addresses,
         probe,
@@ -1095,26 +1228,6 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn domains() {
-        assert_eq!(normalize_domain("Example.COM.").unwrap(), "example.com");
-        assert_eq!(
-            normalize_domain("bücher.example").unwrap(),
-            "xn--bcher-kva.example"
-        );
-        for bad in [
-            "",
-            ".",
-            "a..b",
-            "a b.example",
-            "x/y",
-            "exa mple",
-            &"a".repeat(64),
-        ] {
-            assert!(normalize_domain(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn statuses_serialize() {

@@ -304,7 +304,7 @@ pub fn classify_certificate(
                 }
                 _ => CertStatus::ValidationFailure,
             };
-            let mut reason = crate::https::describe_cert_error(c);
+            let mut reason = policy_fetch::https::describe_cert_error(c);
             if let Some(v) = own.as_ref().filter(|v| !v.is_valid()) {
                 let extra = v.reason();
                 reason = match (status, v) {

@@ -43,9 +43,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::overrides::Overrides;
-use crate::service::Settings;
 use crate::socketmap::ZoneSettings;
+use policy_fetch::overrides::Overrides;
+use policy_fetch::service::Settings;
 
 /// The TCP address used when neither `listen` nor `unix` is configured
 /// (postfix-mta-sts-resolver's port).

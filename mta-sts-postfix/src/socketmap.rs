@@ -8,7 +8,7 @@
 //! value), `TEMP <reason>` or `PERM <reason>`.
 //!
 //! ```
-//! use policy_fetch::socketmap::{self, Frame, Key, Request};
+//! use mta_sts_postfix::socketmap::{self, Frame, Key, Request};
 //!
 //! let buf = b"24:postfix [Example.COM]:25,";
 //! let Ok(Frame::Complete { payload, consumed }) = socketmap::decode(buf, socketmap::MAX_NETSTRING)
@@ -211,7 +211,7 @@ fn is_ip_literal(s: &str) -> bool {
 /// is not a domain name.
 ///
 /// ```
-/// use policy_fetch::socketmap::{normalize_key, Key, SkipReason};
+/// use mta_sts_postfix::socketmap::{normalize_key, Key, SkipReason};
 /// assert_eq!(normalize_key("[Example.com.]:25"), Key::Domain("example.com".into()));
 /// assert_eq!(normalize_key(".example.com"), Key::Skip(SkipReason::ParentDomain));
 /// assert_eq!(normalize_key("[2001:db8::1]:25"), Key::Skip(SkipReason::IpLiteral));

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use policy_fetch::config::Config;
-use policy_fetch::daemon::{Daemon, DaemonHandle, LogLevel};
-use policy_fetch::socketmap::{self, Frame, MAX_NETSTRING};
+use mta_sts_postfix::config::Config;
+use mta_sts_postfix::daemon::{Daemon, DaemonHandle, LogLevel};
+use mta_sts_postfix::socketmap::{self, Frame, MAX_NETSTRING};
 use test_support::{CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TestCa, Zones};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use policy_fetch::check::{Applied, CheckReport, PolicyStatus, RecordStatus};
-use policy_fetch::smtp::CertStatus;
-use policy_fetch::{CheckOptions, Overrides, check_domain};
+use mta_sts_check::check::{Applied, CheckReport, PolicyStatus, RecordStatus};
+use mta_sts_check::smtp::CertStatus;
+use mta_sts_check::{CheckOptions, check_domain};
+use policy_fetch::Overrides;
 use serde_json::json;
 use test_support::{
     CertSet, DnsServer, HttpsServer, Leaf, POLICY_PATH, Response, Routes, SmtpOptions, SmtpServer,
@@ -145,14 +146,14 @@ fn codes(r: &CheckReport) -> Vec<&str> {
     r.findings.iter().map(|f| f.code.as_str()).collect()
 }
 
-fn finding<'a>(r: &'a CheckReport, code: &str) -> &'a policy_fetch::check::Finding {
+fn finding<'a>(r: &'a CheckReport, code: &str) -> &'a mta_sts_check::check::Finding {
     r.findings
         .iter()
         .find(|f| f.code == code)
         .unwrap_or_else(|| panic!("no finding {code}: {:#?}", r.findings))
 }
 
-fn mx<'a>(r: &'a CheckReport, host: &str) -> &'a policy_fetch::check::MxReport {
+fn mx<'a>(r: &'a CheckReport, host: &str) -> &'a mta_sts_check::check::MxReport {
     r.mx.iter()
         .find(|m| m.host == host)
         .unwrap_or_else(|| panic!("no MX {host}: {:#?}", r.mx))
@@ -903,7 +904,7 @@ async fn scripted(script: Vec<Option<Vec<u8>>>) -> u16 {
 
 #[tokio::test]
 async fn hostile_smtp_servers() {
-    use policy_fetch::smtp::{ProbeConfig, probe};
+    use mta_sts_check::smtp::{ProbeConfig, probe};
     let ehlo = b"250-mx\r\n250 STARTTLS\r\n".to_vec();
     let ready = b"220 go ahead\r\n".to_vec();
     let cases: Vec<(Vec<Option<Vec<u8>>>, &str)> = vec![

@@ -1,0 +1,230 @@
+//! `assess` judged on observations built by hand: no DNS, HTTPS or SMTP
+//! server involved. Each test asserts the verdicts and the exact finding
+//! codes with their severities.
+
+use mta_sts_check::check::{
+    MxHostObservation, MxObservation, PolicyStatus, RecordStatus, Severity,
+};
+use mta_sts_check::smtp::{CertStatus, ProbeResult, TlsOutcome};
+use mta_sts_check::{Applied, CheckReport, Observations, assess};
+use mta_sts_core::ResultType;
+use mta_sts_core::discovery::{FetchFailure, HttpResponse, TxtAnswer};
+
+const ENFORCE: &str =
+    "version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmax_age: 604800\n";
+
+fn txt(record: &str) -> TxtAnswer {
+    TxtAnswer::Records(vec![record.as_bytes().to_vec()])
+}
+
+fn served(body: &str) -> Result<HttpResponse, FetchFailure> {
+    Ok(HttpResponse {
+        status: 200,
+        content_type: Some("text/plain".into()),
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+fn tls(status: CertStatus) -> ProbeResult {
+    ProbeResult {
+        banner: Some("mx ESMTP".into()),
+        ehlo: Some(vec!["mx".into(), "STARTTLS".into()]),
+        ehlo_starttls: true,
+        starttls_reply: Some("220 2.0.0 Ready".into()),
+        starttls_accepted: Some(true),
+        tls: Some(TlsOutcome {
+            completed: true,
+            version: Some("TLSv1.3".into()),
+            cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+            chain: Vec::new(),
+            leaf: None,
+            status,
+            reason: status.as_str().into(),
+        }),
+        ..ProbeResult::default()
+    }
+}
+
+fn host(pref: u16, name: &str, probe: ProbeResult) -> MxHostObservation {
+    let mut probe = probe;
+    probe.host = name.into();
+    MxHostObservation::new(
+        pref,
+        name,
+        Ok(vec!["192.0.2.1".parse().unwrap()]),
+        Some(probe),
+    )
+}
+
+/// A fully working deployment, with `mx` hosts replaced.
+fn deployment(mx: MxObservation) -> Observations {
+    Observations::new("example.com")
+        .with_sts_txt(txt("v=STSv1; id=20240101T000000;"))
+        .with_policy(served(ENFORCE))
+        .with_mx(mx)
+        .with_tlsrpt_txt(txt("v=TLSRPTv1; rua=mailto:tlsrpt@example.com"))
+}
+
+fn codes(r: &CheckReport) -> Vec<(Severity, &str)> {
+    r.findings
+        .iter()
+        .map(|f| (f.severity, f.code.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_good_deployment_passes_without_findings() {
+    let r = assess(deployment(MxObservation::hosts(vec![
+        host(10, "mail.example.com", tls(CertStatus::Valid)),
+        host(20, "mx2.example.net", tls(CertStatus::Valid)),
+    ])));
+    assert_eq!(codes(&r), []);
+    assert!(r.passed && !r.exit_failed());
+    assert_eq!(r.sts_record.status, RecordStatus::Valid);
+    assert_eq!(r.sts_record.id.as_deref(), Some("20240101T000000"));
+    assert_eq!(r.policy.status, PolicyStatus::Ok);
+    assert_eq!(r.applied, Applied::Enforce);
+    assert_eq!(r.mx.len(), 2);
+    assert_eq!(r.mx[1].pattern.as_deref(), Some("*.example.net"));
+    assert_eq!(r.mx[0].in_policy, Some(true));
+    assert_eq!(r.tlsrpt_record.rua, ["mailto:tlsrpt@example.com"]);
+}
+
+#[test]
+fn an_mx_outside_the_policy_is_an_error() {
+    let r = assess(deployment(MxObservation::hosts(vec![
+        host(10, "mail.example.com", tls(CertStatus::Valid)),
+        host(20, "backup.example.org", tls(CertStatus::Valid)),
+    ])));
+    assert_eq!(codes(&r), [(Severity::Error, "mx-not-in-policy")]);
+    assert_eq!(r.mx[1].in_policy, Some(false));
+    assert_eq!(r.mx[1].failures, [ResultType::ValidationFailure]);
+    assert!(r.exit_failed());
+}
+
+#[test]
+fn an_expired_mx_certificate_fails_an_enforce_policy() {
+    let r = assess(deployment(MxObservation::hosts(vec![host(
+        10,
+        "mail.example.com",
+        tls(CertStatus::CertificateExpired),
+    )])));
+    assert!(r.exit_failed());
+    assert_eq!(r.mx[0].certificate, Some(CertStatus::CertificateExpired));
+    assert!(r.mx[0].failures.contains(&ResultType::CertificateExpired));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Error)
+        .unwrap();
+    assert!(f.message.contains("mail.example.com"), "{}", f.message);
+}
+
+#[test]
+fn a_missing_policy_file_is_an_error_with_the_status() {
+    let r = assess(
+        deployment(MxObservation::hosts(vec![host(
+            10,
+            "mail.example.com",
+            tls(CertStatus::Valid),
+        )]))
+        .with_policy(Ok(HttpResponse {
+            status: 404,
+            content_type: Some("text/html".into()),
+            body: b"not found".to_vec(),
+        })),
+    );
+    assert_eq!(codes(&r), [(Severity::Error, "policy-http-status")]);
+    assert_eq!(r.policy.http_status, Some(404));
+    assert_eq!(r.applied, Applied::NoPolicy);
+}
+
+#[test]
+fn a_certificate_problem_on_the_policy_host_is_classified() {
+    let r = assess(
+        deployment(MxObservation::default()).with_policy(Err(FetchFailure {
+            result_type: ResultType::StsWebpkiInvalid,
+            reason: "certificate not valid for mta-sts.example.com".into(),
+        })),
+    );
+    assert!(
+        codes(&r).contains(&(Severity::Error, "policy-certificate")),
+        "{:?}",
+        codes(&r)
+    );
+    assert_eq!(r.applied, Applied::NoPolicy);
+}
+
+#[test]
+fn record_problems_are_told_apart() {
+    let with = |answer| assess(deployment(MxObservation::default()).with_sts_txt(answer));
+    assert_eq!(
+        with(TxtAnswer::NoRecord).sts_record.status,
+        RecordStatus::Absent
+    );
+    assert_eq!(
+        with(TxtAnswer::TempFail("SERVFAIL".into()))
+            .sts_record
+            .status,
+        RecordStatus::Temperror
+    );
+    let two = TxtAnswer::Records(vec![b"v=STSv1; id=1;".to_vec(), b"v=STSv1; id=2;".to_vec()]);
+    assert_eq!(with(two).sts_record.status, RecordStatus::Multiple);
+    let bad = with(txt("v=STSv1; id=not_valid!;"));
+    assert_eq!(bad.sts_record.status, RecordStatus::Invalid);
+    // Without a valid record senders apply no policy, even though one is served.
+    assert_eq!(bad.applied, Applied::NoPolicy);
+    assert!(codes(&bad).contains(&(Severity::Error, "sts-record-invalid")));
+}
+
+#[test]
+fn null_mx_and_failed_mx_lookup() {
+    let null = MxObservation::null_mx();
+    let r = assess(deployment(null));
+    assert!(
+        codes(&r).contains(&(Severity::Info, "null-mx")),
+        "{:?}",
+        codes(&r)
+    );
+    assert!(r.mx.is_empty());
+
+    let r = assess(deployment(MxObservation::failed("SERVFAIL")));
+    assert!(
+        codes(&r).contains(&(Severity::Error, "mx-lookup")),
+        "{:?}",
+        codes(&r)
+    );
+}
+
+#[test]
+fn tlsrpt_record_problems_are_warnings() {
+    let r = assess(
+        deployment(MxObservation::hosts(vec![host(
+            10,
+            "mail.example.com",
+            tls(CertStatus::Valid),
+        )]))
+        .with_tlsrpt_txt(TxtAnswer::NoRecord),
+    );
+    assert_eq!(codes(&r), [(Severity::Warning, "tlsrpt-absent")]);
+    assert!(!r.exit_failed());
+}
+
+#[test]
+fn testing_mode_is_applied_and_reported() {
+    let body = ENFORCE.replace("mode: enforce", "mode: testing");
+    assert_ne!(body, ENFORCE);
+    let r = assess(
+        deployment(MxObservation::hosts(vec![host(
+            10,
+            "mail.example.com",
+            tls(CertStatus::Valid),
+        )]))
+        .with_policy(served(&body)),
+    );
+    assert_eq!(r.applied, Applied::Testing);
+    assert_eq!(
+        r.policy.mode.map(|m| m.to_string()).as_deref(),
+        Some("testing")
+    );
+}
