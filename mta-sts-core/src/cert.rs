@@ -35,8 +35,17 @@ pub fn load_certificate(bytes: &[u8]) -> Result<Vec<u8>, CertError> {
     Err(CertError::NoPemCertificate)
 }
 
+/// A decoder failure as a [`CertError`] naming the `part` that failed.
+fn der_error(part: &'static str, e: nom::Err<X509Error>) -> CertError {
+    let source = match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => X509Error::InvalidCertificate,
+    };
+    CertError::Der { part, source }
+}
+
 /// The verdict on a certificate for an MX host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum CertVerdict {
     /// Valid for the host at `now`.
@@ -163,13 +172,10 @@ fn unix(now: SystemTime) -> i64 {
 pub fn check_certificate(der: &[u8], mx_host: &str, now: SystemTime) -> CertVerdict {
     let cert = match X509Certificate::from_der(der) {
         Ok((rest, _)) if !rest.is_empty() => {
-            return CertVerdict::Unreadable(CertError::Der(format!(
-                "{} bytes of trailing data after the certificate",
-                rest.len()
-            )));
+            return CertVerdict::Unreadable(CertError::TrailingData(rest.len()));
         }
         Ok((_, cert)) => cert,
-        Err(e) => return CertVerdict::Unreadable(CertError::Der(e.to_string())),
+        Err(e) => return CertVerdict::Unreadable(der_error("certificate", e)),
     };
     let t = unix(now);
     let validity = cert.validity();
@@ -192,7 +198,12 @@ pub fn check_certificate(der: &[u8], mx_host: &str, now: SystemTime) -> CertVerd
             })
             .collect(),
         Ok(None) => Vec::new(),
-        Err(e) => return CertVerdict::Unreadable(CertError::Der(format!("subjectAltName: {e}"))),
+        Err(source) => {
+            return CertVerdict::Unreadable(CertError::Der {
+                part: "subjectAltName",
+                source,
+            });
+        }
     };
     match dns_names.iter().find(|n| dns_name_matches(n, mx_host)) {
         Some(m) => CertVerdict::Valid { matched: m.clone() },

@@ -192,31 +192,27 @@ pub enum PolicyError {
         /// The value found.
         found: String,
     },
-    /// `max_age` above 31557600 in strict mode (DEC-05).
-    #[error("line {line}: max_age {value} is larger than the maximum 31557600")]
+    /// `max_age` above 31557600: in a strict read, or given to the builder
+    /// (DEC-05; the lenient reader caps it with a warning instead).
+    #[error("{}max_age {value} is larger than the maximum 31557600", AtLine(*line))]
     MaxAgeTooLarge {
-        /// 1-based line number (0 for the builder).
-        line: usize,
+        /// 1-based line number; `None` for the builder.
+        line: Option<usize>,
         /// The value found.
         value: u64,
     },
-    /// An invalid `mx` pattern (STS-POL-05..07).
-    #[error("line {line}: {error}")]
+    /// An invalid `mx` pattern (STS-POL-05..07), in a policy body or given
+    /// to the builder.
+    #[error("{}{error}", AtLine(*line))]
     InvalidMx {
-        /// 1-based line number (0 for the builder).
-        line: usize,
+        /// 1-based line number; `None` for the builder.
+        line: Option<usize>,
         /// What is wrong with it.
         error: MxError,
     },
     /// A required field is missing (STS-POL-01).
     #[error("missing required field `{0}`")]
     MissingField(&'static str),
-    /// An `mx` pattern given to the builder is invalid.
-    #[error("{0}")]
-    InvalidMxPattern(MxError),
-    /// A `max_age` given to the builder is above 31557600.
-    #[error("max_age {0} is larger than the maximum 31557600")]
-    MaxAgeOutOfRange(u64),
     /// An extension given to the builder is invalid.
     #[error("extension `{name}`: {reason}")]
     InvalidExtension {
@@ -230,13 +226,35 @@ pub enum PolicyError {
     MissingMx(&'static str),
 }
 
+/// `line N: ` before a message, or nothing for errors of the builder.
+struct AtLine(Option<usize>);
+
+impl std::fmt::Display for AtLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(line) => write!(f, "line {line}: "),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A certificate that cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertError {
-    /// The DER is not an X.509 certificate.
-    #[error("not an X.509 certificate: {0}")]
-    Der(String),
+    /// The DER is not an X.509 certificate, or a part of it (`part`, e.g.
+    /// `subjectAltName`) cannot be decoded.
+    #[error("not a readable X.509 certificate ({part})")]
+    Der {
+        /// What could not be decoded: `certificate` or an extension name.
+        part: &'static str,
+        /// The decoder's error.
+        #[source]
+        source: x509_parser::error::X509Error,
+    },
+    /// Bytes follow the certificate's DER encoding.
+    #[error("{0} bytes of trailing data after the certificate")]
+    TrailingData(usize),
     /// The PEM holds no certificate.
     #[error("no `CERTIFICATE` block in PEM input")]
     NoPemCertificate,

@@ -67,6 +67,7 @@ pub mod enforce;
 pub mod error;
 pub mod lint;
 pub mod mx;
+pub mod parsed;
 pub mod policy;
 pub mod record;
 pub mod result;
@@ -74,6 +75,7 @@ pub mod txt;
 
 pub use error::{CertError, MxError, PolicyError, RecordError, SelectError};
 pub use mx::MxPattern;
+pub use parsed::{Parsed, Strictness};
 pub use policy::{Lenient, Mode, Policy, PolicyBuilder, PolicyWarning};
 pub use record::StsRecord;
 pub use result::ResultType;

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use crate::error::PolicyError;
 use crate::mx::MxPattern;
+use crate::parsed::{Parsed, Strictness};
 use crate::txt::is_valid_name;
 
 /// Largest policy body accepted, in bytes (64 KiB; RFC 8461 3.3, DEC-28).
@@ -166,14 +167,9 @@ pub enum PolicyWarning {
     },
 }
 
-/// A parsed policy together with the warnings of the lenient reader.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lenient<T> {
-    /// The parsed value.
-    pub value: T,
-    /// What was accepted although not RFC-conformant, or ignored.
-    pub warnings: Vec<PolicyWarning>,
-}
+/// A parsed policy together with the warnings of the lenient reader (the
+/// workspace-wide [`Parsed`] shape).
+pub type Lenient<T> = Parsed<T, PolicyWarning>;
 
 /// A parsed MTA-STS policy.
 ///
@@ -240,7 +236,21 @@ impl<'a> Policy<'a> {
     pub fn parse_lenient(text: &'a str) -> Result<Lenient<Self>, PolicyError> {
         let mut warnings = Vec::new();
         let value = parse_impl(text, Some(&mut warnings))?;
-        Ok(Lenient { value, warnings })
+        Ok(Parsed { value, warnings })
+    }
+
+    /// Parse with the reader `strictness` selects: [`Policy::parse`] or
+    /// [`Policy::parse_lenient`]. After a strict read the warnings are
+    /// empty (ignored duplicate fields are listed by
+    /// [`ignored`](Self::ignored)).
+    pub fn parse_with(
+        text: &'a str,
+        strictness: Strictness,
+    ) -> Result<Parsed<Self, PolicyWarning>, PolicyError> {
+        match strictness {
+            Strictness::Strict => Self::parse(text).map(Parsed::clean),
+            Strictness::Lenient => Self::parse_lenient(text),
+        }
     }
 
     /// Check the body size (64 KiB, [`MAX_POLICY_BODY`]) and UTF-8 encoding
@@ -518,14 +528,21 @@ fn parse_impl<'a>(
                             w.push(PolicyWarning::MaxAgeCapped { line: n, value: v });
                             MAX_MAX_AGE
                         }
-                        None => return Err(PolicyError::MaxAgeTooLarge { line: n, value: v }),
+                        None => {
+                            return Err(PolicyError::MaxAgeTooLarge {
+                                line: Some(n),
+                                value: v,
+                            });
+                        }
                     },
                 };
                 max_age = Some(capped);
             }
             "mx" => {
-                let p = MxPattern::parse(value)
-                    .map_err(|error| PolicyError::InvalidMx { line: n, error })?;
+                let p = MxPattern::parse(value).map_err(|error| PolicyError::InvalidMx {
+                    line: Some(n),
+                    error,
+                })?;
                 mx.push(p);
             }
             _ => {
@@ -647,12 +664,20 @@ impl PolicyBuilder {
         let max_age = self.max_age.ok_or(PolicyError::MissingField("max_age"))?;
         let max_age = match u32::try_from(max_age) {
             Ok(v) if v <= MAX_MAX_AGE => v,
-            _ => return Err(PolicyError::MaxAgeOutOfRange(max_age)),
+            _ => {
+                return Err(PolicyError::MaxAgeTooLarge {
+                    line: None,
+                    value: max_age,
+                });
+            }
         };
         let mx = self
             .mx
             .iter()
-            .map(|m| MxPattern::from_user(m).map_err(PolicyError::InvalidMxPattern))
+            .map(|m| {
+                MxPattern::from_user(m)
+                    .map_err(|error| PolicyError::InvalidMx { line: None, error })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if mx.is_empty() && mode != Mode::None {
             return Err(PolicyError::MissingMx(mode.as_str()));

@@ -105,7 +105,20 @@ fn sts_cert_02_validity_period() {
 #[test]
 fn unreadable_and_pem() {
     let v = check_certificate(b"garbage", "mx", t(MID));
-    assert!(matches!(v, CertVerdict::Unreadable(CertError::Der(_))));
+    assert!(matches!(
+        v,
+        CertVerdict::Unreadable(CertError::Der {
+            part: "certificate",
+            ..
+        })
+    ));
+    let CertVerdict::Unreadable(e) = &v else {
+        unreachable!()
+    };
+    assert!(
+        std::error::Error::source(e).is_some(),
+        "the decoder's error is kept"
+    );
     assert_eq!(v.result_type(), Some(ResultType::ValidationFailure));
     let c = cert(&["mx1.example.com"], None);
     let mut der = c.der().to_vec();

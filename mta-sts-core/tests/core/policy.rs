@@ -77,7 +77,7 @@ fn sts_pol_04_max_age_dec_05() {
     assert_eq!(
         strict(&body("31557601")),
         Err(PolicyError::MaxAgeTooLarge {
-            line: 4,
+            line: Some(4),
             value: 31557601
         })
     );
@@ -127,7 +127,7 @@ fn sts_pol_05_mx_syntax() {
         assert!(
             matches!(
                 strict(&body(bad)),
-                Err(PolicyError::InvalidMx { line: 3, .. })
+                Err(PolicyError::InvalidMx { line: Some(3), .. })
             ),
             "{bad}"
         );
@@ -135,7 +135,7 @@ fn sts_pol_05_mx_syntax() {
     assert_eq!(
         strict("version: STSv1\nmode: enforce\nmx:\nmax_age: 1\n"),
         Err(PolicyError::InvalidMx {
-            line: 3,
+            line: Some(3),
             error: MxError::Empty
         })
     );
@@ -147,7 +147,7 @@ fn sts_pol_06_u_labels_rejected() {
     assert!(matches!(
         e,
         PolicyError::InvalidMx {
-            line: 3,
+            line: Some(3),
             error: MxError::NotAscii { .. }
         }
     ));
@@ -164,7 +164,7 @@ fn sts_pol_07_one_pattern_per_line() {
     assert!(matches!(
         e,
         PolicyError::InvalidMx {
-            line: 3,
+            line: Some(3),
             error: MxError::InvalidChar { found: ',', .. }
         }
     ));
@@ -413,7 +413,10 @@ fn builder_applies_parser_rules() {
             .mode(Mode::None)
             .max_age(31_557_601)
             .build(),
-        Err(PolicyError::MaxAgeOutOfRange(31_557_601))
+        Err(PolicyError::MaxAgeTooLarge {
+            line: None,
+            value: 31_557_601
+        })
     );
     assert!(matches!(
         Policy::builder()
@@ -421,7 +424,7 @@ fn builder_applies_parser_rules() {
             .mx("bad_name.example")
             .max_age(1)
             .build(),
-        Err(PolicyError::InvalidMxPattern(_))
+        Err(PolicyError::InvalidMx { line: None, .. })
     ));
     assert!(matches!(
         Policy::builder()
@@ -429,7 +432,10 @@ fn builder_applies_parser_rules() {
             .mx("xn--.example\u{ff00}")
             .max_age(1)
             .build(),
-        Err(PolicyError::InvalidMxPattern(MxError::Idna { .. }))
+        Err(PolicyError::InvalidMx {
+            line: None,
+            error: MxError::Idna { .. }
+        })
     ));
     assert!(matches!(
         Policy::builder()
