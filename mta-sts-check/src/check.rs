@@ -40,7 +40,8 @@ use mta_sts_core::discovery::{Discovery, FetchFailure, HttpResponse, Options, Tx
 use mta_sts_core::domain::DomainError;
 use mta_sts_core::enforce::{MxSession, TlsStatus, decide};
 use mta_sts_core::error::SelectErrorOf;
-pub use mta_sts_core::lint::Severity;
+pub use mta_sts_core::finding::Severity;
+use mta_sts_core::lint::LintCode;
 use mta_sts_core::policy::{MAX_POLICY_BODY, policy_host, policy_url};
 use mta_sts_core::{Mode, Policy, ResultType, StsRecord};
 use rustls::pki_types::CertificateDer;
@@ -268,18 +269,125 @@ pub struct TlsRptReport {
     pub reason: Option<String>,
 }
 
-/// One finding: what is wrong and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// `error` (senders fail or skip the policy), `warning` or `info`.
-    pub severity: Severity,
-    /// A stable kebab-case identifier, e.g. `mx-not-in-policy`.
-    pub code: String,
-    /// What was found.
-    pub message: String,
-    /// How to fix it.
-    pub remediation: String,
+mta_sts_core::code_enum! {
+    /// What the check found (the `code` of its findings): stable
+    /// identifiers for scripts. Lint findings are prefixed `lint-`.
+    pub enum CheckCode {
+        /// See the finding message.
+        StsRecordTemperror => "sts-record-temperror",
+        /// See the finding message.
+        StsRecordAbsent => "sts-record-absent",
+        /// See the finding message.
+        StsRecordMultiple => "sts-record-multiple",
+        /// See the finding message.
+        StsRecordInvalid => "sts-record-invalid",
+        /// See the finding message.
+        PolicyWithoutRecord => "policy-without-record",
+        /// See the finding message.
+        PolicyCertificate => "policy-certificate",
+        /// See the finding message.
+        PolicyTimeout => "policy-timeout",
+        /// See the finding message.
+        PolicyUnreachable => "policy-unreachable",
+        /// See the finding message.
+        PolicyRedirect => "policy-redirect",
+        /// See the finding message.
+        PolicyHttpStatus => "policy-http-status",
+        /// See the finding message.
+        PolicyContentType => "policy-content-type",
+        /// See the finding message.
+        PolicyTooLarge => "policy-too-large",
+        /// See the finding message.
+        PolicyInvalid => "policy-invalid",
+        /// See the finding message.
+        MxLookup => "mx-lookup",
+        /// See the finding message.
+        NullMx => "null-mx",
+        /// See the finding message.
+        MxImplicit => "mx-implicit",
+        /// See the finding message.
+        MxNotInPolicy => "mx-not-in-policy",
+        /// See the finding message.
+        MxNoAddress => "mx-no-address",
+        /// See the finding message.
+        MxNoneProbed => "mx-none-probed",
+        /// See the finding message.
+        MxUnreachable => "mx-unreachable",
+        /// See the finding message.
+        MxStarttlsNotSupported => "mx-starttls-not-supported",
+        /// See the finding message.
+        MxCertificateHostMismatch => "mx-certificate-host-mismatch",
+        /// See the finding message.
+        MxCertificateExpired => "mx-certificate-expired",
+        /// See the finding message.
+        MxCertificateNotTrusted => "mx-certificate-not-trusted",
+        /// See the finding message.
+        MxValidationFailure => "mx-validation-failure",
+        /// See the finding message.
+        TlsrptTemperror => "tlsrpt-temperror",
+        /// See the finding message.
+        TlsrptAbsent => "tlsrpt-absent",
+        /// See the finding message.
+        TlsrptMultiple => "tlsrpt-multiple",
+        /// See the finding message.
+        TlsrptInvalid => "tlsrpt-invalid",
+        /// The policy lint: see `LintCode::TestingMode`.
+        LintTestingMode => "lint-testing-mode",
+        /// The policy lint: see `LintCode::NoneMode`.
+        LintNoneMode => "lint-none-mode",
+        /// The policy lint: see `LintCode::NoneLongMaxAge`.
+        LintNoneLongMaxAge => "lint-none-long-max-age",
+        /// The policy lint: see `LintCode::ZeroMaxAge`.
+        LintZeroMaxAge => "lint-zero-max-age",
+        /// The policy lint: see `LintCode::ShortMaxAge`.
+        LintShortMaxAge => "lint-short-max-age",
+        /// The policy lint: see `LintCode::DuplicateField`.
+        LintDuplicateField => "lint-duplicate-field",
+        /// The policy lint: see `LintCode::DuplicateMx`.
+        LintDuplicateMx => "lint-duplicate-mx",
+        /// The policy lint: see `LintCode::WildcardPublicSuffix`.
+        LintWildcardPublicSuffix => "lint-wildcard-public-suffix",
+        /// The policy lint: see `LintCode::SingleLabelMx`.
+        LintSingleLabelMx => "lint-single-label-mx",
+        /// The policy lint: see `LintCode::MxNeverMatches`.
+        LintMxNeverMatches => "lint-mx-never-matches",
+        /// The policy lint: see `LintCode::MxCoveredByWildcard`.
+        LintMxCoveredByWildcard => "lint-mx-covered-by-wildcard",
+        /// The policy lint: see `LintCode::NoneWithMx`.
+        LintNoneWithMx => "lint-none-with-mx",
+        /// The policy lint: see `LintCode::UnknownField`.
+        LintUnknownField => "lint-unknown-field",
+        /// The policy lint: see `LintCode::LenientParse`.
+        LintLenientParse => "lint-lenient-parse",
+    }
 }
+
+impl CheckCode {
+    /// The check's code for a policy lint finding.
+    pub fn from_lint(code: LintCode) -> Self {
+        match code {
+            LintCode::TestingMode => Self::LintTestingMode,
+            LintCode::NoneMode => Self::LintNoneMode,
+            LintCode::NoneLongMaxAge => Self::LintNoneLongMaxAge,
+            LintCode::ZeroMaxAge => Self::LintZeroMaxAge,
+            LintCode::ShortMaxAge => Self::LintShortMaxAge,
+            LintCode::DuplicateField => Self::LintDuplicateField,
+            LintCode::DuplicateMx => Self::LintDuplicateMx,
+            LintCode::WildcardPublicSuffix => Self::LintWildcardPublicSuffix,
+            LintCode::SingleLabelMx => Self::LintSingleLabelMx,
+            LintCode::MxNeverMatches => Self::LintMxNeverMatches,
+            LintCode::MxCoveredByWildcard => Self::LintMxCoveredByWildcard,
+            LintCode::NoneWithMx => Self::LintNoneWithMx,
+            LintCode::UnknownField => Self::LintUnknownField,
+            LintCode::LenientParse => Self::LintLenientParse,
+            // A lint code newer than this match: reported as the closest kind.
+            _ => Self::LintUnknownField,
+        }
+    }
+}
+
+/// One finding: what is wrong and how to fix it.
+pub type Finding = mta_sts_core::finding::Finding<CheckCode>;
 
 /// The result of [`check_domain`] (the JSON of `mtasts check --json`).
 #[derive(Debug, Clone, Serialize)]
@@ -325,10 +433,10 @@ pub use mta_sts_core::domain::normalize as normalize_domain;
 struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn push(&mut self, severity: Severity, code: &str, message: String, remediation: String) {
+    fn push(&mut self, severity: Severity, code: CheckCode, message: String, remediation: String) {
         self.0.push(Finding {
             severity,
-            code: code.to_owned(),
+            code,
             message,
             remediation,
         });
@@ -607,7 +715,7 @@ fn sts_record_report(
             r.reason = Some(e.clone());
             f.push(
                 Severity::Error,
-                "sts-record-temperror",
+                CheckCode::StsRecordTemperror,
                 format!("the lookup of {} failed: {e}", r.name),
                 format!(
                     "make sure the authoritative DNS servers of {domain} answer TXT queries for {}",
@@ -619,7 +727,7 @@ fn sts_record_report(
             r.reason = Some("no TXT record".into());
             f.push(
                 Severity::Error,
-                "sts-record-absent",
+                CheckCode::StsRecordAbsent,
                 format!(
                     "no {} TXT record: senders never look for an MTA-STS policy",
                     r.name
@@ -639,7 +747,7 @@ fn sts_record_report(
                     r.reason = Some(format!("{count} records start with v=STSv1"));
                     f.push(
                         Severity::Error,
-                        "sts-record-multiple",
+                        CheckCode::StsRecordMultiple,
                         format!("{count} TXT records at {} start with v=STSv1: senders ignore them all (RFC 8461 3.1)", r.name),
                         "keep exactly one `v=STSv1; id=...` record and delete the others".into(),
                     );
@@ -649,7 +757,7 @@ fn sts_record_report(
                     r.reason = Some(error.to_string());
                     f.push(
                         Severity::Error,
-                        "sts-record-invalid",
+                        CheckCode::StsRecordInvalid,
                         format!(
                             "the {} record is invalid ({error}): senders ignore it",
                             r.name
@@ -661,7 +769,7 @@ fn sts_record_report(
                     r.reason = Some("no TXT record starts with v=STSv1".into());
                     f.push(
                         Severity::Error,
-                        "sts-record-absent",
+                        CheckCode::StsRecordAbsent,
                         format!(
                             "no TXT record at {} starts with v=STSv1: senders never look for an MTA-STS policy",
                             r.name
@@ -682,19 +790,19 @@ fn policy_problem(
     fetched: &Result<HttpResponse, FetchFailure>,
     reason: &str,
     fetch_timeout: Duration,
-) -> (&'static str, String, String) {
+) -> (CheckCode, String, String) {
     let host = policy_host(domain);
     let url = policy_url(domain);
     match fetched {
         Err(ff) if ff.result_type == ResultType::StsWebpkiInvalid => (
-            "policy-certificate",
+            CheckCode::PolicyCertificate,
             format!("the certificate of {host} is not valid: {}", ff.reason),
             format!(
                 "install a certificate for {host} from a public CA: unexpired, with {host} in its subjectAltName, sent with its intermediate certificates"
             ),
         ),
         Err(ff) if ff.reason.contains("timed out") => (
-            "policy-timeout",
+            CheckCode::PolicyTimeout,
             format!("fetching {url} failed: {}", ff.reason),
             format!(
                 "make {host} answer the whole policy within {} s (senders give up after about a minute)",
@@ -702,14 +810,14 @@ fn policy_problem(
             ),
         ),
         Err(ff) => (
-            "policy-unreachable",
+            CheckCode::PolicyUnreachable,
             format!("fetching {url} failed: {}", ff.reason),
             format!(
                 "publish A/AAAA records for {host} and serve the policy over HTTPS on port 443"
             ),
         ),
         Ok(resp) if (300..400).contains(&resp.status) => (
-            "policy-redirect",
+            CheckCode::PolicyRedirect,
             format!(
                 "{url} answers HTTP {} (a redirect): senders do not follow redirects (RFC 8461 3.3)",
                 resp.status
@@ -717,7 +825,7 @@ fn policy_problem(
             format!("serve the policy directly at {url} with status 200"),
         ),
         Ok(resp) if resp.status != 200 => (
-            "policy-http-status",
+            CheckCode::PolicyHttpStatus,
             format!("{url} answers HTTP {} (only 200 is accepted)", resp.status),
             format!("serve the policy at {url} with status 200"),
         ),
@@ -733,13 +841,13 @@ fn policy_problem(
                 None => "policy served without a Content-Type".to_owned(),
             };
             (
-                "policy-content-type",
+                CheckCode::PolicyContentType,
                 message,
                 "serve it as text/plain".into(),
             )
         }
         Ok(resp) if resp.body.len() > MAX_POLICY_BODY => (
-            "policy-too-large",
+            CheckCode::PolicyTooLarge,
             format!("the policy body is larger than {MAX_POLICY_BODY} bytes (64 KiB)"),
             "keep the policy under 64 KiB: it needs only the version, mode, max_age and mx lines"
                 .into(),
@@ -754,35 +862,11 @@ fn policy_problem(
                 ""
             };
             (
-                "policy-invalid",
+                CheckCode::PolicyInvalid,
                 format!("the policy at {url} is invalid: {reason}{note}"),
                 "fix the policy as RFC 8461 section 3.2 says (`mtasts policy lint FILE` shows the problems)".into(),
             )
         }
-    }
-}
-
-fn lint_remediation(code: &str) -> &'static str {
-    match code {
-        "testing-mode" => {
-            "switch to `mode: enforce` (and change the TXT id) once TLS-RPT reports show no failures"
-        }
-        "none-mode" => {
-            "publish mode `enforce` or `testing` to protect mail; keep `none` only while withdrawing MTA-STS"
-        }
-        "none-long-max-age" => "lower max_age (e.g. 86400) while the mode is `none`",
-        "zero-max-age" | "short-max-age" => "raise max_age to at least 604800 (one week)",
-        "duplicate-field" => "remove the repeated field",
-        "duplicate-mx" => "remove the repeated mx line",
-        "wildcard-public-suffix" => {
-            "list your own MX host names (or a wildcard under your own domain)"
-        }
-        "single-label-mx" | "mx-never-matches" => {
-            "use the fully qualified host names of your MX records"
-        }
-        "mx-covered-by-wildcard" => "optionally remove the exact pattern",
-        "unknown-field" => "check the spelling (keys are case-sensitive) or remove the field",
-        _ => "see the message",
     }
 }
 
@@ -825,7 +909,7 @@ fn policy_report(
             ));
             f.push(
                 Severity::Warning,
-                "policy-without-record",
+                CheckCode::PolicyWithoutRecord,
                 format!("a valid {} policy is served at {url}, but without a valid _mta-sts TXT record senders never fetch it", p.mode()),
                 "publish the _mta-sts TXT record (see above)".into(),
             );
@@ -842,9 +926,9 @@ fn policy_report(
             for l in &r.lint {
                 f.push(
                     l.severity,
-                    &format!("lint-{}", l.code),
+                    CheckCode::from_lint(l.code),
                     format!("policy: {}", l.message),
-                    lint_remediation(l.code).to_owned(),
+                    l.code.remediation().to_owned(),
                 );
             }
             (r, Some(p))
@@ -948,7 +1032,7 @@ fn mx_reports(
     if let Some(e) = &lookup.error {
         f.push(
             Severity::Error,
-            "mx-lookup",
+            CheckCode::MxLookup,
             format!("the MX lookup for {domain} failed: {e}"),
             format!("make sure the authoritative DNS servers of {domain} answer MX queries"),
         );
@@ -957,7 +1041,7 @@ fn mx_reports(
     if lookup.null_mx {
         f.push(
             Severity::Info,
-            "null-mx",
+            CheckCode::NullMx,
             format!("{domain} publishes a null MX (RFC 7505): it accepts no mail, so no MX host was probed"),
             "nothing to do if the domain receives no mail".into(),
         );
@@ -966,7 +1050,7 @@ fn mx_reports(
     if lookup.implicit {
         f.push(
             Severity::Info,
-            "mx-implicit",
+            CheckCode::MxImplicit,
             format!("{domain} has no MX records: senders deliver to {domain} itself (implicit MX, RFC 5321 5.1)"),
             "publish MX records naming your mail hosts, and list them in the policy".into(),
         );
@@ -1015,7 +1099,7 @@ fn mx_reports(
         if strict_mode && r.in_policy == Some(false) {
             f.push(
                 Severity::Error,
-                "mx-not-in-policy",
+                CheckCode::MxNotInPolicy,
                 format!("MX {host} is not covered by any mx pattern of the policy: senders refuse (enforce) or report (testing) it"),
                 format!("add `mx: {host}` to the policy (and change the TXT id) or fix the MX record"),
             );
@@ -1024,7 +1108,7 @@ fn mx_reports(
             r.error = Some(e.clone());
             f.push(
                 Severity::Warning,
-                "mx-no-address",
+                CheckCode::MxNoAddress,
                 format!("MX {host} has no usable address ({e}): senders cannot deliver to it"),
                 format!("publish A/AAAA records for {host} or remove the MX record"),
             );
@@ -1070,7 +1154,7 @@ fn mx_reports(
     if total > 0 && probed == 0 {
         f.push(
             Severity::Error,
-            "mx-none-probed",
+            CheckCode::MxNoneProbed,
             "no MX host could be probed: STARTTLS and the certificates of the MX hosts are unverified".into(),
             format!("make the MX hosts reachable on port {port}, or run the check where outbound SMTP is allowed"),
         );
@@ -1083,7 +1167,7 @@ fn tls_findings(r: &MxReport, p: &ProbeResult, severity: Severity, port: u16, f:
     match p.tls_status() {
         None => f.push(
             Severity::Warning,
-            "mx-unreachable",
+            CheckCode::MxUnreachable,
             format!(
                 "could not probe MX {host}: {}",
                 p.error.as_deref().unwrap_or("unknown error")
@@ -1099,7 +1183,7 @@ fn tls_findings(r: &MxReport, p: &ProbeResult, severity: Severity, port: u16, f:
             };
             f.push(
                 severity,
-                "mx-starttls-not-supported",
+                CheckCode::MxStarttlsNotSupported,
                 message,
                 format!("enable STARTTLS on {host} with a certificate for {host} from a public CA"),
             );
@@ -1137,7 +1221,14 @@ fn tls_findings(r: &MxReport, p: &ProbeResult, severity: Severity, port: u16, f:
                     format!("check the certificate (validity period, key usage) and the TLS 1.2/1.3 configuration of {host}"),
                 ),
             };
-            f.push(severity, &format!("mx-{}", t.status), message, remediation);
+            let code = match t.status {
+                CertStatus::Valid => return,
+                CertStatus::CertificateHostMismatch => CheckCode::MxCertificateHostMismatch,
+                CertStatus::CertificateExpired => CheckCode::MxCertificateExpired,
+                CertStatus::CertificateNotTrusted => CheckCode::MxCertificateNotTrusted,
+                CertStatus::ValidationFailure => CheckCode::MxValidationFailure,
+            };
+            f.push(severity, code, message, remediation);
         }
     }
 }
@@ -1154,7 +1245,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
         r.name
     );
     let mut problem =
-        |r: &mut TlsRptReport, status, reason: String, code: &str, message: String| {
+        |r: &mut TlsRptReport, status, reason: String, code: CheckCode, message: String| {
             r.status = status;
             r.reason = Some(reason);
             f.push(Severity::Warning, code, message, publish.clone());
@@ -1164,7 +1255,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
             &mut r,
             RecordStatus::Temperror,
             e.clone(),
-            "tlsrpt-temperror",
+            CheckCode::TlsrptTemperror,
             format!("the lookup of the TLS-RPT record failed: {e}"),
         ),
         TxtAnswer::NoRecord => {
@@ -1173,7 +1264,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
                 &mut r,
                 RecordStatus::Absent,
                 "no TXT record".into(),
-                "tlsrpt-absent",
+                CheckCode::TlsrptAbsent,
                 format!("no {n} TXT record: nobody reports TLS failures to you"),
             );
         }
@@ -1187,7 +1278,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
                         &mut r,
                         RecordStatus::Invalid,
                         "no usable rua URI (only mailto: and https: are defined)".into(),
-                        "tlsrpt-invalid",
+                        CheckCode::TlsrptInvalid,
                         "the TLS-RPT record has no usable rua URI (only mailto: and https: are defined): nobody reports to you".into(),
                     );
                 }
@@ -1196,7 +1287,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
                 &mut r,
                 RecordStatus::Multiple,
                 format!("{count} records start with v=TLSRPTv1"),
-                "tlsrpt-multiple",
+                CheckCode::TlsrptMultiple,
                 format!(
                     "{count} TLS-RPT records start with v=TLSRPTv1: reporters ignore them all; keep exactly one"
                 ),
@@ -1205,7 +1296,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
                 &mut r,
                 RecordStatus::Invalid,
                 error.to_string(),
-                "tlsrpt-invalid",
+                CheckCode::TlsrptInvalid,
                 format!("the TLS-RPT record is invalid: {error}"),
             ),
             Err(_) => {
@@ -1214,7 +1305,7 @@ fn tlsrpt_report(domain: &str, name: String, answer: &TxtAnswer, f: &mut Finding
                     &mut r,
                     RecordStatus::Absent,
                     "no TXT record starts with v=TLSRPTv1".into(),
-                    "tlsrpt-absent",
+                    CheckCode::TlsrptAbsent,
                     format!(
                         "no TXT record at {n} starts with v=TLSRPTv1: nobody reports TLS failures to you"
                     ),

@@ -28,8 +28,8 @@ pub(crate) fn check(args: &CertCheckArgs, json: bool) -> Result<()> {
     let now = args.at.unwrap_or_else(SystemTime::now);
     let verdict = cert::check_certificate(&der, &args.mx, now);
     // A file that is not a certificate is bad input, not a check result.
-    if let CertVerdict::Unreadable(e) = &verdict {
-        bail!("{}: {e}", file.name);
+    if let CertVerdict::Unreadable(_) = &verdict {
+        bail!("{}: {}", file.name, verdict.reason());
     }
     let result_type = verdict.result_type();
     let reason = verdict.reason();

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use anyhow::{Result, anyhow, bail};
-use mta_sts_core::lint::{Finding, Severity};
+use mta_sts_core::lint::{Finding, LintCode, Severity};
 use mta_sts_core::policy::{self, MAX_MAX_AGE};
 use mta_sts_core::{Mode, MxPattern, Policy, PolicyError, PolicyWarning, StsRecord, record};
 use serde::Serialize;
@@ -115,22 +115,11 @@ pub(crate) fn parse(args: &PolicyParseArgs, json: bool) -> Result<()> {
     output::stdout(&out)
 }
 
-/// One finding in the JSON output of `policy lint`.
-#[derive(Serialize)]
-struct FindingJson<'a> {
-    /// `error`, `warning` or `info`.
-    severity: &'static str,
-    /// Stable kebab-case code.
-    code: &'a str,
-    /// What was found and what to do.
-    message: &'a str,
-}
-
 /// The JSON output of `policy lint`.
 #[derive(Serialize)]
 struct LintJson<'a> {
     /// The findings, errors first.
-    findings: Vec<FindingJson<'a>>,
+    findings: &'a [Finding],
     /// Number of error findings.
     errors: usize,
     /// Number of warning findings.
@@ -147,8 +136,9 @@ pub(crate) fn lint(args: &PolicyLintArgs, json: bool) -> Result<()> {
         .filter(|w| !matches!(w, PolicyWarning::DuplicateField { .. }))
         .map(|w| Finding {
             severity: Severity::Warning,
-            code: "lenient-parse",
+            code: LintCode::LenientParse,
             message: w.to_string(),
+            remediation: LintCode::LenientParse.remediation().to_owned(),
         })
         .chain(p.lint())
         .collect();
@@ -157,14 +147,7 @@ pub(crate) fn lint(args: &PolicyLintArgs, json: bool) -> Result<()> {
     let (errors, warns) = (count(Severity::Error), count(Severity::Warning));
     if json {
         output::json(&LintJson {
-            findings: findings
-                .iter()
-                .map(|f| FindingJson {
-                    severity: f.severity.as_str(),
-                    code: f.code,
-                    message: &f.message,
-                })
-                .collect(),
+            findings: &findings,
             errors,
             warnings: warns,
         })?;

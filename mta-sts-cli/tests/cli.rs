@@ -280,6 +280,7 @@ fn lint_includes_lenient_parse_warnings() {
             "severity": "warning",
             "code": "lenient-parse",
             "message": "line 4: max_age 99999999 is larger than 31557600; capped to 31557600",
+            "remediation": "rewrite the line as RFC 8461 section 3.2 says (`mtasts policy parse --strict` shows where)",
         })
     );
     assert_eq!(v["errors"], 0);

@@ -111,7 +111,10 @@ impl CertVerdict {
                     fmt_time(*not_before)
                 )
             }
-            Self::Unreadable(e) => e.to_string(),
+            Self::Unreadable(e) => match std::error::Error::source(e) {
+                Some(source) => format!("{e}: {source}"),
+                None => e.to_string(),
+            },
         }
     }
 }

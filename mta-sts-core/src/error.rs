@@ -244,7 +244,7 @@ impl std::fmt::Display for AtLine {
 pub enum CertError {
     /// The DER is not an X.509 certificate, or a part of it (`part`, e.g.
     /// `subjectAltName`) cannot be decoded.
-    #[error("not a readable X.509 certificate ({part})")]
+    #[error("not an X.509 certificate ({part} cannot be decoded)")]
     Der {
         /// What could not be decoded: `certificate` or an extension name.
         part: &'static str,

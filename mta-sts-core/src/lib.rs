@@ -65,6 +65,7 @@ pub mod discovery;
 pub mod domain;
 pub mod enforce;
 pub mod error;
+pub mod finding;
 pub mod lint;
 pub mod mx;
 pub mod parsed;

@@ -15,45 +15,77 @@ use std::collections::HashSet;
 
 use crate::policy::{Mode, Policy};
 
-/// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// Probably not what you want.
-    Warning,
-    /// The policy will not work as intended.
-    Error,
+pub use crate::finding::Severity;
+
+crate::code_enum! {
+    /// What the policy lint found (the `code` of its findings).
+    pub enum LintCode {
+        /// `mode: testing`: failures are reported, mail still delivered.
+        TestingMode => "testing-mode",
+        /// `mode: none`: senders ignore the policy.
+        NoneMode => "none-mode",
+        /// `mode: none` with a `max_age` over a week.
+        NoneLongMaxAge => "none-long-max-age",
+        /// `max_age: 0`.
+        ZeroMaxAge => "zero-max-age",
+        /// `max_age` under a day (or under a week in `enforce`).
+        ShortMaxAge => "short-max-age",
+        /// A repeated field, ignored.
+        DuplicateField => "duplicate-field",
+        /// The same `mx` pattern twice.
+        DuplicateMx => "duplicate-mx",
+        /// A wildcard on a top-level domain or a public suffix.
+        WildcardPublicSuffix => "wildcard-public-suffix",
+        /// An `mx` pattern of one label.
+        SingleLabelMx => "single-label-mx",
+        /// An `mx` pattern no host name can match.
+        MxNeverMatches => "mx-never-matches",
+        /// An exact `mx` pattern a wildcard already covers.
+        MxCoveredByWildcard => "mx-covered-by-wildcard",
+        /// `mode: none` with `mx` lines.
+        NoneWithMx => "none-with-mx",
+        /// A field senders do not know.
+        UnknownField => "unknown-field",
+        /// Something only the lenient reader accepts (a BOM, blank lines,
+        /// indentation, a capped `max_age`).
+        LenientParse => "lenient-parse",
+    }
 }
 
-impl Severity {
-    /// `info`, `warning` or `error`.
-    pub fn as_str(self) -> &'static str {
+impl LintCode {
+    /// How to fix what this code flags, in one line.
+    pub fn remediation(self) -> &'static str {
         match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
+            Self::TestingMode => {
+                "switch to `mode: enforce` (and change the TXT id) once TLS-RPT reports show no failures"
+            }
+            Self::NoneMode => {
+                "publish mode `enforce` or `testing` to protect mail; keep `none` only while withdrawing MTA-STS"
+            }
+            Self::NoneLongMaxAge => "lower max_age (e.g. 86400) while the mode is `none`",
+            Self::ZeroMaxAge | Self::ShortMaxAge => "raise max_age to at least 604800 (one week)",
+            Self::DuplicateField => "remove the repeated field",
+            Self::DuplicateMx => "remove the repeated mx line",
+            Self::WildcardPublicSuffix => {
+                "list your own MX host names (or a wildcard under your own domain)"
+            }
+            Self::SingleLabelMx | Self::MxNeverMatches => {
+                "use the fully qualified host names of your MX records"
+            }
+            Self::MxCoveredByWildcard => "optionally remove the exact pattern",
+            Self::NoneWithMx => "remove the mx lines, or publish mode `enforce` or `testing`",
+            Self::UnknownField => {
+                "check the spelling (keys are case-sensitive) or remove the field"
+            }
+            Self::LenientParse => {
+                "rewrite the line as RFC 8461 section 3.2 says (`mtasts policy parse --strict` shows where)"
+            }
         }
     }
 }
 
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One piece of advice.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
-    /// Severity.
-    pub severity: Severity,
-    /// A stable kebab-case identifier, e.g. `testing-mode`.
-    pub code: &'static str,
-    /// What was found and what to do.
-    pub message: String,
-}
+/// One piece of advice about a policy.
+pub type Finding = crate::finding::Finding<LintCode>;
 
 const ONE_DAY: u32 = 86_400;
 const ONE_WEEK: u32 = 7 * ONE_DAY;
@@ -63,11 +95,12 @@ const SECOND_LEVEL: &[&str] = &[
     "ac", "co", "com", "edu", "gov", "net", "org", "ne", "or", "go", "gob", "nic", "ltd", "plc",
 ];
 
-fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
+fn finding(severity: Severity, code: LintCode, message: String) -> Finding {
     Finding {
         severity,
         code,
         message,
+        remediation: code.remediation().to_owned(),
     }
 }
 
@@ -87,19 +120,19 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
     match policy.mode() {
         Mode::Testing => out.push(finding(
             Severity::Warning,
-            "testing-mode",
+            LintCode::TestingMode,
             "mode is `testing`: senders report failures but still deliver without TLS; switch to `enforce` once TLS-RPT reports show no failures for your MX hosts".into(),
         )),
         Mode::None => {
             out.push(finding(
                 Severity::Info,
-                "none-mode",
+                LintCode::NoneMode,
                 "mode is `none`: senders ignore this policy; this is the RFC 8461 8.3 removal step".into(),
             ));
             if max_age > ONE_WEEK {
                 out.push(finding(
                     Severity::Warning,
-                    "none-long-max-age",
+                    LintCode::NoneLongMaxAge,
                     format!("mode `none` with max_age {max_age}: to withdraw MTA-STS, publish `none` with a short max_age (e.g. 86400) so senders forget the old policy soon"),
                 ));
             }
@@ -109,19 +142,19 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
     if max_age == 0 {
         out.push(finding(
             Severity::Warning,
-            "zero-max-age",
+            LintCode::ZeroMaxAge,
             "max_age is 0: senders drop the policy right after using it, so an attacker who blocks the fetch removes the protection; use at least 604800 (one week)".into(),
         ));
     } else if max_age < ONE_DAY && policy.mode() != Mode::None {
         out.push(finding(
             Severity::Warning,
-            "short-max-age",
+            LintCode::ShortMaxAge,
             format!("max_age {max_age} is under a day: an attacker who blocks policy fetches for that long disables MTA-STS; RFC 8461 recommends weeks or more (e.g. 604800 or 1209600)"),
         ));
     } else if max_age < ONE_WEEK && policy.mode() == Mode::Enforce {
         out.push(finding(
             Severity::Info,
-            "short-max-age",
+            LintCode::ShortMaxAge,
             format!("max_age {max_age} is under a week; RFC 8461 recommends weeks or more once the policy is stable"),
         ));
     }
@@ -129,7 +162,7 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
         for f in policy.ignored() {
             out.push(finding(
                 Severity::Warning,
-                "duplicate-field",
+                LintCode::DuplicateField,
                 format!(
                     "line {}: repeated `{}` is ignored (the first one counts); remove it",
                     f.line, f.name
@@ -143,7 +176,7 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
         if !seen.insert(lower.clone()) {
             out.push(finding(
                 Severity::Warning,
-                "duplicate-mx",
+                LintCode::DuplicateMx,
                 format!("mx `{p}` is listed more than once"),
             ));
             continue;
@@ -154,7 +187,7 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
             if labels.len() == 1 {
                 out.push(finding(
                     Severity::Error,
-                    "wildcard-public-suffix",
+                    LintCode::WildcardPublicSuffix,
                     format!("mx `{p}` is a wildcard on a top-level domain: it allows any host under `.{base}`, and no certificate can legitimately cover it"),
                 ));
             } else if labels.len() == 2
@@ -163,14 +196,14 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
             {
                 out.push(finding(
                     Severity::Warning,
-                    "wildcard-public-suffix",
+                    LintCode::WildcardPublicSuffix,
                     format!("mx `{p}` looks like a wildcard on a public suffix (`{base}`): list your own MX hosts instead"),
                 ));
             }
         } else if labels.len() == 1 {
             out.push(finding(
                 Severity::Warning,
-                "single-label-mx",
+                LintCode::SingleLabelMx,
                 format!("mx `{p}` is a single-label name; MX records point to fully qualified host names"),
             ));
         }
@@ -180,21 +213,21 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
         {
             out.push(finding(
                 Severity::Error,
-                "mx-never-matches",
+                LintCode::MxNeverMatches,
                 format!("mx `{p}` has an all-numeric top-level label (an IP address?); MX targets are host names, so it can never match"),
             ));
         }
         if labels.iter().any(|l| l.len() > 63) {
             out.push(finding(
                 Severity::Error,
-                "mx-never-matches",
+                LintCode::MxNeverMatches,
                 format!("mx `{p}` has a label longer than 63 characters; no DNS name can match it"),
             ));
         }
         if p.as_str().len() > 253 {
             out.push(finding(
                 Severity::Error,
-                "mx-never-matches",
+                LintCode::MxNeverMatches,
                 format!("mx `{p}` is longer than 253 characters; no DNS name can match it"),
             ));
         }
@@ -208,7 +241,7 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
         {
             out.push(finding(
                 Severity::Info,
-                "mx-covered-by-wildcard",
+                LintCode::MxCoveredByWildcard,
                 format!("mx `{p}` is already covered by `{w}`"),
             ));
         }
@@ -216,14 +249,14 @@ pub fn lint(policy: &Policy<'_>) -> Vec<Finding> {
     if policy.mode() == Mode::None && !policy.mx().is_empty() {
         out.push(finding(
             Severity::Info,
-            "none-with-mx",
+            LintCode::NoneWithMx,
             "mode `none` ignores the mx lines".into(),
         ));
     }
     for e in policy.extensions() {
         out.push(finding(
             Severity::Info,
-            "unknown-field",
+            LintCode::UnknownField,
             format!("unknown field `{}` is ignored by senders (check the spelling: keys are case-sensitive)", e.name),
         ));
     }

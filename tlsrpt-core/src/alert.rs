@@ -3,7 +3,7 @@
 //! `mode: enforce`.
 //!
 //! [`Alerts`] turns the failure details of many reports into
-//! [`Finding`]s: one per failure class, policy domain and receiving MX host,
+//! [`Alert`]s: one per failure class, policy domain and receiving MX host,
 //! with summed sessions and the set of reporting organisations. Every
 //! registered result type (RFC 8460 section 4.3) has specific advice;
 //! `failure-reason-code` texts refine it (HTTP status codes of policy
@@ -37,7 +37,7 @@ use mta_sts_core::{MxPattern, ResultType};
 
 use crate::report::{PolicyInfo, PolicyType, Report};
 
-pub use mta_sts_core::lint::Severity;
+pub use mta_sts_core::finding::Severity;
 
 /// At most this many distinct receiving IPs and failure reason codes are
 /// kept per finding (reports are untrusted input).
@@ -66,7 +66,7 @@ pub struct Location {
 /// One alert: a failure class at one place, with what it means and what to
 /// do.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
+pub struct Alert {
     /// `error`: the receiving domain's configuration is broken and mail is
     /// (or, in enforce mode, would be) refused; `warning`: probably a
     /// problem, or one that depends on the sender; `info`: worth knowing.
@@ -262,8 +262,8 @@ impl Alerts {
 
     /// The findings, errors first, then by sessions affected (descending),
     /// code, policy domain and MX host.
-    pub fn findings(&self) -> Vec<Finding> {
-        let mut out: Vec<Finding> = self.map.iter().map(|(k, a)| finding(k, a)).collect();
+    pub fn findings(&self) -> Vec<Alert> {
+        let mut out: Vec<Alert> = self.map.iter().map(|(k, a)| finding(k, a)).collect();
         out.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -278,7 +278,7 @@ impl Alerts {
 }
 
 /// The findings of a set of reports (see [`Alerts`]).
-pub fn findings<'r, 'a: 'r>(reports: impl IntoIterator<Item = &'r Report<'a>>) -> Vec<Finding> {
+pub fn findings<'r, 'a: 'r>(reports: impl IntoIterator<Item = &'r Report<'a>>) -> Vec<Alert> {
     let mut a = Alerts::new();
     for r in reports {
         a.add(r);
@@ -348,7 +348,7 @@ fn any_reason(reasons: &BTreeSet<String>, needles: &[&str]) -> bool {
 
 const MODE_NOTE: &str = "In `mode: testing` senders deliver anyway and only report; in `mode: enforce` MTA-STS senders refuse to deliver to a host that fails this way (mail is queued and eventually bounced).";
 
-fn finding(k: &Key, a: &Acc) -> Finding {
+fn finding(k: &Key, a: &Acc) -> Alert {
     let domain = k.policy_domain.as_deref().unwrap_or("<policy-domain>");
     let mx = k.mx_host.as_deref().unwrap_or("the receiving MX host");
     let policy_file = policy_url(domain);
@@ -669,7 +669,7 @@ fn finding(k: &Key, a: &Acc) -> Finding {
     if !a.reasons.is_empty() && k.code != "validation-failure" {
         what.push_str(&format!(" Failure reason codes: {}.", list(&a.reasons)));
     }
-    Finding {
+    Alert {
         severity,
         code: k.code,
         result_type: k.result_type.clone(),

@@ -50,7 +50,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::alert::{Alerts, Finding, normalize_name, printable};
+use crate::alert::{Alerts, Alert, normalize_name, printable};
 use crate::report::Report;
 
 /// The group key for a missing policy domain or MX host name.
@@ -121,7 +121,7 @@ pub struct Summary {
     /// UTC day (`YYYY-MM-DD`) of the report's start → reports and sessions.
     pub by_day: BTreeMap<String, ReportCounts>,
     /// Alerts with remediation (see [`crate::alert`]).
-    pub alerts: Vec<Finding>,
+    pub alerts: Vec<Alert>,
 }
 
 /// Builds a [`Summary`] from reports added one by one.

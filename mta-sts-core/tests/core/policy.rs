@@ -488,7 +488,7 @@ fn lint_findings_sts_cache_13_removal_advice() {
             .value
             .lint()
             .iter()
-            .map(|f| (f.severity, f.code))
+            .map(|f| (f.severity, f.code.as_str()))
             .collect()
     };
     assert_eq!(

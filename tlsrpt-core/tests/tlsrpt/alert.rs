@@ -1,7 +1,7 @@
 //! Alerts with remediation and the enforce-readiness verdict.
 
 use tlsrpt_core::Report;
-use tlsrpt_core::alert::{Alerts, Finding, Severity, blocks_enforce, enforce_readiness, findings};
+use tlsrpt_core::alert::{Alerts, Alert, Severity, blocks_enforce, enforce_readiness, findings};
 use tlsrpt_core::time::Timestamp;
 use tlsrpt_core::{ResultType, time::days_from_civil};
 
@@ -70,7 +70,7 @@ fn day_number(day: &str) -> i64 {
     t.day()
 }
 
-fn find<'f>(f: &'f [Finding], code: &str) -> &'f Finding {
+fn find<'f>(f: &'f [Alert], code: &str) -> &'f Alert {
     f.iter()
         .find(|f| f.code == code)
         .unwrap_or_else(|| panic!("no {code} in {f:#?}"))
