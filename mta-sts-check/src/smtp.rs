@@ -30,7 +30,15 @@
 //! [`ProbeConfig::connect_timeout`] and the whole probe by
 //! [`ProbeConfig::timeout`]. A hostile server can make the probe fail, not
 //! hang or panic.
+//!
+//! # Errors
+//!
+//! What stopped a probe is a [`ProbeError`] (the stage, the reply or the
+//! IO or TLS error it comes from, kept as its
+//! [`source`](std::error::Error::source)); [`ProbeResult::error`] holds it
+//! rendered on one line with its sources (`what: why: deeper why`).
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -38,10 +46,11 @@ use std::time::{Duration, SystemTime};
 use mta_sts_core::ResultType;
 use mta_sts_core::cert::{CertVerdict, check_certificate};
 use mta_sts_core::enforce::TlsStatus;
+use policy_fetch::error::Chain;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -55,6 +64,226 @@ use tokio_rustls::TlsConnector;
 pub const MAX_LINE: usize = 1000;
 /// Most lines read in one reply (a multi-line EHLO reply included).
 pub const MAX_REPLY_LINES: usize = 100;
+
+/// The step of the SMTP session a probe was at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProbeStage {
+    /// Connecting to the host's addresses.
+    Connect,
+    /// Waiting for the 220 greeting.
+    Greeting,
+    /// `EHLO` and its reply, before TLS.
+    Ehlo,
+    /// `STARTTLS` and its reply.
+    StartTls,
+    /// The TLS handshake.
+    TlsHandshake,
+    /// `EHLO` and its reply over TLS.
+    EhloAfterTls,
+    /// `QUIT` and its reply over TLS.
+    QuitAfterTls,
+    /// `QUIT` and its reply without TLS (STARTTLS not offered or refused).
+    Quit,
+}
+
+impl ProbeStage {
+    /// A short name, as used in messages: `connect`, `greeting`, `EHLO`,
+    /// `STARTTLS`, `TLS handshake`, `after TLS: EHLO`, `after TLS: QUIT`,
+    /// `QUIT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Greeting => "greeting",
+            Self::Ehlo => "EHLO",
+            Self::StartTls => "STARTTLS",
+            Self::TlsHandshake => "TLS handshake",
+            Self::EhloAfterTls => "after TLS: EHLO",
+            Self::QuitAfterTls => "after TLS: QUIT",
+            Self::Quit => "QUIT",
+        }
+    }
+
+    /// How an unexpected reply code reads at this stage.
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::Greeting => "is not 220",
+            _ => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a probe stopped before the end of the SMTP session.
+///
+/// A failed TLS handshake or a bad certificate is not an error: it is the
+/// [`TlsOutcome`] of the probe. Neither is a refused `STARTTLS`
+/// ([`ProbeResult::starttls_accepted`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProbeError {
+    /// The host has no address to connect to.
+    #[error("no addresses to connect to")]
+    NoAddresses,
+    /// Connecting to one address failed (an entry of
+    /// [`ProbeError::Unreachable`]).
+    #[error("{addr}")]
+    Connect {
+        /// The address and port tried.
+        addr: SocketAddr,
+        /// Why the connection failed.
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting to one address took longer than
+    /// [`ProbeConfig::connect_timeout`] (an entry of
+    /// [`ProbeError::Unreachable`]).
+    #[error("{addr}: connect timed out")]
+    ConnectTimeout {
+        /// The address and port tried.
+        addr: SocketAddr,
+        /// The time allowed.
+        after: Duration,
+    },
+    /// Every address failed. The message lists each attempt with its
+    /// cause; `attempts` keeps them ([`ProbeError::Connect`] and
+    /// [`ProbeError::ConnectTimeout`], in the order tried), each with its
+    /// own source.
+    #[error("cannot connect: {}", join_attempts(attempts))]
+    Unreachable {
+        /// One error per address tried.
+        attempts: Vec<Self>,
+    },
+    /// The whole probe took longer than [`ProbeConfig::timeout`].
+    #[error("probe timed out after {} s (stage: {stage})", after.as_secs_f64())]
+    Timeout {
+        /// Where the probe was when time ran out.
+        stage: ProbeStage,
+        /// The time allowed.
+        after: Duration,
+    },
+    /// Reading from the server failed.
+    #[error("{stage}: read")]
+    Read {
+        /// What was being read.
+        stage: ProbeStage,
+        /// The IO error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a command failed.
+    #[error("{stage}: write")]
+    Write {
+        /// What was being sent.
+        stage: ProbeStage,
+        /// The IO error.
+        #[source]
+        source: io::Error,
+    },
+    /// The server closed the connection before a reply.
+    #[error("{stage}: connection closed by the server")]
+    Closed {
+        /// Whose reply was awaited.
+        stage: ProbeStage,
+    },
+    /// The server closed the connection within a reply line.
+    #[error("{stage}: connection closed in the middle of a reply line")]
+    TruncatedLine {
+        /// Whose reply was being read.
+        stage: ProbeStage,
+    },
+    /// A reply line is longer than [`MAX_LINE`] bytes.
+    #[error("{stage}: reply line longer than {MAX_LINE} bytes")]
+    LineTooLong {
+        /// Whose reply was being read.
+        stage: ProbeStage,
+    },
+    /// A reply has more than [`MAX_REPLY_LINES`] lines.
+    #[error("{stage}: reply longer than {MAX_REPLY_LINES} lines")]
+    TooManyLines {
+        /// Whose reply was being read.
+        stage: ProbeStage,
+    },
+    /// A reply line does not start with a code `2xx`..`5xx` followed by
+    /// a space, a hyphen or its end.
+    #[error("{stage}: malformed reply line `{line}`")]
+    MalformedLine {
+        /// Whose reply was being read.
+        stage: ProbeStage,
+        /// The line's first 80 bytes (lossy UTF-8, without the line break).
+        line: String,
+    },
+    /// The lines of one reply carry different codes.
+    #[error("{stage}: reply codes differ within one reply ({code} after {first})")]
+    MixedCodes {
+        /// Whose reply was being read.
+        stage: ProbeStage,
+        /// The code of the reply's first line.
+        first: u16,
+        /// The different code of a later line.
+        code: u16,
+    },
+    /// The server answered with a code the probe cannot go on with (not
+    /// 220 to the connection, not 250 to `EHLO`).
+    #[error("{stage} {}: {reply}", stage.refusal())]
+    UnexpectedReply {
+        /// Whose reply it is.
+        stage: ProbeStage,
+        /// The reply code.
+        code: u16,
+        /// The code and first line of the reply (at most 200 bytes).
+        reply: String,
+    },
+    /// The MX host name cannot be sent as SNI.
+    #[error("invalid MX host name `{host}`")]
+    InvalidHostName {
+        /// The name.
+        host: String,
+        /// Why rustls refused it.
+        #[source]
+        source: InvalidDnsNameError,
+    },
+    /// The TLS client configuration could not be built.
+    #[error("TLS configuration")]
+    TlsConfig(#[source] rustls::Error),
+}
+
+impl ProbeError {
+    /// The stage the probe was at, when the error has one.
+    pub fn stage(&self) -> Option<ProbeStage> {
+        match self {
+            Self::NoAddresses
+            | Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Unreachable { .. } => Some(ProbeStage::Connect),
+            Self::Timeout { stage, .. }
+            | Self::Read { stage, .. }
+            | Self::Write { stage, .. }
+            | Self::Closed { stage }
+            | Self::TruncatedLine { stage }
+            | Self::LineTooLong { stage }
+            | Self::TooManyLines { stage }
+            | Self::MalformedLine { stage, .. }
+            | Self::MixedCodes { stage, .. }
+            | Self::UnexpectedReply { stage, .. } => Some(*stage),
+            Self::InvalidHostName { .. } | Self::TlsConfig(_) => Some(ProbeStage::TlsHandshake),
+        }
+    }
+}
+
+/// `a: why; b: why` for [`ProbeError::Unreachable`].
+fn join_attempts(attempts: &[ProbeError]) -> String {
+    attempts
+        .iter()
+        .map(|e| Chain(e).to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// Settings of a probe.
 #[derive(Debug, Clone)]
@@ -176,26 +405,10 @@ impl LeafInfo {
     }
 }
 
-/// Unix seconds as `YYYY-MM-DDThh:mm:ssZ` (proleptic Gregorian, UTC).
+/// Unix seconds as `YYYY-MM-DDThh:mm:ssZ` (proleptic Gregorian, UTC), by
+/// the shared [`mta_sts_core::time::Timestamp`].
 pub(crate) fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    mta_sts_core::time::Timestamp::from_unix(secs).to_string()
 }
 
 /// The TLS part of a probe.
@@ -338,15 +551,22 @@ pub fn classify_certificate(
     }
 }
 
-/// One line of a reply: code, whether it is the last line, text.
-pub(crate) fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, String), String> {
+/// One line of a reply to `stage`: code, whether it is the last line,
+/// text.
+pub(crate) fn parse_reply_line(
+    line: &[u8],
+    stage: ProbeStage,
+) -> Result<(u16, bool, String), ProbeError> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let shown = || String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
+    let malformed = || ProbeError::MalformedLine {
+        stage,
+        line: String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned(),
+    };
     let digits = line
         .get(..3)
         .filter(|d| d.iter().all(u8::is_ascii_digit) && (b'2'..=b'5').contains(&d[0]))
-        .ok_or_else(|| format!("malformed reply line `{}`", shown()))?;
+        .ok_or_else(malformed)?;
     let code = digits
         .iter()
         .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
@@ -354,7 +574,7 @@ pub(crate) fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, String), Strin
         None => (true, &[][..]),
         Some(b' ') => (true, &line[4..]),
         Some(b'-') => (false, &line[4..]),
-        Some(_) => return Err(format!("malformed reply line `{}`", shown())),
+        Some(_) => return Err(malformed()),
     };
     Ok((code, last, String::from_utf8_lossy(text).into_owned()))
 }
@@ -381,59 +601,88 @@ impl Reply {
     fn summary(&self) -> String {
         let first = self.lines.first().map_or("", String::as_str);
         let mut s = format!("{} {first}", self.code);
-        s.truncate(200);
+        // At most 200 bytes, cut on a character boundary (never panics).
+        let mut end = s.len().min(200);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
         s
+    }
+
+    /// The error for this reply when `stage` cannot go on with its code.
+    fn unexpected(&self, stage: ProbeStage) -> ProbeError {
+        ProbeError::UnexpectedReply {
+            stage,
+            code: self.code,
+            reply: self.summary(),
+        }
     }
 }
 
-/// Read one line of at most [`MAX_LINE`] bytes.
-async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Vec<u8>, String> {
+/// Read one line of at most [`MAX_LINE`] bytes of the reply to `stage`.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    stage: ProbeStage,
+) -> Result<Vec<u8>, ProbeError> {
     let mut buf = Vec::new();
     let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
     let n = (&mut *r)
         .take(limit)
         .read_until(b'\n', &mut buf)
         .await
-        .map_err(|e| format!("read: {e}"))?;
+        .map_err(|source| ProbeError::Read { stage, source })?;
     if n == 0 {
-        return Err("connection closed by the server".into());
+        return Err(ProbeError::Closed { stage });
     }
     if buf.last() != Some(&b'\n') {
         return Err(if n >= MAX_LINE {
-            format!("reply line longer than {MAX_LINE} bytes")
+            ProbeError::LineTooLong { stage }
         } else {
-            "connection closed in the middle of a reply line".into()
+            ProbeError::TruncatedLine { stage }
         });
     }
     Ok(buf)
 }
 
-/// Read a (multi-line) reply of at most [`MAX_REPLY_LINES`] lines.
-pub(crate) async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Reply, String> {
+/// Read the (multi-line) reply to `stage`, of at most [`MAX_REPLY_LINES`]
+/// lines.
+pub(crate) async fn read_reply<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    stage: ProbeStage,
+) -> Result<Reply, ProbeError> {
     let mut lines = Vec::new();
     let mut code = None;
     while lines.len() < MAX_REPLY_LINES {
-        let raw = read_line(r).await?;
-        let (c, last, text) = parse_reply_line(&raw)?;
+        let raw = read_line(r, stage).await?;
+        let (c, last, text) = parse_reply_line(&raw, stage)?;
         let first = *code.get_or_insert(c);
         if first != c {
-            return Err(format!(
-                "reply codes differ within one reply ({c} after {first})"
-            ));
+            return Err(ProbeError::MixedCodes {
+                stage,
+                first,
+                code: c,
+            });
         }
         lines.push(text);
         if last {
             return Ok(Reply { code: c, lines });
         }
     }
-    Err(format!("reply longer than {MAX_REPLY_LINES} lines"))
+    Err(ProbeError::TooManyLines { stage })
 }
 
-async fn send<S: AsyncWrite + Unpin>(s: &mut S, line: &str) -> Result<(), String> {
+/// Send the command `line` of `stage`.
+async fn send<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    line: &str,
+    stage: ProbeStage,
+) -> Result<(), ProbeError> {
+    let write = |source| ProbeError::Write { stage, source };
     s.write_all(format!("{line}\r\n").as_bytes())
         .await
-        .map_err(|e| format!("write: {e}"))?;
-    s.flush().await.map_err(|e| format!("write: {e}"))
+        .map_err(write)?;
+    s.flush().await.map_err(write)
 }
 
 /// What the recording verifier saw.
@@ -518,7 +767,7 @@ impl ServerCertVerifier for RecordingVerifier {
 fn client_config(
     roots: &Arc<RootCertStore>,
     seen: Arc<Mutex<Seen>>,
-) -> Result<ClientConfig, String> {
+) -> Result<ClientConfig, ProbeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // An empty store cannot build a verifier: every certificate is then
     // untrusted.
@@ -532,7 +781,7 @@ fn client_config(
     };
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
+        .map_err(ProbeError::TlsConfig)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth())
@@ -610,17 +859,22 @@ pub async fn probe(host: &str, addrs: &[IpAddr], config: &ProbeConfig) -> ProbeR
         ..ProbeResult::default()
     };
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let result =
-        tokio::time::timeout(config.timeout, run(&mut r, host, addrs, config, &seen)).await;
+    let mut stage = ProbeStage::Connect;
+    let result = tokio::time::timeout(
+        config.timeout,
+        run(&mut r, &mut stage, host, addrs, config, &seen),
+    )
+    .await;
     let error = match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e),
-        Err(_) => Some(format!(
-            "probe timed out after {} s",
-            config.timeout.as_secs_f64()
-        )),
+        Err(_) => Some(ProbeError::Timeout {
+            stage,
+            after: config.timeout,
+        }),
     };
     if let Some(e) = error {
+        let e = Chain(&e).to_string();
         // STARTTLS accepted but the handshake never finished (timeout).
         if r.starttls_accepted == Some(true) && r.tls.is_none() {
             r.tls = Some(outcome(&seen, host, Err(e.clone())));
@@ -630,11 +884,11 @@ pub async fn probe(host: &str, addrs: &[IpAddr], config: &ProbeConfig) -> ProbeR
     r
 }
 
-async fn connect(addrs: &[IpAddr], config: &ProbeConfig) -> Result<TcpStream, String> {
+async fn connect(addrs: &[IpAddr], config: &ProbeConfig) -> Result<TcpStream, ProbeError> {
     if addrs.is_empty() {
-        return Err("no addresses to connect to".into());
+        return Err(ProbeError::NoAddresses);
     }
-    let mut errors = Vec::new();
+    let mut attempts = Vec::new();
     for ip in addrs {
         let addr = SocketAddr::new(*ip, config.port);
         match tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await {
@@ -642,11 +896,14 @@ async fn connect(addrs: &[IpAddr], config: &ProbeConfig) -> Result<TcpStream, St
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
-            Err(_) => errors.push(format!("{addr}: connect timed out")),
+            Ok(Err(source)) => attempts.push(ProbeError::Connect { addr, source }),
+            Err(_) => attempts.push(ProbeError::ConnectTimeout {
+                addr,
+                after: config.connect_timeout,
+            }),
         }
     }
-    Err(format!("cannot connect: {}", errors.join("; ")))
+    Err(ProbeError::Unreachable { attempts })
 }
 
 fn address_literal(addr: SocketAddr) -> String {
@@ -656,13 +913,16 @@ fn address_literal(addr: SocketAddr) -> String {
     }
 }
 
+/// The SMTP session; `stage` follows its progress, for the error of a
+/// timeout.
 async fn run(
     r: &mut ProbeResult,
+    stage: &mut ProbeStage,
     host: &str,
     addrs: &[IpAddr],
     config: &ProbeConfig,
     seen: &Arc<Mutex<Seen>>,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let tcp = connect(addrs, config).await?;
     r.addr = tcp.peer_addr().ok();
     let ehlo_name = match &config.ehlo_name {
@@ -672,44 +932,53 @@ async fn run(
             .map_or_else(|_| "[127.0.0.1]".to_owned(), address_literal),
     };
     let mut conn = BufReader::new(tcp);
-    let greeting = read_reply(&mut conn)
-        .await
-        .map_err(|e| format!("greeting: {e}"))?;
+    *stage = ProbeStage::Greeting;
+    let greeting = read_reply(&mut conn, ProbeStage::Greeting).await?;
     r.banner = greeting.lines.first().cloned();
     if greeting.code != 220 {
-        return Err(format!("greeting is not 220: {}", greeting.summary()));
+        return Err(greeting.unexpected(ProbeStage::Greeting));
     }
-    send(conn.get_mut(), &format!("EHLO {ehlo_name}")).await?;
-    let ehlo = read_reply(&mut conn)
-        .await
-        .map_err(|e| format!("EHLO: {e}"))?;
+    *stage = ProbeStage::Ehlo;
+    send(
+        conn.get_mut(),
+        &format!("EHLO {ehlo_name}"),
+        ProbeStage::Ehlo,
+    )
+    .await?;
+    let ehlo = read_reply(&mut conn, ProbeStage::Ehlo).await?;
     if ehlo.code != 250 {
         r.ehlo = Some(Vec::new());
-        let _ = quit(&mut conn).await;
-        return Err(format!("EHLO refused: {}", ehlo.summary()));
+        *stage = ProbeStage::Quit;
+        let _ = quit(&mut conn, ProbeStage::Quit).await;
+        return Err(ehlo.unexpected(ProbeStage::Ehlo));
     }
     r.ehlo_starttls = ehlo_offers_starttls(&ehlo.lines);
     r.ehlo = Some(ehlo.lines);
     if !r.ehlo_starttls {
-        let _ = quit(&mut conn).await;
+        *stage = ProbeStage::Quit;
+        let _ = quit(&mut conn, ProbeStage::Quit).await;
         return Ok(());
     }
-    send(conn.get_mut(), "STARTTLS").await?;
-    let reply = read_reply(&mut conn)
-        .await
-        .map_err(|e| format!("STARTTLS: {e}"))?;
+    *stage = ProbeStage::StartTls;
+    send(conn.get_mut(), "STARTTLS", ProbeStage::StartTls).await?;
+    let reply = read_reply(&mut conn, ProbeStage::StartTls).await?;
     r.starttls_reply = Some(reply.summary());
     r.starttls_accepted = Some(reply.code == 220);
     if reply.code != 220 {
-        let _ = quit(&mut conn).await;
+        *stage = ProbeStage::Quit;
+        let _ = quit(&mut conn, ProbeStage::Quit).await;
         return Ok(());
     }
     // Anything the server sent after its 220 is discarded with the buffer
     // (no STARTTLS command injection).
+    *stage = ProbeStage::TlsHandshake;
     let tcp = conn.into_inner();
     let tls_config = client_config(&config.roots, seen.clone())?;
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|e| format!("invalid MX host name `{host}`: {e}"))?;
+    let name =
+        ServerName::try_from(host.to_owned()).map_err(|source| ProbeError::InvalidHostName {
+            host: host.to_owned(),
+            source,
+        })?;
     let stream = match TlsConnector::from(Arc::new(tls_config))
         .connect(name, tcp)
         .await
@@ -733,26 +1002,30 @@ async fn run(
         .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
     r.tls = Some(outcome(seen, host, Ok((version, cipher))));
     let mut secure = BufReader::new(stream);
-    send(secure.get_mut(), &format!("EHLO {ehlo_name}"))
-        .await
-        .map_err(|e| format!("after TLS: {e}"))?;
-    let again = read_reply(&mut secure)
-        .await
-        .map_err(|e| format!("after TLS: EHLO: {e}"))?;
-    let quit_result = quit(&mut secure).await;
+    *stage = ProbeStage::EhloAfterTls;
+    send(
+        secure.get_mut(),
+        &format!("EHLO {ehlo_name}"),
+        ProbeStage::EhloAfterTls,
+    )
+    .await?;
+    let again = read_reply(&mut secure, ProbeStage::EhloAfterTls).await?;
+    *stage = ProbeStage::QuitAfterTls;
+    let quit_result = quit(&mut secure, ProbeStage::QuitAfterTls).await;
     let _ = secure.get_mut().shutdown().await;
     if again.code != 250 {
-        return Err(format!("after TLS: EHLO refused: {}", again.summary()));
+        return Err(again.unexpected(ProbeStage::EhloAfterTls));
     }
-    quit_result.map_err(|e| format!("after TLS: {e}"))
+    quit_result
 }
 
-async fn quit<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut BufReader<S>) -> Result<(), String> {
-    send(conn.get_mut(), "QUIT").await?;
-    read_reply(conn)
-        .await
-        .map(drop)
-        .map_err(|e| format!("QUIT: {e}"))
+/// Send `QUIT` and read the reply (whatever its code).
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut BufReader<S>,
+    stage: ProbeStage,
+) -> Result<(), ProbeError> {
+    send(conn.get_mut(), "QUIT", stage).await?;
+    read_reply(conn, stage).await.map(drop)
 }
 
 #[cfg(test)]
@@ -765,21 +1038,259 @@ mod tests {
 
     #[test]
     fn reply_lines() {
+        let parse = |line: &[u8]| parse_reply_line(line, ProbeStage::Ehlo);
         assert_eq!(
-            parse_reply_line(b"250-mx.example.com\r\n"),
-            Ok((250, false, "mx.example.com".into()))
+            parse(b"250-mx.example.com\r\n").unwrap(),
+            (250, false, "mx.example.com".into())
         );
         assert_eq!(
-            parse_reply_line(b"250 STARTTLS\r\n"),
-            Ok((250, true, "STARTTLS".into()))
+            parse(b"250 STARTTLS\r\n").unwrap(),
+            (250, true, "STARTTLS".into())
         );
-        assert_eq!(parse_reply_line(b"220\r\n"), Ok((220, true, String::new())));
-        assert_eq!(parse_reply_line(b"220 x\n"), Ok((220, true, "x".into())));
-        assert!(parse_reply_line(b"25\r\n").is_err());
-        assert!(parse_reply_line(b"abc def\r\n").is_err());
-        assert!(parse_reply_line(b"650 nope\r\n").is_err());
-        assert!(parse_reply_line(b"250+x\r\n").is_err());
-        assert!(parse_reply_line(b"").is_err());
+        assert_eq!(parse(b"220\r\n").unwrap(), (220, true, String::new()));
+        assert_eq!(parse(b"220 x\n").unwrap(), (220, true, "x".into()));
+        // The line is shown without its line break, cut at 80 bytes.
+        let long = format!("2{}\r\n", "x".repeat(200));
+        for (bad, shown) in [
+            (&b"25\r\n"[..], "25"),
+            (b"abc def\r\n", "abc def"),
+            (b"650 nope\r\n", "650 nope"),
+            (b"250+x\r\n", "250+x"),
+            (b"", ""),
+            (long.as_bytes(), &long[..80]),
+        ] {
+            match parse(bad) {
+                Err(ProbeError::MalformedLine { stage, line }) => {
+                    assert_eq!(stage, ProbeStage::Ehlo);
+                    assert_eq!(line, shown);
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_line_error() {
+        use std::error::Error as _;
+        let e = parse_reply_line(b"hello\r\n", ProbeStage::Ehlo).unwrap_err();
+        assert!(
+            matches!(&e, ProbeError::MalformedLine { stage: ProbeStage::Ehlo, line } if line == "hello"),
+            "{e:?}"
+        );
+        assert!(e.source().is_none());
+        assert_eq!(e.to_string(), "EHLO: malformed reply line `hello`");
+        assert_eq!(e.stage(), Some(ProbeStage::Ehlo));
+    }
+
+    /// A connection whose every read and write fails.
+    struct Broken;
+
+    impl AsyncWrite for Broken {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::task::Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "broken pipe",
+            )))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncRead for Broken {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "reset by peer",
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn read_error_keeps_the_io_error() {
+        use std::error::Error as _;
+        let e = read_reply(&mut BufReader::new(Broken), ProbeStage::Greeting)
+            .await
+            .unwrap_err();
+        let ProbeError::Read { stage, source } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*stage, ProbeStage::Greeting);
+        assert_eq!(source.kind(), io::ErrorKind::ConnectionReset);
+        let inner = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            inner.map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionReset)
+        );
+        assert_eq!(e.to_string(), "greeting: read");
+        assert_eq!(Chain(&e).to_string(), "greeting: read: reset by peer");
+    }
+
+    #[tokio::test]
+    async fn write_error_keeps_the_io_error() {
+        use std::error::Error as _;
+        let e = send(&mut Broken, "STARTTLS", ProbeStage::StartTls)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProbeError::Write { stage: ProbeStage::StartTls, source } if source.kind() == io::ErrorKind::BrokenPipe),
+            "{e:?}"
+        );
+        assert!(e.source().is_some_and(|s| s.is::<io::Error>()));
+        assert_eq!(Chain(&e).to_string(), "STARTTLS: write: broken pipe");
+    }
+
+    /// A loopback server that writes `bytes` to its first client and waits
+    /// for it to close; the probe's configuration for it.
+    async fn one_shot(bytes: &'static [u8]) -> (IpAddr, ProbeConfig) {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            tcp.write_all(bytes).await.unwrap();
+            let mut sink = Vec::new();
+            let _ = tcp.read_to_end(&mut sink).await;
+        });
+        let mut config = ProbeConfig::new(RootCertStore::empty());
+        config.port = addr.port();
+        config.timeout = Duration::from_secs(10);
+        (addr.ip(), config)
+    }
+
+    #[tokio::test]
+    async fn greeting_not_220() {
+        use std::error::Error as _;
+        let (ip, config) = one_shot(b"554 5.7.1 go away\r\n").await;
+        let mut r = ProbeResult::default();
+        let mut stage = ProbeStage::Connect;
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let e = run(&mut r, &mut stage, "mx.example.com", &[ip], &config, &seen)
+            .await
+            .unwrap_err();
+        let ProbeError::UnexpectedReply {
+            stage: s,
+            code,
+            reply,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!((*s, *code), (ProbeStage::Greeting, 554));
+        assert_eq!(reply, "554 5.7.1 go away");
+        assert!(e.source().is_none());
+        assert_eq!(e.to_string(), "greeting is not 220: 554 5.7.1 go away");
+        assert_eq!(stage, ProbeStage::Greeting);
+        assert_eq!(r.banner.as_deref(), Some("5.7.1 go away"));
+
+        // The same through `probe`: the message is the error's chain.
+        let (ip, config) = one_shot(b"554 5.7.1 go away\r\n").await;
+        let r = probe("mx.example.com", &[ip], &config).await;
+        assert_eq!(
+            r.error.as_deref(),
+            Some("greeting is not 220: 554 5.7.1 go away")
+        );
+        assert_eq!(r.tls_status(), None);
+    }
+
+    #[tokio::test]
+    async fn connect_errors_per_address() {
+        use std::error::Error as _;
+        // A port nobody listens on (bound, then closed).
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let mut config = ProbeConfig::new(RootCertStore::empty());
+        config.port = port;
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let e = connect(&[ip, ip], &config).await.unwrap_err();
+        let ProbeError::Unreachable { attempts } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(attempts.len(), 2);
+        for a in attempts {
+            let ProbeError::Connect { addr, source } = a else {
+                panic!("{a:?}");
+            };
+            assert_eq!(*addr, SocketAddr::new(ip, port));
+            assert_eq!(source.kind(), io::ErrorKind::ConnectionRefused);
+            assert!(a.source().is_some_and(|s| s.is::<io::Error>()));
+        }
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("cannot connect: 127.0.0.1:{port}: ")),
+            "{text}"
+        );
+        assert_eq!(text.matches("; 127.0.0.1:").count(), 1, "{text}");
+        assert_eq!(e.stage(), Some(ProbeStage::Connect));
+        assert!(matches!(
+            connect(&[], &config).await,
+            Err(ProbeError::NoAddresses)
+        ));
+    }
+
+    #[test]
+    fn other_error_texts() {
+        use std::error::Error as _;
+        let e = ProbeError::Timeout {
+            stage: ProbeStage::TlsHandshake,
+            after: Duration::from_millis(800),
+        };
+        assert_eq!(
+            e.to_string(),
+            "probe timed out after 0.8 s (stage: TLS handshake)"
+        );
+        let e = Reply {
+            code: 554,
+            lines: vec!["no".into()],
+        }
+        .unexpected(ProbeStage::EhloAfterTls);
+        assert_eq!(e.to_string(), "after TLS: EHLO refused: 554 no");
+        let source = ServerName::try_from("not a name!").unwrap_err();
+        let why = source.to_string();
+        let e = ProbeError::InvalidHostName {
+            host: "not a name!".into(),
+            source,
+        };
+        assert!(e.source().is_some_and(|s| s.is::<InvalidDnsNameError>()));
+        assert_eq!(
+            Chain(&e).to_string(),
+            format!("invalid MX host name `not a name!`: {why}")
+        );
+        let e = ProbeError::TlsConfig(rustls::Error::General("x".into()));
+        assert!(e.source().is_some_and(|s| s.is::<rustls::Error>()));
+        assert_eq!(e.to_string(), "TLS configuration");
+    }
+
+    #[test]
+    fn reply_summary_cuts_on_a_char_boundary() {
+        let r = Reply {
+            code: 220,
+            lines: vec![format!("x{}", "\u{e9}".repeat(150))],
+        };
+        // Byte 200 falls inside the 98th `é`: cut before it.
+        let s = r.summary();
+        assert_eq!(s.len(), 199);
+        assert_eq!(s, format!("220 x{}", "\u{e9}".repeat(97)));
     }
 
     #[test]
@@ -807,29 +1318,42 @@ mod tests {
     #[tokio::test]
     async fn multi_line_replies() {
         let mut input: &[u8] = b"250-mx.example.com hello\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
-        let r = read_reply(&mut input).await.unwrap();
+        const S: ProbeStage = ProbeStage::Ehlo;
+        let r = read_reply(&mut input, S).await.unwrap();
         assert_eq!(r.code, 250);
         assert!(ehlo_offers_starttls(&r.lines));
         let mut mixed: &[u8] = b"250-a\r\n251 b\r\n";
-        assert!(read_reply(&mut mixed).await.is_err());
+        let e = read_reply(&mut mixed, S).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProbeError::MixedCodes {
+                    stage: S,
+                    first: 250,
+                    code: 251
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "EHLO: reply codes differ within one reply (251 after 250)"
+        );
         let long = format!("250 {}\r\n", "x".repeat(MAX_LINE));
-        assert!(
-            read_reply(&mut long.as_bytes())
-                .await
-                .unwrap_err()
-                .contains("longer")
-        );
+        let e = read_reply(&mut long.as_bytes(), S).await.unwrap_err();
+        assert!(matches!(e, ProbeError::LineTooLong { stage: S }), "{e:?}");
+        assert_eq!(e.to_string(), "EHLO: reply line longer than 1000 bytes");
         let many = "250-x\r\n".repeat(MAX_REPLY_LINES + 1);
-        assert!(
-            read_reply(&mut many.as_bytes())
-                .await
-                .unwrap_err()
-                .contains("lines")
-        );
+        let e = read_reply(&mut many.as_bytes(), S).await.unwrap_err();
+        assert!(matches!(e, ProbeError::TooManyLines { stage: S }), "{e:?}");
+        assert_eq!(e.to_string(), "EHLO: reply longer than 100 lines");
         let mut cut: &[u8] = b"250-a\r\n250 b";
-        assert!(read_reply(&mut cut).await.is_err());
+        let e = read_reply(&mut cut, S).await.unwrap_err();
+        assert!(matches!(e, ProbeError::TruncatedLine { stage: S }), "{e:?}");
         let mut empty: &[u8] = b"";
-        assert!(read_reply(&mut empty).await.is_err());
+        let e = read_reply(&mut empty, S).await.unwrap_err();
+        assert!(matches!(e, ProbeError::Closed { stage: S }), "{e:?}");
+        assert_eq!(e.to_string(), "EHLO: connection closed by the server");
     }
 
     #[test]

@@ -5,22 +5,46 @@
 //! The configuration is the `--config` TOML file (see
 //! `mta_sts_postfix::config`), or the defaults, with the command-line flags
 //! applied on top. SIGHUP re-reads the file (and re-applies the flags);
-//! SIGTERM and SIGINT stop gracefully with exit status 0. Messages go to
-//! stderr as `info: ...` and `warning: ...` lines; a start failure (bad
-//! configuration, address in use) is one `error: ...` line and status 1.
+//! SIGTERM and SIGINT stop gracefully with exit status 0.
+//!
+//! The daemon's `tracing` events go to stderr, one line each: by default
+//! `<level>: <message> key=value ...` (`info: listening
+//! listener=127.0.0.1:8461`, `warning: ...`; values with spaces or quotes
+//! are quoted, control characters escaped), or with `--log-format json`
+//! one JSON object per line (`timestamp`, `level`, `message`, the fields,
+//! `target`). `-v` adds debug events, `-vv` trace events. A start failure
+//! (bad configuration, address in use) is one `error: ...` line and
+//! status 1.
 
-use std::io::{self, Write};
+use std::fmt::{self, Write as _};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{ArgAction, Args, ValueEnum};
 use mta_sts_postfix::config::{Config, ConfigError};
-use mta_sts_postfix::daemon::{Daemon, DaemonHandle, LogFn, LogLevel};
+use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
+use policy_fetch::error::Chain;
 use tokio::signal::unix::{SignalKind, signal};
+use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::{Event, Level, Subscriber, info, warn};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
-use crate::{NetArgs, output};
+use crate::NetArgs;
+
+/// How log lines look (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// `<level>: <message> key=value ...`.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Arguments of `mtasts daemon`.
 #[derive(Debug, Args)]
@@ -49,6 +73,13 @@ pub(crate) struct DaemonArgs {
     /// Network overrides (`--smtp-port` has no effect here).
     #[command(flatten)]
     pub(crate) net: NetArgs,
+    /// Log more: `-v` debug events, `-vv` trace events (default: info).
+    #[arg(short, long, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Log lines on stderr as `text` (`info: message key=value ...`) or
+    /// `json` (one object per line).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
 }
 
 impl DaemonArgs {
@@ -84,16 +115,133 @@ impl DaemonArgs {
     }
 }
 
-/// Print `<level>: <msg>` on stderr as one line; failures are ignored.
-fn log_line(level: LogLevel, msg: &str) {
-    let msg = msg.replace('\r', "\\r").replace('\n', "\\n");
-    let _ = writeln!(io::stderr().lock(), "{level}: {msg}");
+/// The most detailed level logged for `-v` given `verbose` times.
+fn max_level(verbose: u8) -> LevelFilter {
+    match verbose {
+        0 => LevelFilter::INFO,
+        1 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    }
+}
+
+/// Send the process's `tracing` events to stderr (see the module docs).
+fn install_logging(args: &DaemonArgs) -> Result<()> {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(max_level(args.verbose))
+        .with_ansi(false);
+    match args.log_format {
+        LogFormat::Text => {
+            tracing::subscriber::set_global_default(builder.event_format(LineFormat).finish())
+        }
+        LogFormat::Json => tracing::subscriber::set_global_default(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .finish(),
+        ),
+    }
+    .context("log subscriber")
+}
+
+/// Formats an event as `<level>: <message> key=value ...` on one line:
+/// `error`, `warning`, `info`, `debug` or `trace`; the message and values
+/// with control characters escaped, values quoted (Rust string syntax)
+/// when empty or when they contain spaces, quotes, `=` or backslashes.
+#[derive(Debug, Clone, Copy, Default)]
+struct LineFormat;
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = Line::default();
+        event.record(&mut line);
+        writeln!(
+            writer,
+            "{}: {}{}",
+            level_name(*event.metadata().level()),
+            line.message,
+            line.fields
+        )
+    }
+}
+
+/// The level as `mtasts` prints it (`warning`, as other commands do).
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+/// An event's message and ` key=value` fields, escaped.
+#[derive(Debug, Default)]
+struct Line {
+    message: String,
+    fields: String,
+}
+
+impl Line {
+    fn push(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = escape_controls(value);
+        } else if needs_quotes(value) {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        } else {
+            let _ = write!(self.fields, " {}={value}", field.name());
+        }
+    }
+}
+
+impl Visit for Line {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, &format!("{value:?}"));
+    }
+}
+
+fn needs_quotes(value: &str) -> bool {
+    value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '=' | '\\'))
+}
+
+/// `text` with control characters escaped (`\n`, `\r`, `\t`, `\u{1b}`),
+/// so that it prints as one line and cannot drive a terminal.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Run the daemon until SIGTERM or SIGINT.
 pub(crate) fn run(args: &DaemonArgs) -> Result<()> {
+    install_logging(args)?;
     if args.net.smtp_port.is_some() {
-        output::warning("--smtp-port has no effect on the daemon");
+        warn!("--smtp-port has no effect on the daemon");
     }
     let config = args.load()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -107,8 +255,7 @@ async fn serve(args: &DaemonArgs, config: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let log: LogFn = Arc::new(log_line);
-    let daemon = Daemon::start_with_log(config, log).await?;
+    let daemon = Daemon::start(config).await?;
     loop {
         tokio::select! {
             _ = hup.recv() => reload(args, &daemon),
@@ -116,9 +263,9 @@ async fn serve(args: &DaemonArgs, config: Config) -> Result<()> {
             _ = int.recv() => break,
         }
     }
-    log_line(LogLevel::Info, "shutting down");
+    info!("shutting down");
     daemon.shutdown().await;
-    log_line(LogLevel::Info, "stopped");
+    info!("stopped");
     Ok(())
 }
 
@@ -126,16 +273,17 @@ fn reload(args: &DaemonArgs, daemon: &DaemonHandle) {
     match args.load().and_then(|c| daemon.reload(c)) {
         Ok(outcome) => {
             if !outcome.restart_needed.is_empty() {
-                output::warning(format!(
-                    "not applied until a restart: {}",
-                    outcome.restart_needed.join(", ")
-                ));
+                warn!(
+                    settings = outcome.restart_needed.join(","),
+                    "not applied until a restart"
+                );
             }
-            log_line(LogLevel::Info, "reloaded");
+            info!("reloaded");
         }
-        Err(e) => output::warning(format!(
-            "reload failed, the running configuration stays: {e}"
-        )),
+        Err(e) => warn!(
+            error = %Chain(&e),
+            "reload failed, the running configuration stays"
+        ),
     }
 }
 
@@ -154,6 +302,122 @@ mod tests {
         Cli::try_parse_from(std::iter::once("daemon").chain(argv.iter().copied()))
             .unwrap()
             .args
+    }
+
+    /// A `MakeWriter` into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// What the events of `emit` look like on stderr with `args`.
+    fn logged(args: &[&str], emit: impl FnOnce()) -> String {
+        let args = parse(args);
+        let buf = Buf::default();
+        let w = buf.clone();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(move || w.clone())
+            .with_max_level(max_level(args.verbose))
+            .with_ansi(false);
+        match args.log_format {
+            LogFormat::Text => {
+                tracing::subscriber::with_default(builder.event_format(LineFormat).finish(), emit);
+            }
+            LogFormat::Json => tracing::subscriber::with_default(
+                builder
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .finish(),
+                emit,
+            ),
+        }
+        buf.text()
+    }
+
+    fn emit_some() {
+        info!(listener = "127.0.0.1:8461", "listening");
+        warn!(
+            domain = "stall.example",
+            "lookup still running at the deadline; answered from the cache"
+        );
+        warn!(
+            listener = "unix:/run/mta sts.sock",
+            error = %"netstring length is empty",
+            closing = true,
+            "malformed socketmap request"
+        );
+        warn!(value = "", other = "a=\"b\"\\", "quoted");
+        info!("line\nbreak \u{1b}[31m");
+        tracing::debug!(domain = "x.example", "answered");
+        tracing::trace!("very detailed");
+        tracing::error!("bad");
+    }
+
+    #[test]
+    fn text_log_lines() {
+        assert_eq!(
+            logged(&[], emit_some),
+            "info: listening listener=127.0.0.1:8461\n\
+             warning: lookup still running at the deadline; answered from the cache domain=stall.example\n\
+             warning: malformed socketmap request listener=\"unix:/run/mta sts.sock\" error=\"netstring length is empty\" closing=true\n\
+             warning: quoted value=\"\" other=\"a=\\\"b\\\"\\\\\"\n\
+             info: line\\nbreak \\u{1b}[31m\n\
+             error: bad\n"
+        );
+        let debug = logged(&["-v"], emit_some);
+        assert!(
+            debug.contains("\ndebug: answered domain=x.example\n"),
+            "{debug}"
+        );
+        assert!(!debug.contains("trace:"), "{debug}");
+        let trace = logged(&["-vv"], emit_some);
+        assert!(trace.contains("\ntrace: very detailed\n"), "{trace}");
+        assert_eq!(logged(&["-v", "-v", "-v"], emit_some), trace);
+    }
+
+    #[test]
+    fn json_log_lines() {
+        let text = logged(&["--log-format", "json"], emit_some);
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert_eq!(lines[0]["level"], "INFO");
+        assert_eq!(lines[0]["message"], "listening");
+        assert_eq!(lines[0]["listener"], "127.0.0.1:8461");
+        assert!(lines[0]["timestamp"].is_string(), "{}", lines[0]);
+        assert_eq!(lines[2]["level"], "WARN");
+        assert_eq!(lines[2]["error"], "netstring length is empty");
+        assert_eq!(lines[2]["closing"], true);
+        assert_eq!(lines[4]["message"], "line\nbreak \u{1b}[31m");
+    }
+
+    #[test]
+    fn log_options() {
+        let a = parse(&[]);
+        assert_eq!((a.verbose, a.log_format), (0, LogFormat::Text));
+        let a = parse(&["-vv", "--log-format", "json"]);
+        assert_eq!((a.verbose, a.log_format), (2, LogFormat::Json));
+        assert_eq!(max_level(a.verbose), LevelFilter::TRACE);
+        assert!(Cli::try_parse_from(["daemon", "--log-format", "xml"]).is_err());
     }
 
     #[test]

@@ -56,6 +56,46 @@
 //! process accepts on it); a live socket or a file that is not a socket is
 //! a start error. The socket file gets `unix_mode` (default `0o660`) right
 //! after it is bound.
+//!
+//! # Logging
+//!
+//! The daemon reports through [`tracing`] events (target
+//! `mta_sts_postfix::daemon`) with structured fields, sent to the
+//! subscriber that was the default where [`Daemon::start`] was called (a
+//! scoped one set with `tracing::subscriber::set_default` or
+//! `WithSubscriber`, else the global one): the daemon's own tasks carry it
+//! along whatever thread they run on. Without any subscriber nothing is
+//! logged. Error fields are rendered with their causes on one line
+//! ([`Chain`]).
+//!
+//! | level | message | fields |
+//! |-------|---------|--------|
+//! | INFO  | `listening` | `listener` (`IP:PORT` or `unix:PATH`) |
+//! | INFO  | `policy failure` (a TLS-RPT failure of a looked-up domain) | `domain`, `result_type`, `reason` |
+//! | WARN  | a warning of the policy service (store errors, ...) | `domain` when it comes from a lookup |
+//! | WARN  | `policy store entry skipped` | `domain`, `reason` |
+//! | WARN  | `malformed socketmap request` | `listener`, `error`, `closing` (whether the connection is closed) |
+//! | WARN  | `lookup still running at the deadline; answered from the cache` | `domain` |
+//! | WARN  | `lookup task failed` | `domain`, `error` |
+//! | WARN  | `accept failed` | `listener`, `error` |
+//! | WARN  | `connections aborted at the shutdown deadline` | `listener`, `connections` |
+//! | DEBUG | `connection accepted` | `listener` |
+//! | DEBUG | `answered` (after a lookup; not for cache hits) | `domain`, `reply` |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mta_sts_postfix::config::Config;
+//! use mta_sts_postfix::daemon::Daemon;
+//! use tracing::instrument::WithSubscriber;
+//!
+//! // Log this daemon (and only it) to `subscriber`.
+//! let subscriber = tracing_subscriber::fmt().with_writer(std::io::stderr).finish();
+//! let daemon = Daemon::start(Config::default())
+//!     .with_subscriber(subscriber)
+//!     .await?;
+//! # daemon.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -72,33 +112,60 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
+use tracing::instrument::WithSubscriber;
+use tracing::subscriber::NoSubscriber;
+use tracing::{Dispatch, debug, info, warn};
 
 use crate::config::{Config, ConfigError, Limits};
 use crate::socketmap::{self, Frame, Key, MAX_NETSTRING, Reply, Request, ZoneSettings};
-use policy_fetch::error::{FetchError, StoreError};
+use policy_fetch::error::{Chain, FetchError, StoreError};
 use policy_fetch::service::{MtaSts, PolicyLookup};
 use policy_fetch::store::{MemoryStore, RedbStore, Store};
 
-/// Severity of a daemon log message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    /// Normal operation (listening, policy failures of looked-up domains).
-    Info,
-    /// Something the administrator should look at.
-    Warning,
-}
+/// The subscriber the daemon's tasks log to: the default one where
+/// [`Daemon::start`] ran, `None` when there was none (the tasks then log
+/// to whatever is the default where they run, i.e. the global one).
+#[derive(Clone)]
+struct LogTo(Option<Dispatch>);
 
-impl std::fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-        })
+impl LogTo {
+    /// The default subscriber here and now.
+    fn current() -> Self {
+        let d = tracing::dispatcher::get_default(Dispatch::clone);
+        Self((!d.is::<NoSubscriber>()).then_some(d))
+    }
+
+    /// Spawn `f` on the runtime, logging to this subscriber.
+    fn spawn<F>(&self, f: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.0 {
+            Some(d) => tokio::spawn(f.with_subscriber(d.clone())),
+            None => tokio::spawn(f),
+        }
+    }
+
+    /// Spawn `f` in `set`, logging to this subscriber.
+    fn spawn_in<F>(&self, set: &mut JoinSet<()>, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match &self.0 {
+            Some(d) => set.spawn(f.with_subscriber(d.clone())),
+            None => set.spawn(f),
+        };
+    }
+
+    /// Run `f` with this subscriber as the default.
+    fn scope(&self, f: impl FnOnce()) {
+        match &self.0 {
+            Some(d) => tracing::dispatcher::with_default(d, f),
+            None => f(),
+        }
     }
 }
-
-/// Where the daemon's log messages go.
-pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -196,12 +263,12 @@ struct TaskSet {
 }
 
 impl TaskSet {
-    fn spawn<F>(&self, f: F) -> JoinHandle<F::Output>
+    fn spawn<F>(&self, log_to: &LogTo, f: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let h = tokio::spawn(f);
+        let h = log_to.spawn(f);
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (handles, reap_at) = &mut *g;
         if handles.len() >= *reap_at {
@@ -238,7 +305,7 @@ struct Shared {
     sts: Arc<MtaSts>,
     live: RwLock<Arc<Live>>,
     lookups: TaskSet,
-    log: LogFn,
+    log_to: LogTo,
     slots: Arc<Semaphore>,
     counters: Counters,
 }
@@ -248,20 +315,19 @@ impl Shared {
         Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn log(&self, level: LogLevel, msg: &str) {
-        (self.log)(level, msg);
-    }
-
-    /// Turn one request payload into a pending answer.
-    fn dispatch(&self, payload: &[u8]) -> Pending {
+    /// Turn one request payload, received on `listener`, into a pending
+    /// answer.
+    fn dispatch(&self, payload: &[u8], listener: &str) -> Pending {
         inc(&self.counters.requests);
         let req = match Request::parse(payload) {
             Ok(r) => r,
             Err(e) => {
                 inc(&self.counters.malformed);
-                self.log(
-                    LogLevel::Warning,
-                    &format!("malformed socketmap request: {e}"),
+                warn!(
+                    listener,
+                    error = %Chain(&e),
+                    closing = false,
+                    "malformed socketmap request"
                 );
                 return Pending::Ready(malformed());
             }
@@ -280,7 +346,9 @@ impl Shared {
         let deadline = Instant::now() + live.limits.lookup_timeout();
         let sts = Arc::clone(&self.sts);
         let d = domain.clone();
-        let task = self.lookups.spawn(async move { sts.lookup(&d).await });
+        let task = self
+            .lookups
+            .spawn(&self.log_to, async move { sts.lookup(&d).await });
         Pending::Lookup {
             domain,
             zone,
@@ -300,22 +368,20 @@ impl Shared {
                 task,
             } => (domain, zone, deadline, task),
         };
-        match tokio::time::timeout_at(deadline, task).await {
+        let reply = match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(lookup)) => {
-                self.report(&domain, &lookup);
+                report(&domain, &lookup);
                 socketmap::policy_reply(&domain, lookup.policy.as_ref().map(|p| &p.policy), &zone)
             }
             Ok(Err(e)) => {
-                self.log(LogLevel::Warning, &format!("{domain}: lookup failed: {e}"));
+                warn!(domain, error = %Chain(&e), "lookup task failed");
                 Reply::Temp("internal error".into())
             }
             Err(_) => {
                 inc(&self.counters.lookup_timeouts);
-                self.log(
-                    LogLevel::Warning,
-                    &format!(
-                        "{domain}: lookup still running at the deadline; answered from the cache"
-                    ),
+                warn!(
+                    domain,
+                    "lookup still running at the deadline; answered from the cache"
                 );
                 let cached = self
                     .sts
@@ -323,19 +389,24 @@ impl Shared {
                     .and_then(|e| e.valid_policy(SystemTime::now()).cloned());
                 socketmap::policy_reply(&domain, cached.as_ref().map(|c| &c.policy), &zone)
             }
-        }
+        };
+        debug!(domain, reply = %reply, "answered");
+        reply
     }
+}
 
-    fn report(&self, domain: &str, lookup: &PolicyLookup) {
-        for w in &lookup.warnings {
-            self.log(LogLevel::Warning, w);
-        }
-        if let Some(f) = &lookup.failure {
-            self.log(
-                LogLevel::Info,
-                &format!("{domain}: {}: {}", f.result_type, f.reason),
-            );
-        }
+/// Log what a lookup of `domain` reported.
+fn report(domain: &str, lookup: &PolicyLookup) {
+    for w in &lookup.warnings {
+        warn!(domain, "{w}");
+    }
+    if let Some(f) = &lookup.failure {
+        info!(
+            domain,
+            result_type = %f.result_type,
+            reason = %f.reason,
+            "policy failure"
+        );
     }
 }
 
@@ -358,8 +429,13 @@ enum Pending {
 
 /// Serve one connection until the client closes it, it idles out, it
 /// sends garbage, or the daemon stops.
-async fn serve<S>(stream: S, shared: Arc<Shared>, mut stop: Stop, _slot: OwnedSemaphorePermit)
-where
+async fn serve<S>(
+    stream: S,
+    listener: Arc<str>,
+    shared: Arc<Shared>,
+    mut stop: Stop,
+    _slot: OwnedSemaphorePermit,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     inc(&shared.counters.connections);
@@ -394,7 +470,7 @@ where
                 loop {
                     match socketmap::decode(&buf, MAX_NETSTRING) {
                         Ok(Frame::Complete { payload, consumed }) => {
-                            let p = shared.dispatch(payload);
+                            let p = shared.dispatch(payload, &listener);
                             buf.drain(..consumed);
                             if tx.send(p).await.is_err() {
                                 return;
@@ -403,11 +479,11 @@ where
                         Ok(Frame::Incomplete) => break,
                         Err(e) => {
                             inc(&shared.counters.malformed);
-                            shared.log(
-                                LogLevel::Warning,
-                                &format!(
-                                    "malformed socketmap request: {e}; closing the connection"
-                                ),
+                            warn!(
+                                listener = &*listener,
+                                error = %Chain(&e),
+                                closing = true,
+                                "malformed socketmap request"
                             );
                             let _ = tx.send(Pending::Ready(malformed())).await;
                             return;
@@ -492,6 +568,7 @@ fn bind_unix(path: &Path, mode: u32) -> Result<Listener, DaemonError> {
 }
 
 async fn accept_loop(listener: Listener, shared: Arc<Shared>, mut stop: Stop) {
+    let name: Arc<str> = listener.describe().into();
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
@@ -516,19 +593,33 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, mut stop: Stop) {
                 }
             } => r,
         };
+        let log_to = &shared.log_to;
         match accepted {
             Ok(Conn::Tcp(s)) => {
-                conns.spawn(serve(s, Arc::clone(&shared), stop.clone(), slot));
+                debug!(listener = &*name, "connection accepted");
+                let conn = serve(
+                    s,
+                    Arc::clone(&name),
+                    Arc::clone(&shared),
+                    stop.clone(),
+                    slot,
+                );
+                log_to.spawn_in(&mut conns, conn);
             }
             Ok(Conn::Unix(s)) => {
-                conns.spawn(serve(s, Arc::clone(&shared), stop.clone(), slot));
+                debug!(listener = &*name, "connection accepted");
+                let conn = serve(
+                    s,
+                    Arc::clone(&name),
+                    Arc::clone(&shared),
+                    stop.clone(),
+                    slot,
+                );
+                log_to.spawn_in(&mut conns, conn);
             }
             Err(e) => {
                 drop(slot);
-                shared.log(
-                    LogLevel::Warning,
-                    &format!("accept on {}: {e}", listener.describe()),
-                );
+                warn!(listener = &*name, error = %Chain(&e), "accept failed");
                 // EMFILE and the like: do not spin.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -543,9 +634,10 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, mut stop: Stop) {
     if drained.is_err() {
         let n = conns.len();
         conns.shutdown().await;
-        shared.log(
-            LogLevel::Warning,
-            &format!("{n} connection(s) aborted at the shutdown deadline"),
+        warn!(
+            listener = &*name,
+            connections = n,
+            "connections aborted at the shutdown deadline"
         );
     }
 }
@@ -562,18 +654,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Start with `config`, logging nowhere.
-    pub async fn start(config: Config) -> Result<DaemonHandle, DaemonError> {
-        Self::start_with_log(config, Arc::new(|_, _| {})).await
-    }
-
     /// Start with `config`: bind every listener, open the store
     /// (`<state_dir>/policies.redb`, or memory), load the cache, start the
     /// maintenance task and accept connections. Messages (listening
     /// addresses, skipped store entries, policy failures, refresh
-    /// warnings) go to `log`. Must run inside a tokio runtime.
-    pub async fn start_with_log(config: Config, log: LogFn) -> Result<DaemonHandle, DaemonError> {
+    /// warnings) are `tracing` events sent to the subscriber that is the
+    /// default here (see [Logging](crate::daemon#logging)). Must run
+    /// inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<DaemonHandle, DaemonError> {
         config.validate()?;
+        let log_to = LogTo::current();
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for addr in config.tcp_listeners() {
@@ -604,9 +694,10 @@ impl Daemon {
         };
         let (sts, skipped) = MtaSts::new(dns, http, store, config.service_settings())?;
         for s in skipped {
-            log(
-                LogLevel::Warning,
-                &format!("policy store: entry {} skipped: {}", s.domain, s.reason),
+            warn!(
+                domain = s.domain,
+                reason = s.reason,
+                "policy store entry skipped"
             );
         }
 
@@ -614,7 +705,7 @@ impl Daemon {
             sts: Arc::clone(&sts),
             live: RwLock::new(Arc::new(Live::from_config(&config))),
             lookups: TaskSet::default(),
-            log: Arc::clone(&log),
+            log_to: log_to.clone(),
             slots: Arc::new(Semaphore::new(config.limits.max_connections)),
             counters: Counters::default(),
         });
@@ -622,19 +713,14 @@ impl Daemon {
         let mut accept_tasks = Vec::new();
         let mut unix_paths = Vec::new();
         for l in listeners {
-            log(LogLevel::Info, &format!("listening on {}", l.describe()));
+            info!(listener = l.describe(), "listening");
             if let Listener::Unix(_, f) = &l {
                 unix_paths.push(f.0.clone());
             }
-            accept_tasks.push(tokio::spawn(accept_loop(
-                l,
-                Arc::clone(&shared),
-                stop_rx.clone(),
-            )));
+            accept_tasks.push(log_to.spawn(accept_loop(l, Arc::clone(&shared), stop_rx.clone())));
         }
-        let warn = Arc::clone(&log);
         let maintenance = sts.spawn_maintenance(config.cache.refresh_scan(), move |w| {
-            warn(LogLevel::Warning, &w);
+            log_to.scope(|| warn!("{w}"));
         });
         Ok(DaemonHandle {
             shared,

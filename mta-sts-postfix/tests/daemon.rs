@@ -1,7 +1,9 @@
 //! The socketmap daemon against real loopback servers: test-support DNS and
 //! HTTPS (with a throw-away CA), netstring requests over real TCP and Unix
-//! connections. The system resolver is never used.
+//! connections. The system resolver is never used. The daemon's `tracing`
+//! events are captured per daemon by a small `Layer`.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,11 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mta_sts_postfix::config::Config;
-use mta_sts_postfix::daemon::{Daemon, DaemonHandle, LogLevel};
+use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
 use mta_sts_postfix::socketmap::{self, Frame, MAX_NETSTRING};
 use test_support::{CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TestCa, Zones};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
+use tracing::field::{Field, Visit};
+use tracing::instrument::WithSubscriber;
+use tracing::{Dispatch, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 const GOOD: &str = "OK secure match=mail.loc servername=hostname";
 const NOTFOUND: &str = "NOTFOUND ";
@@ -203,26 +209,82 @@ impl Env {
     }
 }
 
-/// Collects the daemon's log.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<String>>>);
+/// One `tracing` event of the daemon.
+#[derive(Debug, Clone)]
+struct Event {
+    level: Level,
+    message: String,
+    /// The other fields, rendered (`Display` for `%` fields).
+    fields: BTreeMap<String, String>,
+}
 
-impl Log {
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+impl Event {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
     }
 }
 
+impl Visit for Event {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record(field, value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.record(field, format!("{value:?}"));
+    }
+}
+
+impl Event {
+    fn record(&mut self, field: &Field, value: String) {
+        if field.name() == "message" {
+            self.message = value;
+        } else {
+            self.fields.insert(field.name().to_owned(), value);
+        }
+    }
+}
+
+/// Collects the events of the daemons started with it.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<Event>>>);
+
+impl Log {
+    fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The events with this level and message.
+    fn find(&self, level: Level, message: &str) -> Vec<Event> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.level == level && e.message == message)
+            .collect()
+    }
+
+    fn dispatch(&self) -> Dispatch {
+        tracing_subscriber::registry().with(self.clone()).into()
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Log {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut e = Event {
+            level: *event.metadata().level(),
+            message: String::new(),
+            fields: BTreeMap::new(),
+        };
+        event.record(&mut e);
+        self.0.lock().unwrap().push(e);
+    }
+}
+
+/// Start a daemon logging to `log` (and only to it: the daemon's tasks
+/// carry the subscriber that was the default at the start).
 async fn start(config: Config, log: &Log) -> DaemonHandle {
-    let l = log.clone();
-    Daemon::start_with_log(
-        config,
-        Arc::new(move |level: LogLevel, msg: &str| {
-            l.0.lock().unwrap().push(format!("{level}: {msg}"))
-        }),
-    )
-    .await
-    .unwrap()
+    Daemon::start(config)
+        .with_subscriber(log.dispatch())
+        .await
+        .unwrap()
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -334,23 +396,26 @@ async fn refdata_default_over_tcp_and_unix() {
 
     // Both bad-cert domains reached the policy host and failed on the
     // certificate: one unknown issuer, one wrong name.
-    let lines = log.lines();
-    assert!(
-        lines
+    let failures = log.find(Level::INFO, "policy failure");
+    for domain in ["bad-cert1.loc", "bad-cert2.loc"] {
+        let f = failures
             .iter()
-            .any(|l| l.starts_with("info: bad-cert1.loc: sts-webpki-invalid")),
-        "{lines:#?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("info: bad-cert2.loc: sts-webpki-invalid")),
-        "{lines:#?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l == &format!("info: listening on unix:{}", sock.display()))
+            .find(|e| e.field("domain") == Some(domain))
+            .unwrap_or_else(|| panic!("{domain}: {:#?}", log.events()));
+        assert_eq!(f.field("result_type"), Some("sts-webpki-invalid"), "{f:?}");
+        assert!(f.field("reason").is_some_and(|r| !r.is_empty()), "{f:?}");
+    }
+    let listening: Vec<_> = log
+        .find(Level::INFO, "listening")
+        .into_iter()
+        .map(|e| e.field("listener").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        listening,
+        [
+            d.local_addrs()[0].to_string(),
+            format!("unix:{}", sock.display())
+        ]
     );
     let sni: Vec<_> = env
         .https
@@ -519,7 +584,8 @@ async fn shutdown_finishes_in_flight_requests_then_closes_listeners() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_netstrings_are_refused() {
     let env = Env::new().await;
-    let d = start(env.config(""), &Log::default()).await;
+    let log = Log::default();
+    let d = start(env.config(""), &log).await;
     let addr = d.local_addrs()[0];
     let perm = "PERM malformed request";
 
@@ -556,6 +622,31 @@ async fn malformed_netstrings_are_refused() {
     assert_eq!(c.reply().await.as_deref(), Some(GOOD));
     assert_eq!(d.stats().malformed, 8);
     d.shutdown().await;
+    // One warning per malformed request, with the listener and the cause.
+    let warnings = log.find(Level::WARN, "malformed socketmap request");
+    assert_eq!(warnings.len(), 8, "{warnings:#?}");
+    let addr = addr.to_string();
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.field("listener") == Some(addr.as_str())),
+        "{warnings:#?}"
+    );
+    let closing = |c: &str| {
+        warnings
+            .iter()
+            .filter(|w| w.field("closing") == Some(c))
+            .count()
+    };
+    assert_eq!((closing("false"), closing("true")), (2, 6));
+    for w in &warnings {
+        let error = w.field("error").unwrap();
+        if w.field("closing") == Some("false") {
+            assert_eq!(error, "request has no space between map name and key");
+        } else {
+            assert!(error.starts_with("netstring"), "{w:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -643,11 +734,12 @@ async fn tlsrpt_attributes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_connections_idle_and_lookup_timeout() {
     let env = Env::new().await;
+    let log = Log::default();
     let d = start(
         env.config(
             "[limits]\nmax_connections = 1\nidle_timeout_secs = 2\nlookup_timeout_secs = 1\n",
         ),
-        &Log::default(),
+        &log,
     )
     .await;
     let addr = d.local_addrs()[0];
@@ -671,6 +763,12 @@ async fn limits_connections_idle_and_lookup_timeout() {
         t.elapsed()
     );
     assert_eq!(d.stats().lookup_timeouts, 1);
+    let late = log.find(
+        Level::WARN,
+        "lookup still running at the deadline; answered from the cache",
+    );
+    assert_eq!(late.len(), 1, "{late:#?}");
+    assert_eq!(late[0].field("domain"), Some("stall.loc"));
 
     // Idle for two seconds: closed.
     assert_eq!(second.reply().await, None);
@@ -744,4 +842,36 @@ async fn start_errors() {
     d3.shutdown().await;
     d2.shutdown().await;
     d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_daemon_logs_to_the_subscriber_of_its_start() {
+    let env = Env::new().await;
+    let (one, two) = (Log::default(), Log::default());
+    let d1 = start(env.config(""), &one).await;
+    let d2 = start(env.config(""), &two).await;
+    // Events of connection and lookup tasks, on whichever worker thread
+    // they run, reach the subscriber of their own daemon only.
+    let mut c = Client::tcp(d1.local_addrs()[0]).await;
+    c.send_raw(b"7:nospace,").await;
+    assert_eq!(c.reply().await.as_deref(), Some("PERM malformed request"));
+    assert_eq!(c.ask("test", "bad-cert1.loc").await, NOTFOUND);
+    let listener = d1.local_addrs()[0].to_string();
+    d1.shutdown().await;
+    d2.shutdown().await;
+    let accepted = one.find(Level::DEBUG, "connection accepted");
+    assert_eq!(accepted.len(), 1, "{accepted:#?}");
+    assert_eq!(accepted[0].field("listener"), Some(listener.as_str()));
+    assert_eq!(
+        one.find(Level::WARN, "malformed socketmap request").len(),
+        1
+    );
+    let answered = one.find(Level::DEBUG, "answered");
+    assert_eq!(answered.len(), 1, "{answered:#?}");
+    assert_eq!(answered[0].field("domain"), Some("bad-cert1.loc"));
+    assert_eq!(answered[0].field("reply"), Some(NOTFOUND));
+    assert_eq!(one.find(Level::INFO, "policy failure").len(), 1);
+    // The second daemon only said where it listens.
+    let theirs: Vec<_> = two.events().into_iter().map(|e| e.message).collect();
+    assert_eq!(theirs, ["listening"]);
 }
