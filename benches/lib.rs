@@ -57,34 +57,57 @@ pub fn synthetic_report(details: usize) -> String {
     s
 }
 
-/// The JSON reports of the test corpus (`tlsrpt-core/tests/data`), as
-/// `(relative path, bytes)`, sorted by path.
-pub fn corpus_reports() -> Vec<(String, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tlsrpt-core/tests/data");
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "json")
-                && !path.to_string_lossy().contains("as-printed")
-                && !path.to_string_lossy().contains("policy-strings")
-                && let Ok(bytes) = std::fs::read(&path)
-            {
-                let rel = path
-                    .strip_prefix(&root)
-                    .map_or_else(|_| path.display().to_string(), |p| p.display().to_string());
-                out.push((rel, bytes));
+/// The folders of the TLS-RPT test corpus, in lookup order. Each corpus
+/// file has one copy in the repository (see `testdata/README.md`), under
+/// the same path below one of these (`mail-auth/rpt01.json`).
+const CORPUS_ROOTS: [&str; 3] = [
+    "../examples/data/reports",
+    "../testdata/reports",
+    "../tlsrpt-core/tests/data",
+];
+
+/// The files of the test corpus whose name ends in `.{extension}`, as
+/// `(path below its corpus folder, bytes)`, sorted by path. The folders
+/// are `examples/data/reports`, `testdata/reports` and
+/// `tlsrpt-core/tests/data`; a path met twice is taken from the first.
+pub fn corpus_files(extension: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for root in CORPUS_ROOTS {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(root);
+        let mut stack: Vec<PathBuf> = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == extension)
+                    && let Ok(bytes) = std::fs::read(&path)
+                {
+                    let rel = path
+                        .strip_prefix(&root)
+                        .map_or_else(|_| path.display().to_string(), |p| p.display().to_string());
+                    if !out.iter().any(|(r, _)| *r == rel) {
+                        out.push((rel, bytes));
+                    }
+                }
             }
         }
     }
     out.sort();
     out
+}
+
+/// The JSON reports of the test corpus ([`corpus_files`]), as
+/// `(relative path, bytes)`, sorted by path; the RFC's as-printed report
+/// (not JSON) and its policy-string samples (not a report) left out.
+pub fn corpus_reports() -> Vec<(String, Vec<u8>)> {
+    corpus_files("json")
+        .into_iter()
+        .filter(|(rel, _)| !rel.contains("as-printed") && !rel.contains("policy-strings"))
+        .collect()
 }
 
 /// The reports of a named workload, for the profiling examples: `corpus`
@@ -117,7 +140,15 @@ mod tests {
     #[test]
     fn corpus_is_found() {
         let c = super::corpus_reports();
-        assert_eq!(c.len(), 13, "{c:?}");
+        let names: Vec<&str> = c.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.len(), 13, "{names:?}");
+        assert!(names.contains(&"mail-auth/rpt01.json"), "{names:?}");
+        assert!(
+            names.contains(&"dmarc-report-viewer/google.json"),
+            "{names:?}"
+        );
+        let emails = super::corpus_files("eml");
+        assert_eq!(emails.len(), 10, "{emails:?}");
         for (name, bytes) in &c {
             tlsrpt_core::Report::parse_lenient(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         }

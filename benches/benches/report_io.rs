@@ -6,12 +6,12 @@
 
 use std::hint::black_box;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use mta_sts_benches::corpus_reports;
+use mta_sts_benches::{corpus_files, corpus_reports};
 use tlsrpt_core::input::{InputKind, Limits, read_report};
 use tlsrpt_core::summary::Aggregator;
 
@@ -54,26 +54,18 @@ fn base64_lines(bytes: &[u8]) -> String {
 /// The `.eml` files of the test corpus that `read_report` accepts, as
 /// `(relative path, bytes)`.
 fn corpus_emails() -> Vec<(String, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tlsrpt-core/tests/data");
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("corpus dir").flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "eml") {
-                let bytes = std::fs::read(&path).expect("read corpus");
-                let rel = path.strip_prefix(&root).expect("rel").display().to_string();
-                match read_report(&bytes, &Limits::default(), false) {
-                    Ok(_) => out.push((rel, bytes)),
-                    Err(e) => eprintln!("corpus: {rel} skipped (read_report: {e})"),
+    corpus_files("eml")
+        .into_iter()
+        .filter(
+            |(rel, bytes)| match read_report(bytes, &Limits::default(), false) {
+                Ok(_) => true,
+                Err(e) => {
+                    eprintln!("corpus: {rel} skipped (read_report: {e})");
+                    false
                 }
-            }
-        }
-    }
-    out.sort();
-    out
+            },
+        )
+        .collect()
 }
 
 fn read_all(files: &[Vec<u8>]) -> usize {

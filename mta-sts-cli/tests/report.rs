@@ -1,17 +1,13 @@
-//! End-to-end tests of `mtasts report parse|summarize|export` on corpus
-//! reports copied into `tests/data/reports` (see `tests/data/README.md`).
+//! End-to-end tests of `mtasts report parse|summarize|export` on the
+//! sample reports of `examples/data/reports` and `testdata/reports` (see
+//! `testdata/README.md`).
 
 mod common;
 
 use std::io::Write as _;
 
-use common::{TempDir, data, run, run_with_stdin};
+use common::{TempDir, report, run, run_with_stdin};
 use serde_json::{Value, json};
-
-/// A corpus report copied into `tests/data/reports`.
-fn report(name: &str) -> String {
-    data(&format!("reports/{name}"))
-}
 
 /// The bytes of a corpus report.
 fn report_bytes(name: &str) -> Vec<u8> {
@@ -36,7 +32,7 @@ const CSV_HEADER: &str = "organization_name,begin_date,end_date,report_id,result
 #[test]
 fn parse_json_report() {
     for json_flag in [false, true] {
-        let f = report("rpt01.json");
+        let f = report("mail-auth/rpt01.json");
         let mut args = vec!["report", "parse", &f];
         if json_flag {
             args.push("--json");
@@ -65,15 +61,15 @@ fn parse_json_report() {
 
 #[test]
 fn parse_gzip_and_email_give_the_same_report() {
-    let plain = run(&["report", "parse", &report("rpt01.json")]).ok();
+    let plain = run(&["report", "parse", &report("mail-auth/rpt01.json")]).ok();
     let dir = TempDir::new();
     // Detected by its magic bytes, whatever the name says.
-    let gz = dir.write("report.json", gzip(&report_bytes("rpt01.json")));
+    let gz = dir.write("report.json", gzip(&report_bytes("mail-auth/rpt01.json")));
     let r = run(&["report", "parse", &gz]).ok();
     assert_eq!(r.stderr, "");
     assert_eq!(r.stdout, plain.stdout);
     // The same report in an e-mail, as a base64 gzip attachment.
-    let eml = report("rpt01.eml");
+    let eml = report("mail-auth/rpt01.eml");
     let r = run(&["report", "parse", &eml]).ok();
     assert_eq!(r.stdout, plain.stdout);
     assert_eq!(
@@ -86,7 +82,11 @@ fn parse_gzip_and_email_give_the_same_report() {
         )
     );
     // stdin.
-    let r = run_with_stdin(&["report", "parse", "-"], &report_bytes("rpt01.eml")).ok();
+    let r = run_with_stdin(
+        &["report", "parse", "-"],
+        &report_bytes("mail-auth/rpt01.eml"),
+    )
+    .ok();
     assert_eq!(r.stdout, plain.stdout);
     assert!(r.stderr.starts_with("warning: <stdin>: "), "{r:#?}");
 }
@@ -94,7 +94,7 @@ fn parse_gzip_and_email_give_the_same_report() {
 #[test]
 fn parse_warnings_on_stderr() {
     // A part typed `application/tlsrpt` (no suffix) is read by its content.
-    let eml = report("rpt02.eml");
+    let eml = report("mail-auth/rpt02.eml");
     let r = run(&["report", "parse", &eml]).ok();
     assert_eq!(r.json()["report-id"], "2020-01-01T00:00:00Z_example.com");
     assert!(
@@ -109,7 +109,7 @@ fn parse_warnings_on_stderr() {
         "{r:#?}"
     );
     // A TLSA policy-string holding a JSON-encoded array: read as its records.
-    let f = report("microsoft.json");
+    let f = report("dmarc-report-viewer/microsoft.json");
     let r = run(&["report", "parse", &f]).ok();
     assert_eq!(
         r.json()["policies"][1]["policy"]["policy-string"],
@@ -129,9 +129,9 @@ fn parse_warnings_on_stderr() {
 
 #[test]
 fn parse_strict_rejects_what_lenient_accepts() {
-    let f = report("rpt01.json");
+    let f = report("mail-auth/rpt01.json");
     run(&["report", "parse", "--strict", &f]).ok();
-    for name in ["microsoft.json", "rpt02.json"] {
+    for name in ["dmarc-report-viewer/microsoft.json", "mail-auth/rpt02.json"] {
         let f = report(name);
         let r = run(&["report", "parse", "--strict", &f]);
         let e = r.fails_alone();
@@ -165,7 +165,7 @@ fn parse_errors() {
         e.starts_with(&format!("error: {f}: invalid report: ")),
         "{e}"
     );
-    let mut gz = gzip(&report_bytes("rpt01.json"));
+    let mut gz = gzip(&report_bytes("mail-auth/rpt01.json"));
     gz.truncate(gz.len() - 8);
     let f = dir.write("cut.gz", &gz);
     let e = run(&["report", "parse", &f]).fails_alone();
@@ -181,14 +181,14 @@ fn parse_errors() {
 
 #[test]
 fn parse_max_size() {
-    let f = report("rpt01.json");
+    let f = report("mail-auth/rpt01.json");
     let e = run(&["report", "parse", "--max-size", "1000", &f]).fails_alone();
     assert_eq!(
         e,
         format!("error: {f}: report JSON is larger than the limit of 1000 bytes")
     );
     let dir = TempDir::new();
-    let gz = dir.write("r.gz", gzip(&report_bytes("rpt01.json")));
+    let gz = dir.write("r.gz", gzip(&report_bytes("mail-auth/rpt01.json")));
     let e = run(&["report", "parse", "--max-size", "1000", &gz]).fails_alone();
     assert_eq!(
         e,
@@ -205,12 +205,15 @@ fn parse_max_size() {
 /// one in a subdirectory, and a file that is not a report.
 fn corpus_dir() -> TempDir {
     let dir = TempDir::new();
-    dir.write("a-rpt01.json", report_bytes("rpt01.json"));
-    dir.write("b-rpt01.eml", report_bytes("rpt01.eml"));
+    dir.write("a-rpt01.json", report_bytes("mail-auth/rpt01.json"));
+    dir.write("b-rpt01.eml", report_bytes("mail-auth/rpt01.eml"));
     dir.write("c-garbage.txt", "not a report at all\n");
-    dir.write("rpt02.json.gz", gzip(&report_bytes("rpt02.json")));
+    dir.write("rpt02.json.gz", gzip(&report_bytes("mail-auth/rpt02.json")));
     std::fs::create_dir(dir.0.join("sub")).unwrap();
-    dir.write("sub/microsoft.json", report_bytes("microsoft.json"));
+    dir.write(
+        "sub/microsoft.json",
+        report_bytes("dmarc-report-viewer/microsoft.json"),
+    );
     dir
 }
 
@@ -314,8 +317,8 @@ fn summarize_text_and_verbose() {
 
 #[test]
 fn summarize_files_only_exit_0() {
-    let a = report("rpt01.json");
-    let b = report("rpt02.json");
+    let a = report("mail-auth/rpt01.json");
+    let b = report("mail-auth/rpt02.json");
     let r = run(&["report", "summarize", "--json", &a, &b]).ok();
     assert_eq!(r.json()["reports"], 2);
     assert_eq!(r.stderr, "warning: 1 file had 1 warning (use -v)\n");
@@ -390,7 +393,7 @@ fn export_csv() {
 #[test]
 fn export_csv_formula_guard() {
     let dir = TempDir::new();
-    let json = String::from_utf8(report_bytes("rpt02.json"))
+    let json = String::from_utf8(report_bytes("mail-auth/rpt02.json"))
         .unwrap()
         .replace("\"Google Inc.\"", "\"=HYPERLINK(1)\"");
     let f = dir.write("evil.json", json);
@@ -427,7 +430,7 @@ fn export_ndjson() {
 
 #[test]
 fn report_usage_errors_exit_2() {
-    let f = report("rpt01.json");
+    let f = report("mail-auth/rpt01.json");
     run(&["report", "export", "--format", "xml", &f]).usage_error();
     run(&["report", "export", &f]).usage_error();
     run(&["report", "export", "--format", "csv"]).usage_error();
@@ -453,7 +456,7 @@ fn report_usage_errors_exit_2() {
 #[test]
 fn export_stops_when_stdout_closes() {
     let dir = TempDir::new();
-    let json = String::from_utf8(report_bytes("rpt01.json")).unwrap();
+    let json = String::from_utf8(report_bytes("mail-auth/rpt01.json")).unwrap();
     for i in 0..300 {
         let id = format!("\"report-id\": \"r{i}\"");
         let text = json.replace(

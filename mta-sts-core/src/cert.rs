@@ -12,7 +12,7 @@
 //! received certificate into the TLS-RPT result types and to give a precise
 //! reason.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use x509_parser::prelude::*;
 
@@ -161,13 +161,6 @@ pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-fn unix(now: SystemTime) -> i64 {
-    match now.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
-}
-
 /// Check a DER certificate for `mx_host` at time `now`.
 ///
 /// Order: unreadable, then the validity period (expired / not yet valid),
@@ -180,7 +173,8 @@ pub fn check_certificate(der: &[u8], mx_host: &str, now: SystemTime) -> CertVerd
         Ok((_, cert)) => cert,
         Err(e) => return CertVerdict::Unreadable(der_error("certificate", e)),
     };
-    let t = unix(now);
+    // Whole seconds, rounded down (as the validity bounds are).
+    let t = crate::time::Timestamp::from(now).unix_secs();
     let validity = cert.validity();
     let not_after = validity.not_after.timestamp();
     let not_before = validity.not_before.timestamp();

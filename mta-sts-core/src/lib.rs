@@ -72,6 +72,7 @@ pub mod parsed;
 pub mod policy;
 pub mod record;
 pub mod result;
+pub mod time;
 pub mod txt;
 
 pub use error::{CertError, MxError, PolicyError, RecordError, SelectError};

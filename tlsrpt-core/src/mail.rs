@@ -7,6 +7,22 @@
 //! it becomes one space); `Subject` and file names have their RFC 2047
 //! encoded words and RFC 2231 parameter encodings decoded.
 //!
+//! ## Charsets
+//!
+//! Encoded words, RFC 2231 values and a `text/*` report part with a
+//! `charset` parameter are decoded with the WHATWG Encoding Standard's
+//! labels and decoders (`encoding_rs`): `windows-1252` (and `iso-8859-1`,
+//! which the standard reads as windows-1252), `iso-8859-15`, `koi8-r`,
+//! `shift_jis`, `utf-16`, and so on. `us-ascii` is read as UTF-8, its
+//! superset. Adjacent encoded words in the same charset are decoded
+//! together, so a character split between two of them (as some senders
+//! write Japanese subjects) is kept whole. An unknown label (or one the
+//! standard maps to its `replacement` decoder) is read as UTF-8, and bytes
+//! that are not valid in the charset become U+FFFD; both give a warning
+//! when they touch the subject, the report part's file name or the report
+//! part itself. A report part in UTF-8 (or without a charset) is passed to
+//! the report reader as it is.
+//!
 //! ## Which part is the report
 //!
 //! Every part of the message is visited: nested `multipart/*` parts of any
@@ -80,6 +96,8 @@
 //! ```
 
 use std::borrow::Cow;
+
+use encoding_rs::{Encoding, REPLACEMENT, UTF_8};
 
 use crate::filename::{MEDIA_TYPE_GZIP, MEDIA_TYPE_JSON, TLS_REPORT_DOMAIN, TLS_REPORT_SUBMITTER};
 use crate::input::{
@@ -303,9 +321,15 @@ impl Params {
     /// A parameter, with RFC 2231 extended values and continuations and
     /// RFC 2047 encoded words decoded.
     fn get(&self, name: &str) -> Option<String> {
+        self.get_noted(name).map(|(v, _)| v)
+    }
+
+    /// [`Params::get`], with the charset problems met on the way.
+    fn get_noted(&self, name: &str) -> Option<(String, Vec<CharsetProblem>)> {
         let ext = format!("{name}*");
         if let Some((_, v)) = self.params.iter().find(|(k, _)| *k == ext) {
-            return Some(decode_2231(v));
+            let (text, problem) = decode_2231(v);
+            return Some((text, problem.into_iter().collect()));
         }
         let mut segs: Vec<(u32, bool, &str)> = Vec::new();
         for (k, v) in &self.params {
@@ -337,7 +361,8 @@ impl Params {
                     bytes.extend_from_slice(v.as_bytes());
                 }
             }
-            return Some(charset_decode(&bytes, charset));
+            let (text, problem) = charset_decode(&bytes, charset);
+            return Some((text, problem.into_iter().collect()));
         }
         self.params
             .iter()
@@ -374,7 +399,7 @@ fn percent_decode(s: &str, out: &mut Vec<u8>) {
 }
 
 /// An RFC 2231 extended value `charset'language'percent-encoded`.
-fn decode_2231(v: &str) -> String {
+fn decode_2231(v: &str) -> (String, Option<CharsetProblem>) {
     let (charset, text) = match v.split_once('\'') {
         Some((cs, rest)) => (cs, rest.split_once('\'').map_or(rest, |(_, t)| t)),
         None => ("utf-8", v),
@@ -384,58 +409,168 @@ fn decode_2231(v: &str) -> String {
     charset_decode(&bytes, charset)
 }
 
-/// Bytes in a charset as text: UTF-8 and US-ASCII as UTF-8 (invalid
-/// sequences replaced), ISO-8859-1 and windows-1252 byte for byte; other
-/// charsets as UTF-8.
-fn charset_decode(b: &[u8], charset: &str) -> String {
-    let cs = charset.trim().to_ascii_lowercase();
-    if matches!(
-        cs.as_str(),
-        "iso-8859-1" | "latin1" | "iso8859-1" | "windows-1252" | "cp1252"
-    ) {
-        b.iter().map(|&c| char::from(c)).collect()
-    } else {
-        String::from_utf8_lossy(b).into_owned()
+/// What went wrong reading text in a declared charset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CharsetProblem {
+    /// A label the Encoding Standard does not know (or maps to its
+    /// `replacement` decoder): the text was read as UTF-8.
+    Unknown(String),
+    /// Bytes not valid in the named encoding, replaced with U+FFFD.
+    Malformed(&'static str),
+}
+
+impl CharsetProblem {
+    /// The warning, for the text described by `what` (e.g. `Subject`).
+    fn describe(&self, what: &str) -> String {
+        match self {
+            Self::Unknown(label) => {
+                let shown: String = label.chars().take(40).collect();
+                let more = if shown.len() < label.len() { "..." } else { "" };
+                format!("{what}: unknown charset `{shown}{more}`; read as UTF-8")
+            }
+            Self::Malformed(name) => {
+                format!("{what}: bytes not valid in {name} replaced with U+FFFD")
+            }
+        }
     }
 }
 
+/// The decoder for a MIME charset label: the Encoding Standard's, except
+/// that an empty label (RFC 2231 allows one) and US-ASCII are read as
+/// UTF-8 (the standard reads US-ASCII as windows-1252; mail that labels
+/// 8-bit text US-ASCII most often holds UTF-8).
+fn encoding_for(label: &str) -> Result<&'static Encoding, CharsetProblem> {
+    let label = label.trim();
+    if label.is_empty()
+        || ["us-ascii", "ascii", "ansi_x3.4-1968"]
+            .iter()
+            .any(|a| label.eq_ignore_ascii_case(a))
+    {
+        return Ok(UTF_8);
+    }
+    match Encoding::for_label(label.as_bytes()) {
+        Some(e) if e != REPLACEMENT => Ok(e),
+        _ => Err(CharsetProblem::Unknown(label.to_owned())),
+    }
+}
+
+/// Bytes in a charset as text (see the module documentation, "Charsets"),
+/// and what went wrong, if anything.
+fn charset_decode(b: &[u8], charset: &str) -> (String, Option<CharsetProblem>) {
+    let (encoding, mut problem) = match encoding_for(charset) {
+        Ok(e) => (e, None),
+        Err(p) => (UTF_8, Some(p)),
+    };
+    let (text, malformed) = encoding.decode_without_bom_handling(b);
+    if malformed && problem.is_none() {
+        problem = Some(CharsetProblem::Malformed(encoding.name()));
+    }
+    (text.into_owned(), problem)
+}
+
+/// The content of a `text/*` report part declared in `charset`, as UTF-8;
+/// problems are added to `notes`. UTF-8 content, or content without a
+/// charset, is returned as it is (the report reader checks it).
+fn text_to_utf8<'a>(
+    content: Cow<'a, [u8]>,
+    charset: Option<&str>,
+    part: &str,
+    notes: &mut Vec<String>,
+) -> Cow<'a, [u8]> {
+    let Some(label) = charset else {
+        return content;
+    };
+    let encoding = match encoding_for(label) {
+        Ok(e) if e == UTF_8 => return content,
+        Ok(e) => e,
+        Err(problem) => {
+            notes.push(problem.describe(&format!("part {part}")));
+            return content;
+        }
+    };
+    let converted = {
+        let (text, malformed) = encoding.decode_with_bom_removal(&content);
+        if malformed {
+            notes
+                .push(CharsetProblem::Malformed(encoding.name()).describe(&format!("part {part}")));
+        }
+        match text {
+            // ASCII in an ASCII-compatible charset: the same bytes.
+            Cow::Borrowed(t) if t.len() == content.len() => None,
+            t => Some(t.into_owned().into_bytes()),
+        }
+    };
+    converted.map_or(content, Cow::Owned)
+}
+
 /// Decode RFC 2047 encoded words (`=?charset?B|Q?text?=`); white space
-/// between two encoded words is dropped. Words that cannot be decoded are
-/// kept as written.
-fn decode_words(s: &str) -> String {
+/// between two encoded words is dropped, and the bytes of adjacent words in
+/// the same charset are decoded together. Words that cannot be decoded are
+/// kept as written. Also the charset problems met (each once).
+fn decode_words(s: &str) -> (String, Vec<CharsetProblem>) {
     if !s.contains("=?") {
-        return s.to_owned();
+        return (s.to_owned(), Vec::new());
     }
     let mut out = String::new();
+    let mut problems = Vec::new();
+    // The charset and bytes of the run of adjacent words not yet decoded.
+    let mut pending: Option<(&str, Vec<u8>)> = None;
+    let flush = |pending: &mut Option<(&str, Vec<u8>)>,
+                 out: &mut String,
+                 problems: &mut Vec<CharsetProblem>| {
+        if let Some((charset, bytes)) = pending.take() {
+            let (text, problem) = charset_decode(&bytes, charset);
+            out.push_str(&text);
+            // Each once, and a few at most: a header of words in many
+            // made-up charsets stays linear.
+            if let Some(p) = problem
+                && problems.len() < MAX_PROBLEMS
+                && !problems.contains(&p)
+            {
+                problems.push(p);
+            }
+        }
+    };
     let mut rest = s;
-    let mut after_word = false;
     while let Some(start) = rest.find("=?") {
         let (before, from) = rest.split_at(start);
-        if let Some((text, len)) = decode_word(from) {
-            if !(after_word && before.trim().is_empty()) {
-                out.push_str(before);
+        if let Some((charset, bytes, len)) = decode_word(from) {
+            let adjacent = pending.is_some() && before.trim().is_empty();
+            match &mut pending {
+                Some((run, run_bytes)) if adjacent && run.eq_ignore_ascii_case(charset) => {
+                    run_bytes.extend_from_slice(&bytes);
+                }
+                _ => {
+                    flush(&mut pending, &mut out, &mut problems);
+                    if !adjacent {
+                        out.push_str(before);
+                    }
+                    pending = Some((charset, bytes));
+                }
             }
-            out.push_str(&text);
             rest = &from[len..];
-            after_word = true;
         } else {
+            flush(&mut pending, &mut out, &mut problems);
             out.push_str(before);
             out.push_str("=?");
             rest = &from[2..];
-            after_word = false;
         }
     }
+    flush(&mut pending, &mut out, &mut problems);
     out.push_str(rest);
-    out
+    (out, problems)
 }
+
+/// Most charset problems recorded for one header field.
+const MAX_PROBLEMS: usize = 4;
 
 /// Longest encoded word considered (RFC 2047 says 75; some senders write
 /// longer ones). Bounds the search, so a header full of `=?` stays linear.
 const MAX_WORD: usize = 1024;
 
-/// One encoded word at the start of `s` (which starts with `=?`): the text
-/// and the length of the word.
-fn decode_word(s: &str) -> Option<(String, usize)> {
+/// One encoded word at the start of `s` (which starts with `=?`): its
+/// charset label, its bytes and the length of the word.
+fn decode_word(s: &str) -> Option<(&str, Vec<u8>, usize)> {
     let b = s.as_bytes();
     let max = b.len().min(MAX_WORD);
     let q1 = 2 + b.get(2..max)?.iter().position(|&c| c == b'?')?;
@@ -482,7 +617,7 @@ fn decode_word(s: &str) -> Option<(String, usize)> {
         }
         _ => return None,
     };
-    Some((charset_decode(&bytes, charset), end + 2))
+    Some((charset, bytes, end + 2))
 }
 
 // ---------------------------------------------------------------------------
@@ -618,6 +753,8 @@ fn qp_decode(input: &[u8], limit: usize) -> Result<Vec<u8>, ()> {
 /// The header fields of a message (the outer one, or an attached one).
 struct Message {
     subject: Option<String>,
+    /// Charset problems of the subject, as warnings.
+    subject_notes: Vec<String>,
     domain: Option<String>,
     submitter: Option<String>,
     /// Part number of the `message/rfc822` part; `None` for the outer.
@@ -628,6 +765,10 @@ struct Leaf<'a> {
     path: String,
     media: String,
     filename: Option<String>,
+    /// Charset problems of the file name, as warnings.
+    filename_notes: Vec<String>,
+    /// The `charset` parameter of a `text/*` part.
+    charset: Option<String>,
     encoding: String,
     raw: &'a [u8],
     /// Index in `Walker::messages`.
@@ -668,8 +809,14 @@ impl<'a> Walker<'a> {
     /// A message (the outer one, or an attached one at `path`).
     fn message(&mut self, e: Entity<'a>, path: &str, depth: usize) -> Result<(), InputError> {
         let field = |name: &str| e.get(name).map(str::to_owned);
+        let (subject, problems) = e.get("Subject").map(decode_words).unzip();
         self.messages.push(Message {
-            subject: e.get("Subject").map(decode_words),
+            subject,
+            subject_notes: problems
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.describe("Subject"))
+                .collect(),
             domain: field(TLS_REPORT_DOMAIN),
             submitter: field(TLS_REPORT_SUBMITTER),
             attached_at: (!path.is_empty()).then(|| path.to_owned()),
@@ -750,11 +897,22 @@ impl<'a> Walker<'a> {
         } else {
             path.to_owned()
         };
-        let filename = e
+        let (filename, filename_problems) = e
             .get("Content-Disposition")
-            .and_then(|d| parse_params(d).get("filename"))
-            .or_else(|| ct.get("name"))
-            .filter(|f| !f.is_empty());
+            .and_then(|d| parse_params(d).get_noted("filename"))
+            .or_else(|| ct.get_noted("name"))
+            .filter(|(f, _)| !f.is_empty())
+            .unzip();
+        let filename_notes = filename_problems
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.describe(&format!("part {path} file name")))
+            .collect();
+        let charset = if media.starts_with("text/") {
+            ct.get("charset")
+        } else {
+            None
+        };
         let mut desc = format!("{path} {media}");
         if let Some(f) = &filename {
             desc.push_str(&format!(" {f:?}"));
@@ -775,6 +933,8 @@ impl<'a> Walker<'a> {
             path,
             media,
             filename,
+            filename_notes,
+            charset,
             encoding,
             raw: e.body,
             message: msg,
@@ -898,27 +1058,30 @@ impl<'a> Walker<'a> {
                         "part {p} is typed {media} but holds uncompressed JSON; read as is"
                     ));
                 }
-                if decoded.len() > limits.max_decompressed {
+                let text = text_to_utf8(decoded, leaf.charset.as_deref(), p, &mut notes);
+                if text.len() > limits.max_decompressed {
                     return Err(InputError::TooLarge {
                         what: "report JSON",
                         limit: limits.max_decompressed,
                     });
                 }
-                (decoded, false)
+                (text, false)
             };
             if rank > 0 && !looks_like_json(&json) {
                 self.seen[leaf.seen].push_str(" (not JSON, passed over)");
                 continue;
             }
+            let m = &self.messages[leaf.message];
             let mut warnings = std::mem::take(&mut self.warnings);
             warnings.extend(mislabel);
             warnings.extend(notes);
+            warnings.extend(m.subject_notes.iter().cloned());
+            warnings.extend(leaf.filename_notes.iter().cloned());
             if exact > 1 {
                 warnings.push(format!(
                     "the message has {exact} report parts; only part {p} was read"
                 ));
             }
-            let m = &self.messages[leaf.message];
             if let Some(at) = &m.attached_at {
                 warnings.push(format!(
                     "the report is in an attached message (part {at}, message/rfc822)"
@@ -1069,11 +1232,220 @@ mod tests {
         assert_eq!(p.get("x").as_deref(), Some("a\"b;c"));
         let p = parse_params("a/b; name=\"=?utf-8?B?csOpLmpzb24=?= =?ISO-8859-1?Q?_x=E9?=\"");
         assert_eq!(p.get("name").as_deref(), Some("ré.json xé"));
-        assert_eq!(decode_words("=?bogus"), "=?bogus");
-        assert_eq!(decode_words("=?utf-8?Q?a b?="), "=?utf-8?Q?a b?=");
+        assert_eq!(decode_words("=?bogus"), ("=?bogus".to_owned(), vec![]));
+        assert_eq!(
+            decode_words("=?utf-8?Q?a b?="),
+            ("=?utf-8?Q?a b?=".to_owned(), vec![])
+        );
         // Linear on a header full of unfinished words.
         let junk = "=?a?b?x".repeat(20_000);
-        assert_eq!(decode_words(&junk), junk);
+        assert_eq!(decode_words(&junk), (junk, vec![]));
+        // And on one full of words in made-up charsets: a few problems.
+        let many: String = (0..20_000).map(|i| format!("=?x-{i}?Q?a?= ")).collect();
+        let (text, problems) = decode_words(&many);
+        assert_eq!(text, "a".repeat(20_000) + " ");
+        assert_eq!(problems.len(), MAX_PROBLEMS);
+        assert_eq!(problems[0], CharsetProblem::Unknown("x-0".to_owned()));
+    }
+
+    /// The text and problems of a header value with encoded words.
+    fn words(s: &str) -> (String, Vec<CharsetProblem>) {
+        decode_words(s)
+    }
+
+    #[test]
+    fn windows_1252_is_not_latin_1() {
+        // 0x80 is the euro sign and 0x93/0x94 curly quotes in windows-1252
+        // (C1 controls in ISO-8859-1 as written).
+        assert_eq!(
+            words("=?windows-1252?Q?=80_5_=93TLS=94?="),
+            ("€ 5 \u{201c}TLS\u{201d}".to_owned(), vec![])
+        );
+        assert_eq!(
+            words("=?cp1252?B?gJOUhA==?="),
+            ("€\u{201c}\u{201d}\u{201e}".to_owned(), vec![])
+        );
+        // The Encoding Standard reads ISO-8859-1 labels as windows-1252.
+        assert_eq!(words("=?ISO-8859-1?Q?=E9=80?=").0, "é€");
+        // RFC 2231 values go through the same decoders.
+        assert_eq!(
+            decode_2231("windows-1252'en'%93r%E9port%94.json"),
+            ("\u{201c}réport\u{201d}.json".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn other_charsets() {
+        // ISO-8859-15: 0xA4 is the euro sign (the currency sign ¤ in -1).
+        assert_eq!(words("=?ISO-8859-15?Q?=A4?=").0, "€");
+        assert_eq!(words("=?iso-8859-1?Q?=A4?=").0, "¤");
+        assert_eq!(
+            words("Re: =?KOI8-R?B?8NLJ18XU?= world"),
+            ("Re: Привет world".to_owned(), vec![])
+        );
+        assert_eq!(
+            words("=?Shift_JIS?B?g2WDWINn?="),
+            ("テスト".to_owned(), vec![])
+        );
+        // A character split between two adjacent words is kept whole.
+        assert_eq!(
+            words("=?shift_jis?B?g4yD?=\r\n =?SHIFT_JIS?B?fIFbg2c=?= x"),
+            ("レポート x".to_owned(), vec![])
+        );
+        assert_eq!(words("=?utf-16le?B?QgA=?=").0, "B");
+        // US-ASCII is read as UTF-8, its superset.
+        assert_eq!(words("=?us-ascii?Q?caf=C3=A9?=").0, "café");
+    }
+
+    #[test]
+    fn charset_problems() {
+        // Unknown label: read as UTF-8 (lossy), with a problem.
+        assert_eq!(
+            words("=?x-unknown?Q?caf=C3=A9_=FF?="),
+            (
+                "café \u{fffd}".to_owned(),
+                vec![CharsetProblem::Unknown("x-unknown".to_owned())]
+            )
+        );
+        // A label the standard maps to its replacement decoder is unknown
+        // here too (the replacement decoder would drop the whole text).
+        assert_eq!(
+            words("=?iso-2022-kr?Q?abc?="),
+            (
+                "abc".to_owned(),
+                vec![CharsetProblem::Unknown("iso-2022-kr".to_owned())]
+            )
+        );
+        // Malformed bytes: U+FFFD, one problem however many words.
+        assert_eq!(
+            words("=?shift_jis?B?gw==?= x =?shift_jis?B?gw==?="),
+            (
+                "\u{fffd} x \u{fffd}".to_owned(),
+                vec![CharsetProblem::Malformed("Shift_JIS")]
+            )
+        );
+        assert_eq!(
+            words("=?utf-8?Q?=FF?="),
+            (
+                "\u{fffd}".to_owned(),
+                vec![CharsetProblem::Malformed("UTF-8")]
+            )
+        );
+        assert_eq!(
+            CharsetProblem::Unknown("x".repeat(50)).describe("Subject"),
+            format!(
+                "Subject: unknown charset `{}...`; read as UTF-8",
+                "x".repeat(40)
+            )
+        );
+        assert_eq!(
+            CharsetProblem::Malformed("Shift_JIS").describe("part 2"),
+            "part 2: bytes not valid in Shift_JIS replaced with U+FFFD"
+        );
+    }
+
+    /// A message whose subject is `subject` and whose only part is a
+    /// `text/plain` report part with the given `Content-Type` parameters
+    /// and body.
+    fn text_report(subject: &str, params: &str, body: &[u8]) -> Vec<u8> {
+        let mut m = format!(
+            "Subject: {subject}\r\nTLS-Report-Domain: example.net\r\n\
+             TLS-Report-Submitter: sender.example\r\n\
+             Content-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain{params}\r\n\
+             Content-Disposition: attachment; filename=r.json\r\n\r\n"
+        )
+        .into_bytes();
+        m.extend_from_slice(body);
+        m.extend_from_slice(b"\r\n--b--\r\n");
+        m
+    }
+
+    const MISLABEL: &str = "part 1 is typed text/plain, not application/tlsrpt+json or \
+                            application/tlsrpt+gzip; read as the report because of its file name";
+
+    #[test]
+    fn text_part_charsets() {
+        // windows-1252 text becomes UTF-8.
+        let m = text_report(
+            "r",
+            "; charset=windows-1252",
+            b"{\"a\": \"\x93x\x94 \x80\"}",
+        );
+        let e = extract(&m, &Limits::default()).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&e.json),
+            Ok("{\"a\": \"\u{201c}x\u{201d} €\"}")
+        );
+        assert_eq!(e.warnings, [MISLABEL]);
+        // UTF-16 is recognised as JSON once decoded.
+        let body = b"{\0\"\0a\0\"\0:\0\"\0\xe9\0\"\0}\0";
+        let m = text_report("r", "; charset=\"UTF-16LE\"", body);
+        let e = extract(&m, &Limits::default()).unwrap();
+        assert_eq!(std::str::from_utf8(&e.json), Ok("{\"a\":\"é\"}"));
+        // ASCII in an ASCII-compatible charset is used in place.
+        let m = text_report("r", "; charset=iso-8859-15", b"{\"a\": 1}");
+        let e = extract(&m, &Limits::default()).unwrap();
+        assert!(
+            matches!(e.json, Cow::Borrowed(b"{\"a\": 1}")),
+            "{:?}",
+            e.json
+        );
+        // UTF-8 is passed on as it is, even when broken (the report reader
+        // says where).
+        let m = text_report("r", "; charset=utf-8", b"{\"a\": \"\xff\"}");
+        let e = extract(&m, &Limits::default()).unwrap();
+        assert_eq!(&e.json[..], b"{\"a\": \"\xff\"}");
+        assert_eq!(e.warnings, [MISLABEL]);
+        // An unknown charset: the bytes as they are, with a warning.
+        let m = text_report("r", "; charset=x-klingon", b"{\"a\": 1}");
+        let e = extract(&m, &Limits::default()).unwrap();
+        assert_eq!(&e.json[..], b"{\"a\": 1}");
+        assert_eq!(
+            e.warnings,
+            [
+                MISLABEL,
+                "part 1: unknown charset `x-klingon`; read as UTF-8"
+            ]
+        );
+        // Malformed bytes in a known charset: U+FFFD, with a warning.
+        let m = text_report("r", "; charset=shift_jis", b"{\"a\": \"\x83\"}");
+        let e = extract(&m, &Limits::default()).unwrap();
+        assert_eq!(std::str::from_utf8(&e.json), Ok("{\"a\": \"\u{fffd}\"}"));
+        assert_eq!(
+            e.warnings,
+            [
+                MISLABEL,
+                "part 1: bytes not valid in Shift_JIS replaced with U+FFFD"
+            ]
+        );
+    }
+
+    #[test]
+    fn header_charset_warnings() {
+        let m = text_report(
+            "=?x-unknown?Q?Report_=FF?= =?Shift_JIS?B?g2WDWINn?=",
+            "; name*=x-unknown''r%FF.json",
+            b"{}",
+        );
+        // The Content-Disposition file name wins over the `name` parameter;
+        // give the part only a `name`.
+        let m = String::from_utf8_lossy(&m)
+            .replace("Content-Disposition: attachment; filename=r.json\r\n", "")
+            .into_bytes();
+        let e = extract(&m, &Limits::default()).unwrap();
+        let info = e.mail.unwrap();
+        assert_eq!(info.subject.as_deref(), Some("Report \u{fffd}テスト"));
+        assert_eq!(info.attachment_filename.as_deref(), Some("r\u{fffd}.json"));
+        assert_eq!(
+            e.warnings,
+            [
+                "part 1 is typed text/plain, not application/tlsrpt+json or \
+                 application/tlsrpt+gzip; read as the report because of its file name",
+                "Subject: unknown charset `x-unknown`; read as UTF-8",
+                "part 1 file name: unknown charset `x-unknown`; read as UTF-8",
+            ]
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::alert::{Alerts, Alert, normalize_name, printable};
+use crate::alert::{Alert, Alerts, normalize_name, printable};
 use crate::report::Report;
 
 /// The group key for a missing policy domain or MX host name.

@@ -10,9 +10,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-/// The RFC example files copied into `tests/data`.
+/// A file of the repository's shared test data, by its path from the
+/// repository root (see `testdata/README.md`).
+fn repo(rel: &str) -> String {
+    format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An RFC example file by name: the one copy in `testdata/rfc/`, except
+/// the RFC 8461 section 3.2 policy, which is the README tour's
+/// `examples/data/mta-sts.txt`.
 pub fn data(name: &str) -> String {
-    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+    match name {
+        "rfc8461-section-3.2-policy.txt" => repo("examples/data/mta-sts.txt"),
+        _ => repo(&format!("testdata/rfc/{name}")),
+    }
+}
+
+/// A sample TLS-RPT report by upstream folder and name (e.g.
+/// `mail-auth/rpt01.json`): the README's copy in `examples/data/reports/`
+/// when there is one, else the one in `testdata/reports/`.
+pub fn report(rel: &str) -> String {
+    let sample = repo(&format!("examples/data/reports/{rel}"));
+    if std::path::Path::new(&sample).is_file() {
+        sample
+    } else {
+        repo(&format!("testdata/reports/{rel}"))
+    }
 }
 
 /// A temporary directory, removed on drop.

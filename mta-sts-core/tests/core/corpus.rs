@@ -1,6 +1,6 @@
-//! Every MTA-STS policy body and TXT record of the RFC examples and of the
-//! postfix-mta-sts-resolver fixtures (see `tests/data/README.md`), with the
-//! expected verdict for each.
+//! Every MTA-STS policy body and TXT record of the RFC examples (in
+//! `testdata/rfc/`) and of the postfix-mta-sts-resolver fixtures (see
+//! `tests/data/README.md`), with the expected verdict for each.
 
 use std::path::Path;
 
@@ -8,10 +8,16 @@ use mta_sts_core::discovery::{Discovery, HttpResponse, Options};
 use mta_sts_core::error::SelectError;
 use mta_sts_core::{Mode, Policy, PolicyError, ResultType, StsRecord};
 
+/// A file of `tests/data`, or for `rfc/...` the RFC example's one copy in
+/// the repository (`testdata/rfc/`, and `examples/data/mta-sts.txt` for the
+/// section 3.2 policy; see `testdata/README.md`).
 fn data(rel: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(rel);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = match rel {
+        "rfc/rfc8461-section-3.2-policy.txt" => root.join("../examples/data/mta-sts.txt"),
+        _ if rel.starts_with("rfc/") => root.join("../testdata").join(rel),
+        _ => root.join("tests/data").join(rel),
+    };
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

@@ -1,7 +1,7 @@
 //! Alerts with remediation and the enforce-readiness verdict.
 
 use tlsrpt_core::Report;
-use tlsrpt_core::alert::{Alerts, Alert, Severity, blocks_enforce, enforce_readiness, findings};
+use tlsrpt_core::alert::{Alert, Alerts, Severity, blocks_enforce, enforce_readiness, findings};
 use tlsrpt_core::time::Timestamp;
 use tlsrpt_core::{ResultType, time::days_from_civil};
 

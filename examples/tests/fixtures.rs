@@ -1,0 +1,148 @@
+//! Every test fixture has one copy in the repository: no file under
+//! `examples/data/`, `testdata/` or a crate's `tests/data/` has the same
+//! bytes as another, except the kinds listed in [`allowed`]. Tests and
+//! benchmarks read a shared fixture through a path to its one copy (see
+//! `testdata/README.md`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the examples crate lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The fixture folders, relative to the workspace root.
+fn fixture_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![root.join("examples/data"), root.join("testdata")];
+    for entry in std::fs::read_dir(root).expect("workspace root").flatten() {
+        let data = entry.path().join("tests/data");
+        if data.is_dir() {
+            dirs.push(data);
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("fixture folder").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Files of tlsrpt-core's corpus that `tlsrpt-core/src/reference.rs`'s
+/// tests still name by their old path (`include_bytes!` and a walk of
+/// `tests/data` expecting 15 JSON files); their one copy is elsewhere
+/// (`examples/data/reports/` or `testdata/reports/`), and nothing else
+/// reads these. Remove an entry when reference.rs reads the one copy.
+const PINNED_BY_REFERENCE_RS: [&str; 5] = [
+    "tlsrpt-core/tests/data/mail-auth/rpt01.json",
+    "tlsrpt-core/tests/data/mail-auth/rpt02.json",
+    "tlsrpt-core/tests/data/dmarc-report-viewer/microsoft.json",
+    "tlsrpt-core/tests/data/dmarc-report-viewer/no-contact.json",
+    "tlsrpt-core/tests/data/parsedmarc/mail.ru.json",
+];
+
+/// Whether a group of identical files (paths relative to the root, `/`
+/// separated) may stay as it is.
+fn allowed(group: &[String]) -> bool {
+    let name = |p: &String| p.rsplit('/').next().unwrap_or("").to_owned();
+    // A licence text sits beside each folder of an upstream project's
+    // files, as the licence asks.
+    group.iter().all(|p| name(p).starts_with("LICENSE"))
+        // One policy body per test host of the postfix-mta-sts-resolver
+        // fixture, as its web server serves them; several hosts serve the
+        // same body.
+        || group
+            .iter()
+            .all(|p| p.starts_with("mta-sts-core/tests/data/resolver/"))
+        // The pinned copies and their one copy.
+        || group
+            .iter()
+            .filter(|p| !PINNED_BY_REFERENCE_RS.contains(&p.as_str()))
+            .count()
+            == 1
+}
+
+#[test]
+fn every_fixture_has_one_copy() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in fixture_dirs(&root) {
+        files_under(&dir, &mut files);
+    }
+    assert!(files.len() > 50, "{files:?}");
+    let mut by_content: BTreeMap<Vec<u8>, Vec<String>> = BTreeMap::new();
+    for f in files {
+        let bytes = std::fs::read(&f).expect("readable fixture");
+        let rel = f
+            .strip_prefix(&root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        by_content.entry(bytes).or_default().push(rel);
+    }
+    let copies: Vec<Vec<String>> = by_content
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            g.sort();
+            g
+        })
+        .filter(|g| !allowed(g))
+        .collect();
+    assert!(
+        copies.is_empty(),
+        "fixtures with the same bytes (keep one copy, see testdata/README.md): {copies:#?}"
+    );
+}
+
+#[test]
+fn pinned_copies_still_match_their_one_copy() {
+    let root = workspace_root();
+    for pinned in PINNED_BY_REFERENCE_RS {
+        let rel = pinned
+            .strip_prefix("tlsrpt-core/tests/data/")
+            .expect("a tlsrpt-core corpus path");
+        let one = ["examples/data/reports", "testdata/reports"]
+            .iter()
+            .map(|d| root.join(d).join(rel))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{pinned}: no copy in examples/data or testdata"));
+        assert_eq!(
+            std::fs::read(root.join(pinned)).expect("pinned copy"),
+            std::fs::read(&one).expect("one copy"),
+            "{pinned}"
+        );
+    }
+}
+
+#[test]
+fn allowed_groups() {
+    let g = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert!(allowed(&g(&[
+        "examples/data/reports-provenance/LICENSE-mox",
+        "tlsrpt-core/tests/data/mox/LICENSE"
+    ])));
+    assert!(allowed(&g(&[
+        "examples/data/reports/mail-auth/rpt02.json",
+        "tlsrpt-core/tests/data/mail-auth/rpt02.json"
+    ])));
+    assert!(!allowed(&g(&[
+        "examples/data/mta-sts.txt",
+        "mta-sts-core/tests/data/rfc/policy.txt"
+    ])));
+    assert!(!allowed(&g(&[
+        "examples/data/reports/mail-auth/rpt02.json",
+        "mta-sts-cli/tests/data/rpt02.json",
+        "tlsrpt-core/tests/data/mail-auth/rpt02.json"
+    ])));
+}
