@@ -38,19 +38,6 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Files of tlsrpt-core's corpus that `tlsrpt-core/src/reference.rs`'s
-/// tests still name by their old path (`include_bytes!` and a walk of
-/// `tests/data` expecting 15 JSON files); their one copy is elsewhere
-/// (`examples/data/reports/` or `testdata/reports/`), and nothing else
-/// reads these. Remove an entry when reference.rs reads the one copy.
-const PINNED_BY_REFERENCE_RS: [&str; 5] = [
-    "tlsrpt-core/tests/data/mail-auth/rpt01.json",
-    "tlsrpt-core/tests/data/mail-auth/rpt02.json",
-    "tlsrpt-core/tests/data/dmarc-report-viewer/microsoft.json",
-    "tlsrpt-core/tests/data/dmarc-report-viewer/no-contact.json",
-    "tlsrpt-core/tests/data/parsedmarc/mail.ru.json",
-];
-
 /// Whether a group of identical files (paths relative to the root, `/`
 /// separated) may stay as it is.
 fn allowed(group: &[String]) -> bool {
@@ -64,12 +51,6 @@ fn allowed(group: &[String]) -> bool {
         || group
             .iter()
             .all(|p| p.starts_with("mta-sts-core/tests/data/resolver/"))
-        // The pinned copies and their one copy.
-        || group
-            .iter()
-            .filter(|p| !PINNED_BY_REFERENCE_RS.contains(&p.as_str()))
-            .count()
-            == 1
 }
 
 #[test]
@@ -106,33 +87,13 @@ fn every_fixture_has_one_copy() {
 }
 
 #[test]
-fn pinned_copies_still_match_their_one_copy() {
-    let root = workspace_root();
-    for pinned in PINNED_BY_REFERENCE_RS {
-        let rel = pinned
-            .strip_prefix("tlsrpt-core/tests/data/")
-            .expect("a tlsrpt-core corpus path");
-        let one = ["examples/data/reports", "testdata/reports"]
-            .iter()
-            .map(|d| root.join(d).join(rel))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| panic!("{pinned}: no copy in examples/data or testdata"));
-        assert_eq!(
-            std::fs::read(root.join(pinned)).expect("pinned copy"),
-            std::fs::read(&one).expect("one copy"),
-            "{pinned}"
-        );
-    }
-}
-
-#[test]
 fn allowed_groups() {
     let g = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     assert!(allowed(&g(&[
         "examples/data/reports-provenance/LICENSE-mox",
         "tlsrpt-core/tests/data/mox/LICENSE"
     ])));
-    assert!(allowed(&g(&[
+    assert!(!allowed(&g(&[
         "examples/data/reports/mail-auth/rpt02.json",
         "tlsrpt-core/tests/data/mail-auth/rpt02.json"
     ])));

@@ -59,6 +59,9 @@ pub mod input;
 pub mod mail;
 pub mod parse;
 pub mod record;
+#[cfg(any(test, feature = "reference"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "reference")))]
+pub mod reference;
 pub mod report;
 pub mod summary;
 pub mod time;

@@ -1,0 +1,11 @@
+//! Report JSON: the fast reader against the reference reader
+//! (`tlsrpt_core::reference`), in strict and lenient mode. Any difference
+//! in acceptance, report, warnings or error path is a bug in one of them.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(difference) = tlsrpt_core::reference::compare(data) {
+        panic!("{difference}\ninput: {:?}", String::from_utf8_lossy(data));
+    }
+});
