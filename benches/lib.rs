@@ -3,7 +3,7 @@
 //! ```
 //! let json = mta_sts_benches::synthetic_report(100);
 //! let parsed = tlsrpt_core::Report::parse_strict(json.as_bytes()).unwrap();
-//! assert_eq!(parsed.report.policies.len(), 10);
+//! assert_eq!(parsed.value.policies.len(), 10);
 //! ```
 
 use std::fmt::Write as _;
@@ -128,13 +128,13 @@ mod tests {
         let s = super::synthetic_report(1234);
         let p = tlsrpt_core::Report::parse_strict(s.as_bytes()).unwrap();
         let n: usize = p
-            .report
+            .value
             .policies
             .iter()
             .map(|p| p.failure_details.len())
             .sum();
         assert_eq!(n, 1234);
-        assert_eq!(p.report.policies.len(), 10);
+        assert_eq!(p.value.policies.len(), 10);
     }
 
     #[test]

@@ -66,10 +66,10 @@ fn synthetic(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.sample_size(20);
     g.bench_function("tlsrpt-core lenient", |b| {
-        b.iter(|| Report::parse_lenient(black_box(bytes)).map(|p| p.report.policies.len()))
+        b.iter(|| Report::parse_lenient(black_box(bytes)).map(|p| p.value.policies.len()))
     });
     g.bench_function("tlsrpt-core strict", |b| {
-        b.iter(|| Report::parse_strict(black_box(bytes)).map(|p| p.report.policies.len()))
+        b.iter(|| Report::parse_strict(black_box(bytes)).map(|p| p.value.policies.len()))
     });
     g.bench_function("mail-auth 0.13.3", |b| {
         b.iter(|| {

@@ -12,7 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use mta_sts_benches::{corpus_files, corpus_reports};
-use tlsrpt_core::input::{InputKind, Limits, read_report};
+use tlsrpt_core::input::{InputKind, ReadOptions, read_report};
 use tlsrpt_core::summary::Aggregator;
 
 /// Files written for the directory benchmark.
@@ -57,7 +57,7 @@ fn corpus_emails() -> Vec<(String, Vec<u8>)> {
     corpus_files("eml")
         .into_iter()
         .filter(
-            |(rel, bytes)| match read_report(bytes, &Limits::default(), false) {
+            |(rel, bytes)| match read_report(bytes, &ReadOptions::default()) {
                 Ok(_) => true,
                 Err(e) => {
                     eprintln!("corpus: {rel} skipped (read_report: {e})");
@@ -69,11 +69,11 @@ fn corpus_emails() -> Vec<(String, Vec<u8>)> {
 }
 
 fn read_all(files: &[Vec<u8>]) -> usize {
-    let limits = Limits::default();
+    let options = ReadOptions::default();
     let mut n = 0;
     for bytes in files {
-        let (_, report, _) = read_report(black_box(bytes), &limits, false).expect("report");
-        n += report.policies.len();
+        let read = read_report(black_box(bytes), &options).expect("report");
+        n += read.value.report.policies.len();
     }
     n
 }
@@ -88,8 +88,8 @@ fn read_corpus(c: &mut Criterion) {
         ("eml", &eml, InputKind::Email),
     ] {
         for b in set.iter() {
-            let (e, _, _) = read_report(b, &Limits::default(), false).expect("readable");
-            assert_eq!(e.kind, kind);
+            let read = read_report(b, &ReadOptions::default()).expect("readable");
+            assert_eq!(read.value.extracted.kind, kind);
         }
         let bytes: usize = set.iter().map(Vec::len).sum();
         eprintln!("corpus {name}: {} reports, {bytes} bytes", set.len());
@@ -157,14 +157,14 @@ fn write_report_dir(dir: &Path, n: usize) -> u64 {
 /// `mtasts report summarize DIR` without the rendering: list the
 /// directory, read every file, `read_report`, `Aggregator::add`.
 fn summarize_dir(dir: &Path) -> u64 {
-    let limits = Limits::default();
+    let options = ReadOptions::default();
     let mut agg = Aggregator::new();
     for e in std::fs::read_dir(dir).expect("read_dir") {
         let path = e.expect("entry").path();
         let bytes = std::fs::read(&path).expect("read");
-        let (_, report, _) = read_report(&bytes, &limits, false).expect("report");
+        let read = read_report(&bytes, &options).expect("report");
         let source = path.to_string_lossy();
-        agg.add(&report, &source);
+        agg.add(&read.value.report, &source);
     }
     agg.into_summary().reports
 }

@@ -2,7 +2,8 @@
 //! quoted-printable) with small limits, then the readers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tlsrpt_core::input::{self, Limits};
+use tlsrpt_core::Strictness;
+use tlsrpt_core::input::{self, Limits, ReadOptions};
 
 const LIMITS: Limits = Limits { max_decompressed: 1 << 20, max_attachment: 1 << 20, max_message: 1 << 20 };
 
@@ -14,14 +15,14 @@ fuzz_target!(|data: &[u8]| {
         // Every limit here is 1 MiB: no output grows past it.
         assert!(e.json.len() <= 1 << 20, "{} bytes extracted", e.json.len());
     }
-    let lenient = input::read_report(data, &LIMITS, false);
-    let strict = input::read_report(data, &LIMITS, true);
-    if let Ok((e, report, _)) = &strict {
-        let (le, lr, _) = lenient.as_ref().expect("lenient accepts strict input");
-        assert_eq!(lr, report);
-        assert_eq!(le.json, e.json);
+    let lenient = input::read_report(data, &ReadOptions { limits: LIMITS, strictness: Strictness::Lenient });
+    let strict = input::read_report(data, &ReadOptions { limits: LIMITS, strictness: Strictness::Strict });
+    if let Ok(s) = &strict {
+        let l = lenient.as_ref().expect("lenient accepts strict input");
+        assert_eq!(l.value.report, s.value.report);
+        assert_eq!(l.value.extracted.json, s.value.extracted.json);
     }
-    if let Ok((e, _, _)) = &lenient {
-        assert_eq!(&e.json, &extracted.as_ref().expect("extract agrees with read_report").json);
+    if let Ok(l) = &lenient {
+        assert_eq!(&l.value.extracted.json, &extracted.as_ref().expect("extract agrees with read_report").json);
     }
 });

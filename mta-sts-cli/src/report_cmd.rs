@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use tlsrpt_core::input::{self, Limits};
-use tlsrpt_core::{Aggregator, CsvWriter, NdjsonWriter, Report};
+use tlsrpt_core::{Aggregator, CsvWriter, NdjsonWriter, Report, Strictness};
 
 use crate::{ExportFormat, ReportExportArgs, ReportFilesArgs, ReportLimitArgs, ReportParseArgs};
 use crate::{input as cli_input, output};
@@ -67,10 +67,19 @@ fn read(path: &Path, limits: &Limits, strict: bool) -> Result<ReadReport> {
             input.name
         );
     }
-    let (extracted, report, report_warnings) = input::read_report(&input.bytes, limits, strict)
-        .map_err(|e| anyhow!("{}: {e}", input.name))?;
-    let mut warnings = extracted.warnings;
-    warnings.extend(report_warnings.iter().map(ToString::to_string));
+    let options = input::ReadOptions {
+        limits: *limits,
+        strictness: if strict {
+            Strictness::Strict
+        } else {
+            Strictness::Lenient
+        },
+    };
+    let read =
+        input::read_report(&input.bytes, &options).map_err(|e| anyhow!("{}: {e}", input.name))?;
+    let report = read.value.report;
+    let mut warnings = read.value.extracted.warnings;
+    warnings.extend(read.warnings.iter().map(ToString::to_string));
     Ok(ReadReport {
         name: input.name,
         report,

@@ -16,7 +16,7 @@
 //! use tlsrpt_core::alert::{Alerts, Severity};
 //!
 //! let json = br#"{"organization-name":"Company-X","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"a@x.example","report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: *.mail.example.com","max_age: 86400"],"policy-domain":"example.com","mx-host":["*.mail.example.com"]},"summary":{"total-successful-session-count":10,"total-failure-session-count":4},"failure-details":[{"result-type":"certificate-expired","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx2.mail.example.com","failed-session-count":4}]}]}"#;
-//! let report = Report::parse_lenient(json)?.report;
+//! let report = Report::parse_lenient(json)?.value;
 //! let mut alerts = Alerts::new();
 //! alerts.add(&report);
 //! let findings = alerts.findings();
@@ -782,7 +782,7 @@ fn covered_days(r: &Report<'_>) -> (i64, i64) {
 /// ```
 /// use tlsrpt_core::{Report, alert::enforce_readiness};
 /// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-03-01T00:00:00Z","end-datetime":"2024-03-01T23:59:59Z"},"contact-info":"a@org.example","report-id":"1","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx.example.com","max_age: 86400"],"policy-domain":"example.com","mx-host":["mx.example.com"]},"summary":{"total-successful-session-count":7,"total-failure-session-count":0}}]}"#;
-/// let r = Report::parse_lenient(json)?.report;
+/// let r = Report::parse_lenient(json)?.value;
 /// let day = r.date_range.start.day();
 /// let v = enforce_readiness([&r], "example.com", 1, day);
 /// assert!(v.ready, "{:?}", v.blocking);

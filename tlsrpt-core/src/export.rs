@@ -36,7 +36,7 @@
 //! use tlsrpt_core::export::{CsvWriter, NdjsonWriter, rows};
 //!
 //! let json = br#"{"organization-name":"Org, Inc.","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"a@org.example","report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1","mode: testing"],"policy-domain":"example.com","mx-host":["mx.example.com"]},"summary":{"total-successful-session-count":10,"total-failure-session-count":2},"failure-details":[{"result-type":"starttls-not-supported","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx.example.com","failed-session-count":2}]}]}"#;
-//! let report = Report::parse_lenient(json)?.report;
+//! let report = Report::parse_lenient(json)?.value;
 //! assert_eq!(rows(&report).count(), 2);
 //!
 //! let mut csv = CsvWriter::new();

@@ -326,7 +326,7 @@ impl ReportFilename {
     /// ```
     /// use tlsrpt_core::{filename::ReportFilename, Report};
     /// let json = r#"{"organization-name":"Org","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"tlsrpt@bücher.example","report-id":"1","policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"Bücher.example"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0},"failure-details":[]}]}"#;
-    /// let r = Report::parse_strict(json.as_bytes()).unwrap().report;
+    /// let r = Report::parse_strict(json.as_bytes()).unwrap().value;
     /// let f = ReportFilename::for_report(&r, "mail.bücher.example", Some("1"), true)?;
     /// assert_eq!(f.to_string(), "mail.xn--bcher-kva.example!xn--bcher-kva.example!1459468800!1459555199!1.json.gz");
     /// # Ok::<(), tlsrpt_core::filename::FilenameError>(())

@@ -32,11 +32,12 @@
 //! documented in [`crate::mail`].
 //!
 //! ```
-//! use tlsrpt_core::input::{self, InputKind, Limits};
+//! use tlsrpt_core::input::{self, InputKind};
 //!
 //! let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-22T23:59:59Z"},"contact-info":"tlsrpt@org.example","report-id":"r1","policies":[]}"#;
 //! assert_eq!(input::detect(json), Some(InputKind::Json));
-//! let (extracted, report, warnings) = input::read_report(json, &Limits::default(), false)?;
+//! let read = input::read_report(json, &input::ReadOptions::default())?;
+//! let (extracted, report, warnings) = (read.value.extracted, read.value.report, read.warnings);
 //! assert_eq!(extracted.kind, InputKind::Json);
 //! assert_eq!(report.report_id, "r1");
 //! assert!(warnings.is_empty());
@@ -51,6 +52,7 @@ use crate::error::ReportError;
 use crate::mail::MailInfo;
 use crate::parse::ReportWarning;
 use crate::report::Report;
+use mta_sts_core::{Parsed, Strictness};
 
 /// Size limits for [`extract`] and [`read_report`].
 ///
@@ -364,34 +366,60 @@ pub fn extract<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Extracted<'a>, In
     }
 }
 
+/// How [`read_report`] reads an input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Size limits of the input, its decompression and its e-mail parts.
+    pub limits: Limits,
+    /// The JSON reader: strict or lenient (the e-mail rules are lenient in
+    /// both).
+    pub strictness: Strictness,
+}
+
+impl ReadOptions {
+    /// Default limits with this reader.
+    pub fn new(strictness: Strictness) -> Self {
+        Self {
+            limits: Limits::default(),
+            strictness,
+        }
+    }
+}
+
+/// What [`read_report`] read: the input's shape and e-mail details, and
+/// the report (owned).
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    /// The input: JSON text, kind, gzip, e-mail header fields, and the
+    /// warnings about the input itself (mislabelled parts, header fields
+    /// that disagree with the report).
+    pub extracted: Extracted<'a>,
+    /// The report.
+    pub report: Report<'static>,
+}
+
 /// [`extract`] and parse: the strict or lenient reader
-/// ([`Report::parse_strict`], [`Report::parse_lenient`]) on the JSON, the
-/// report converted to owned.
+/// ([`Report::parse`]) on the JSON, the report converted to owned; the
+/// reader's warnings are the [`Parsed::warnings`], the input's own are in
+/// [`Extracted::warnings`].
 ///
 /// For an e-mail, the header fields are also checked against the report
 /// and any mismatch added to [`Extracted::warnings`]: `TLS-Report-Submitter`
 /// must be the domain of `contact-info` (RPT-DELIV-08) and
 /// `TLS-Report-Domain` a `policy-domain` of the report (RPT-DELIV-07).
-/// The e-mail rules are lenient in both modes; `strict` selects the JSON
-/// reader.
 ///
 /// ```
-/// use tlsrpt_core::input::{read_report, InputError, Limits};
-/// let err = read_report(b"{\"organization-name\": 1}", &Limits::default(), false).unwrap_err();
+/// use tlsrpt_core::input::{read_report, InputError, ReadOptions};
+/// let err = read_report(b"{\"organization-name\": 1}", &ReadOptions::default()).unwrap_err();
 /// assert!(matches!(err, InputError::Report(_)));
 /// ```
 pub fn read_report<'a>(
     bytes: &'a [u8],
-    limits: &Limits,
-    strict: bool,
-) -> Result<(Extracted<'a>, Report<'static>, Vec<ReportWarning>), InputError> {
-    let mut extracted = extract(bytes, limits)?;
-    let parsed = if strict {
-        Report::parse_strict(&extracted.json)?
-    } else {
-        Report::parse_lenient(&extracted.json)?
-    };
-    let report = parsed.report.into_owned();
+    options: &ReadOptions,
+) -> Result<Parsed<ReportInput<'a>, ReportWarning>, InputError> {
+    let mut extracted = extract(bytes, &options.limits)?;
+    let parsed = Report::parse(&extracted.json, options.strictness)?;
+    let report = parsed.value.into_owned();
     let warnings = parsed.warnings;
     if let Some(info) = &extracted.mail {
         let mut notes = Vec::new();
@@ -422,5 +450,8 @@ pub fn read_report<'a>(
         }
         extracted.warnings.extend(notes);
     }
-    Ok((extracted, report, warnings))
+    Ok(Parsed {
+        value: ReportInput { extracted, report },
+        warnings,
+    })
 }

@@ -28,7 +28,7 @@
 //! }"#;
 //! let parsed = Report::parse_lenient(json)?;
 //! assert!(parsed.warnings.is_empty());
-//! assert_eq!(parsed.report.successful_sessions(), 5326);
+//! assert_eq!(parsed.value.successful_sessions(), 5326);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -70,9 +70,9 @@ pub use alert::{Alert, Alerts, Readiness, enforce_readiness};
 pub use error::{RecordError, ReportError, ReportErrorKind, SelectError};
 pub use export::{CsvWriter, NdjsonWriter};
 pub use filename::{FilenameError, ReportFilename};
-pub use input::{Extracted, InputError, InputKind, Limits};
+pub use input::{Extracted, InputError, InputKind, Limits, ReadOptions, ReportInput};
 pub use mail::MailInfo;
-pub use mta_sts_core::ResultType;
+pub use mta_sts_core::{ResultType, Strictness};
 pub use parse::{JsonPointer, Parsed, ReportWarning};
 pub use record::TlsRptRecord;
 pub use report::{FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report};

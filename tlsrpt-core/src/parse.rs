@@ -36,6 +36,7 @@ use crate::report::{
     DateRange, Extension, FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report, Summary,
 };
 use crate::time::{Leniency, Timestamp};
+use mta_sts_core::Strictness;
 
 /// Nesting limit for unknown members.
 pub const MAX_DEPTH: usize = 64;
@@ -165,16 +166,26 @@ impl fmt::Display for ReportWarning {
     }
 }
 
-/// A report with the warnings of its reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parsed<'a> {
-    /// The report.
-    pub report: Report<'a>,
-    /// Warnings, in document order.
-    pub warnings: Vec<ReportWarning>,
-}
+/// A report (`value`) with the warnings of its reading, in document order:
+/// the workspace-wide [`mta_sts_core::Parsed`] shape.
+pub type Parsed<'a> = mta_sts_core::Parsed<Report<'a>, ReportWarning>;
 
 impl Report<'_> {
+    /// Read a report with the reader `strictness` selects.
+    ///
+    /// ```
+    /// use tlsrpt_core::{Report, Strictness};
+    /// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"report-id":"r1","policies":[]}"#;
+    /// let read = Report::parse(json, Strictness::Lenient)?;
+    /// assert_eq!(read.value.report_id, "r1");
+    /// assert_eq!(read.warnings[0].code, "contact-info-missing");
+    /// assert!(Report::parse(json, Strictness::Strict).is_err());
+    /// # Ok::<(), tlsrpt_core::ReportError>(())
+    /// ```
+    pub fn parse(json: &[u8], strictness: Strictness) -> Result<Parsed<'_>, ReportError> {
+        Parser::read(json, strictness.is_strict())
+    }
+
     /// Read a report with the strict reader.
     pub fn parse_strict(json: &[u8]) -> Result<Parsed<'_>, ReportError> {
         Parser::read(json, true)
@@ -185,7 +196,7 @@ impl Report<'_> {
     /// ```
     /// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"contact-info":null,"report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com","mx-host":"mx.example.com"},"summary":{"total-successful-session-count":5,"total-failure-session-count":0}}]}"#;
     /// let parsed = tlsrpt_core::Report::parse_lenient(json).unwrap();
-    /// assert_eq!(parsed.report.policies[0].policy.mx_host, ["mx.example.com"]);
+    /// assert_eq!(parsed.value.policies[0].policy.mx_host, ["mx.example.com"]);
     /// assert!(parsed.warnings.iter().any(|w| w.code == "mx-host-string"));
     /// assert!(tlsrpt_core::Report::parse_strict(json).is_err());
     /// ```
@@ -856,7 +867,7 @@ impl<'a> Parser<'a> {
         // The report is written into its final place (no moves of the
         // large value through return slots).
         let mut parsed = Parsed {
-            report: Report {
+            value: Report {
                 organization_name: Cow::Borrowed(""),
                 date_range: DateRange::default(),
                 contact_info: None,
@@ -866,7 +877,7 @@ impl<'a> Parser<'a> {
             },
             warnings: Vec::new(),
         };
-        match p.report(&mut parsed.report) {
+        match p.report(&mut parsed.value) {
             Ok(()) => {
                 parsed.warnings = std::mem::take(&mut p.warnings);
                 Ok(parsed)

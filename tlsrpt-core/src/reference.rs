@@ -189,10 +189,10 @@ pub fn compare(json: &[u8]) -> Result<(), String> {
         };
         match (fast, parse(json, strict)) {
             (Ok(f), Ok(r)) => {
-                if f.report != r.report {
+                if f.value != r.report {
                     return Err(format!(
                         "{mode}: the reports differ\nfast:      {:?}\nreference: {:?}",
-                        f.report, r.report
+                        f.value, r.report
                     ));
                 }
                 let fast_warnings: Vec<(&str, String, &str)> = f

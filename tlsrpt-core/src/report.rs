@@ -275,7 +275,7 @@ impl Report<'_> {
     ///
     /// ```
     /// let json = r#"{"organization-name":"Org","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"a@b.example","report-id":"1","policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"x.example"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0},"failure-details":[]}]}"#;
-    /// let r = tlsrpt_core::Report::parse_strict(json.as_bytes()).unwrap().report;
+    /// let r = tlsrpt_core::Report::parse_strict(json.as_bytes()).unwrap().value;
     /// assert_eq!(r.to_json(false), json);
     /// ```
     pub fn to_json(&self, pretty: bool) -> String {

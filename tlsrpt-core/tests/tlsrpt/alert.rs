@@ -11,7 +11,7 @@ use crate::data;
 pub(crate) fn corpus(rel: &str) -> Report<'static> {
     Report::parse_lenient(&data(rel))
         .unwrap_or_else(|e| panic!("{rel}: {e}"))
-        .report
+        .value
         .into_owned()
 }
 
@@ -24,7 +24,7 @@ pub(crate) fn report(org: &str, id: &str, day: &str, policies: &[String]) -> Rep
     );
     Report::parse_lenient(json.as_bytes())
         .unwrap_or_else(|e| panic!("{json}: {e}"))
-        .report
+        .value
         .into_owned()
 }
 
@@ -685,7 +685,7 @@ fn readiness_covers_days_from_json_dates() {
     assert!(v.notes.iter().any(|n| n.contains("enforce")));
     // A next-day 00:00:00Z end covers one day (mail.ru style).
     let json = br#"{"organization-name":"Mail.ru","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"contact-info":"a@mail.ru","report-id":"x","policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com"},"summary":{"total-successful-session-count":3,"total-failure-session-count":0}}]}"#;
-    let r = Report::parse_lenient(json).unwrap().report;
+    let r = Report::parse_lenient(json).unwrap().value;
     let d = days_from_civil(2024, 2, 22);
     let v = enforce_readiness([&r], "example.com", 1, d);
     assert!(v.ready, "{:?}", v.blocking);

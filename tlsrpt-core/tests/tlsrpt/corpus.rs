@@ -25,7 +25,7 @@ fn rfc8460_appendix_b_corrected() {
     let bytes = data("rfc/rfc8460-appendix-b-report.corrected.json");
     let p = Report::parse_strict(&bytes).unwrap();
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-    let r = p.report;
+    let r = p.value;
     assert_eq!(r.organization_name, "Company-X");
     assert_eq!(r.date_range.start.to_string(), "2016-04-01T00:00:00Z");
     assert_eq!(r.date_range.end.to_string(), "2016-04-01T23:59:59Z");
@@ -106,22 +106,22 @@ fn rfc8460_section_4_5_policy_strings() {
 fn mail_auth_rpt01_rpt02_rpt03() {
     let p = lenient("mail-auth/rpt01.json");
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-    assert_eq!(p.report.policies[0].failure_details.len(), 3);
-    assert_eq!(p.report.failed_sessions(), 303);
+    assert_eq!(p.value.policies[0].failure_details.len(), 3);
+    assert_eq!(p.value.failed_sessions(), 303);
 
     let p = lenient("mail-auth/rpt02.json");
     assert_eq!(codes(&p), ["mx-host-missing"]);
     assert_eq!(
-        p.report.date_range.end.secs - p.report.date_range.start.secs,
+        p.value.date_range.end.secs - p.value.date_range.start.secs,
         7 * 86_400 - 1
     );
     assert_eq!(
-        p.report.policies[0].failure_details[0].result_type,
+        p.value.policies[0].failure_details[0].result_type,
         ResultType::CertificateHostMismatch
     );
 
     let p = lenient("mail-auth/rpt03.json");
-    let r = &p.report;
+    let r = &p.value;
     assert_eq!(r.policies.len(), 2);
     assert_eq!(r.policies[0].policy.policy_type, PolicyType::NoPolicyFound);
     assert_eq!(
@@ -138,60 +138,60 @@ fn mail_auth_rpt01_rpt02_rpt03() {
 fn dmarc_report_viewer_google_microsoft() {
     let p = lenient("dmarc-report-viewer/google.json");
     assert_eq!(codes(&p), ["failure-details-missing"]);
-    assert!(!p.report.policies[0].policy.mx_host.is_empty());
+    assert!(!p.value.policies[0].policy.mx_host.is_empty());
 
     // DEC-24: Microsoft's double-encoded TLSA policy-string.
     let p = lenient("dmarc-report-viewer/microsoft.json");
-    let tlsa = &p.report.policies[1].policy;
+    let tlsa = &p.value.policies[1].policy;
     assert_eq!(tlsa.policy_type, PolicyType::Tlsa);
     assert_eq!(tlsa.policy_string.len(), 2);
     assert!(tlsa.policy_string[0].starts_with("3 1 1 6007EEE5"));
     assert!(codes(&p).contains(&"policy-string-double-encoded"));
     assert!(codes(&p).contains(&"mx-host-missing"));
-    assert_eq!(p.report.report_id, "133925885310113267+random.net");
+    assert_eq!(p.value.report_id, "133925885310113267+random.net");
 }
 
 #[test]
 fn dmarc_report_viewer_oddities() {
     // DEC-20, DEC-16: contact-info null, `mx: ` prefixes, next-day end.
     let p = lenient("dmarc-report-viewer/no-contact.json");
-    assert_eq!(p.report.contact_info, None);
-    assert_eq!(p.report.policies[0].policy.mx_host, ["mx.server.com"]);
+    assert_eq!(p.value.contact_info, None);
+    assert_eq!(p.value.policies[0].policy.mx_host, ["mx.server.com"]);
     assert_eq!(codes(&p), ["contact-info-null", "mx-host-prefix"]);
-    assert_eq!(p.report.date_range.end.to_string(), "2026-01-12T00:00:00Z");
+    assert_eq!(p.value.date_range.end.to_string(), "2026-01-12T00:00:00Z");
 
     let p = lenient("dmarc-report-viewer/no-policy.json");
     assert_eq!(
-        p.report.policies[0].policy.policy_type,
+        p.value.policies[0].policy.policy_type,
         PolicyType::NoPolicyFound
     );
-    assert!(p.report.policies[0].policy.policy_string.is_empty());
+    assert!(p.value.policies[0].policy.policy_string.is_empty());
 
     // No sending-mta-ip / receiving-mx-hostname for a fetch error.
     let p = lenient("dmarc-report-viewer/no_ip_and_mx.json");
-    let d = &p.report.policies[0].failure_details[0];
+    let d = &p.value.policies[0].failure_details[0];
     assert_eq!(d.result_type, ResultType::StsPolicyFetchError);
     assert_eq!(
         (d.sending_mta_ip.as_ref(), d.receiving_mx_hostname.as_ref()),
         (None, None)
     );
-    assert!(p.report.report_id.ends_with('+'));
+    assert!(p.value.report_id.ends_with('+'));
 
     let p = lenient("dmarc-report-viewer/rfc-example.json");
-    assert_eq!(p.report.failed_sessions(), 303);
+    assert_eq!(p.value.failed_sessions(), 303);
 }
 
 #[test]
 fn parsedmarc_samples() {
     // The RFC example with `mx-host` as a string (erratum 6241).
     let p = lenient("parsedmarc/rfc8460.json");
-    assert_eq!(p.report.policies[0].policy.mx_host.len(), 1);
+    assert_eq!(p.value.policies[0].policy.mx_host.len(), 1);
     assert!(codes(&p).contains(&"mx-host-string"));
     assert!(Report::parse_strict(&data("parsedmarc/rfc8460.json")).is_err());
 
     // Mail.ru: no policy-string, free-text reason codes, totals that do not add up.
     let p = lenient("parsedmarc/mail.ru.json");
-    let pol = &p.report.policies[0];
+    let pol = &p.value.policies[0];
     assert_eq!(pol.summary.total_failure_session_count, 1);
     assert_eq!(pol.failure_details.len(), 2);
     assert_eq!(
@@ -200,10 +200,10 @@ fn parsedmarc_samples() {
     );
     assert!(codes(&p).contains(&"failure-count-mismatch"));
     assert!(codes(&p).contains(&"policy-string-missing"));
-    assert_eq!(p.report.date_range.end.to_string(), "2024-02-23T00:00:00Z");
+    assert_eq!(p.value.date_range.end.to_string(), "2024-02-23T00:00:00Z");
 
     let p = lenient("parsedmarc/smtp_tls.json");
-    let pol = &p.report.policies[0];
+    let pol = &p.value.policies[0];
     assert_eq!(pol.failure_details.len(), 2);
     assert!(
         pol.failure_details

@@ -245,7 +245,7 @@ fn rpt_json_17_every_row_filled_from_its_own_policy() {
 #[test]
 fn rpt_gen_06_dates_from_json_in_utc() {
     let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-03-01T02:00:00+02:00","end-datetime":"2024-03-02T01:59:59+02:00"},"contact-info":"a@b.example","report-id":"1","policies":[{"policy":{"policy-type":"no-policy-found"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0}}]}"#;
-    let r = Report::parse_lenient(json).unwrap().report;
+    let r = Report::parse_lenient(json).unwrap().value;
     let mut w = CsvWriter::new();
     w.write_report(&r);
     let records = parse_csv(&w.into_string());

@@ -33,7 +33,7 @@ fn report(policy_domains: &[&str], start: &str, end: &str) -> Report<'static> {
     );
     Report::parse_lenient(json.as_bytes())
         .unwrap()
-        .report
+        .value
         .into_owned()
 }
 
@@ -233,7 +233,7 @@ fn rpt_deliv_04_u_labels_are_refused_and_converted() {
 #[test]
 fn rpt_deliv_05_for_report_takes_policy_domain_and_date_range() {
     let bytes = data("rfc/rfc8460-appendix-b-report.corrected.json");
-    let r = Report::parse_strict(&bytes).unwrap().report;
+    let r = Report::parse_strict(&bytes).unwrap().value;
     let sender = r
         .contact_info
         .as_deref()

@@ -8,17 +8,25 @@ use std::io::Write;
 use proptest::prelude::*;
 use tlsrpt_core::filename::{ReportFilename, parse_subject};
 use tlsrpt_core::input::{
-    Extracted, InputError, InputKind, Limits, decompress_gzip, detect, extract, read_report,
+    Extracted, InputError, InputKind, Limits, ReadOptions, decompress_gzip, detect, extract,
+    read_report,
 };
-use tlsrpt_core::{MailInfo, Report, ReportWarning};
+use tlsrpt_core::{MailInfo, Report, ReportWarning, Strictness};
 
 use crate::data;
 
 type Read = (Extracted<'static>, Report<'static>, Vec<ReportWarning>);
 
+/// `read_report` with the default options, as the tuple the tests take
+/// apart.
+fn read_lenient(bytes: &'static [u8]) -> Result<Read, InputError> {
+    let r = read_report(bytes, &ReadOptions::default())?;
+    Ok((r.value.extracted, r.value.report, r.warnings))
+}
+
 fn read(rel: &str) -> Read {
     let bytes: &'static [u8] = Box::leak(data(rel).into_boxed_slice());
-    read_report(bytes, &Limits::default(), false).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    read_lenient(bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 fn codes(w: &[ReportWarning]) -> Vec<&'static str> {
@@ -80,7 +88,7 @@ fn report_mail(part_headers: &str, part_body: &str) -> Vec<u8> {
 
 fn ok(bytes: &[u8]) -> Read {
     let bytes: &'static [u8] = Box::leak(bytes.to_vec().into_boxed_slice());
-    read_report(bytes, &Limits::default(), false).unwrap_or_else(|e| panic!("{e}"))
+    read_lenient(bytes).unwrap_or_else(|e| panic!("{e}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -240,7 +248,7 @@ fn rpt_deliv_06_mox_microsoft_folded_subject_and_zoneless_dates() {
     // The strict reader refuses the zone-less dates.
     let bytes = data("mox/microsoft.eml");
     assert!(matches!(
-        read_report(&bytes, &Limits::default(), true),
+        read_report(&bytes, &ReadOptions::new(Strictness::Strict)),
         Err(InputError::Report(_))
     ));
 }
@@ -1006,7 +1014,7 @@ fn input_error_messages_name_what_and_where() {
         e.to_string(),
         "no tls-rpt report part in the e-mail (parts seen: none)"
     );
-    let err = read_report(b"{\"organization-name\":1}", &Limits::default(), false).unwrap_err();
+    let err = read_report(b"{\"organization-name\":1}", &ReadOptions::default()).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("invalid report: byte 21, at /organization-name"),
@@ -1021,7 +1029,7 @@ proptest! {
     #[test]
     fn extract_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = extract(&bytes, &Limits::default());
-        let _ = read_report(&bytes, &Limits::default(), true);
+        let _ = read_report(&bytes, &ReadOptions::new(Strictness::Strict));
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn rpt_json_01_duplicates_and_i_json_numbers() {
     let max = overflow.replace("18446744073709551616", "18446744073709551615");
     let p = Report::parse_lenient(max.as_bytes()).unwrap();
     assert_eq!(
-        p.report.policies[0].summary.total_successful_session_count,
+        p.value.policies[0].summary.total_successful_session_count,
         u64::MAX
     );
     assert!(p.warnings.iter().any(|w| w.code == "count-above-i-json"));
@@ -67,7 +67,7 @@ fn rpt_json_01_duplicates_and_i_json_numbers() {
     let nineteen = overflow.replace("18446744073709551616", "9999999999999999999");
     let p = Report::parse_lenient(nineteen.as_bytes()).unwrap();
     assert_eq!(
-        p.report.policies[0].summary.total_successful_session_count,
+        p.value.policies[0].summary.total_successful_session_count,
         9_999_999_999_999_999_999
     );
 }
@@ -89,9 +89,9 @@ fn rpt_json_03_dec_19_policies_must_be_an_array() {
         K::WrongType(_)
     ));
     let p = Report::parse_lenient(obj.as_bytes()).unwrap();
-    assert_eq!(p.report.policies.len(), 1);
+    assert_eq!(p.value.policies.len(), 1);
     assert_eq!(p.warnings[0].code, "policies-object");
-    assert!(p.report.to_json(false).contains(r#""policies":[{"#));
+    assert!(p.value.to_json(false).contains(r#""policies":[{"#));
 }
 
 #[test]
@@ -102,13 +102,13 @@ fn rpt_json_04_18_dec_18_unknown_values_preserved() {
     ))
     .replace(r#""policy-type":"sts""#, r#""policy-type":"future""#);
     let p = Report::parse_strict(j.as_bytes()).unwrap();
-    let pol = &p.report.policies[0];
+    let pol = &p.value.policies[0];
     assert_eq!(pol.policy.policy_type.as_str(), "future");
     assert_eq!(
         pol.failure_details[0].result_type,
         ResultType::Other("x-new-result".into())
     );
-    let out = p.report.to_json(false);
+    let out = p.value.to_json(false);
     assert!(
         out.contains(r#""result-type":"x-new-result""#)
             && out.contains(r#""policy-type":"future""#)
@@ -123,7 +123,7 @@ fn dec_04_result_type_case() {
     ));
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
     assert_eq!(
-        p.report.policies[0].failure_details[0].result_type,
+        p.value.policies[0].failure_details[0].result_type,
         ResultType::CertificateExpired
     );
     assert_eq!(p.warnings[0].code, "result-type-case");
@@ -138,12 +138,12 @@ fn rpt_json_08_dec_17_dates() {
         K::InvalidDate { .. }
     ));
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    assert_eq!(p.report.date_range.start.secs, 1_459_468_800);
+    assert_eq!(p.value.date_range.start.secs, 1_459_468_800);
     assert_eq!(p.warnings[0].code, "date-time-not-rfc3339");
     let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", "2016-04-01t02:00:00.25+02:00");
     let p = Report::parse_strict(j.as_bytes()).unwrap();
     assert_eq!(
-        p.report.date_range.start.to_string(),
+        p.value.date_range.start.to_string(),
         "2016-04-01T00:00:00.25Z"
     );
     for bad in [
@@ -182,9 +182,9 @@ fn dates_moved_out_of_four_digit_years_by_the_offset() {
     ] {
         let j = doc(&policy("[]", 0)).replace("2016-04-01T00:00:00Z", ok);
         let p = Report::parse_strict(j.as_bytes()).unwrap();
-        let out = p.report.to_json(false);
+        let out = p.value.to_json(false);
         let back = Report::parse_strict(out.as_bytes()).unwrap();
-        assert_eq!(back.report, p.report, "{ok}");
+        assert_eq!(back.value, p.value, "{ok}");
     }
 }
 
@@ -193,9 +193,9 @@ fn rpt_json_09_dec_20_contact_info() {
     let j = doc(&policy("[]", 0)).replace(r#""r@org.example""#, "null");
     assert!(Report::parse_strict(j.as_bytes()).is_err());
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    assert_eq!(p.report.contact_info, None);
+    assert_eq!(p.value.contact_info, None);
     assert!(
-        !p.report.to_json(false).contains("null"),
+        !p.value.to_json(false).contains("null"),
         "the writer never emits null"
     );
     let j = doc(&policy("[]", 0)).replace(r#""r@org.example""#, r#""not an address""#);
@@ -232,17 +232,17 @@ fn rpt_json_11_all_fields_round_trip() {
         2,
     ));
     let p = Report::parse_strict(j.as_bytes()).unwrap();
-    let d = &p.report.policies[0].failure_details[0];
+    let d = &p.value.policies[0].failure_details[0];
     assert_eq!(d.receiving_mx_helo.as_deref(), Some("mx.example.com"));
     assert_eq!(d.failure_reason_code.as_deref(), Some("X\"y\\z\u{e9}"));
     assert_eq!(d.extensions[0].raw_json, r#"{"a":[1,2.5,null,true]}"#);
-    let out = p.report.to_json(false);
-    let again = Report::parse_strict(out.as_bytes()).unwrap().report;
-    assert_eq!(again, p.report);
-    let pretty = p.report.to_json(true);
+    let out = p.value.to_json(false);
+    let again = Report::parse_strict(out.as_bytes()).unwrap().value;
+    assert_eq!(again, p.value);
+    let pretty = p.value.to_json(true);
     assert_eq!(
-        Report::parse_strict(pretty.as_bytes()).unwrap().report,
-        p.report
+        Report::parse_strict(pretty.as_bytes()).unwrap().value,
+        p.value
     );
     assert!(pretty.contains("\n  \"organization-name\": \"Org\""));
 }
@@ -254,12 +254,12 @@ fn rpt_json_12_ip_addresses() {
         2,
     ));
     let p = Report::parse_strict(j.as_bytes()).unwrap();
-    assert!(p.report.to_json(false).contains("2001:db8:abcd:12::1"));
+    assert!(p.value.to_json(false).contains("2001:db8:abcd:12::1"));
     let j = doc(&policy(&detail("").replace("192.0.2.1", "999.1.1.1"), 2));
     assert!(Report::parse_strict(j.as_bytes()).is_err());
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
     assert_eq!(p.warnings[0].code, "ip-invalid");
-    assert!(p.report.to_json(false).contains("999.1.1.1"));
+    assert!(p.value.to_json(false).contains("999.1.1.1"));
 }
 
 #[test]
@@ -271,15 +271,15 @@ fn invalid_ip_kept_verbatim_is_written_escaped() {
         2,
     ));
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    let d = &p.report.policies[0].failure_details[0];
+    let d = &p.value.policies[0].failure_details[0];
     assert_eq!(d.sending_mta_ip, Some(Ip::Invalid("x\u{1}y".into())));
     assert_eq!(d.receiving_ip, Some(Ip::Invalid("a\"b\\c\u{8}d".into())));
     for pretty in [false, true] {
-        let out = p.report.to_json(pretty);
+        let out = p.value.to_json(pretty);
         assert!(out.contains(r#""x\u0001y""#), "{out}");
         assert!(out.contains(r#""a\"b\\c\u0008d""#), "{out}");
         let back = Report::parse_lenient(out.as_bytes()).unwrap();
-        assert_eq!(back.report, p.report);
+        assert_eq!(back.value, p.value);
     }
 }
 
@@ -293,7 +293,7 @@ fn rpt_json_16_17_overlap_and_several_policies() {
             .replacen("sts", "tlsa", 1),
     );
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    assert_eq!(p.report.policies.len(), 2);
+    assert_eq!(p.value.policies.len(), 2);
 }
 
 #[test]
@@ -314,7 +314,7 @@ fn rpt_json_19_hostile_input() {
     assert_eq!(
         Report::parse_lenient(pair.as_bytes())
             .unwrap()
-            .report
+            .value
             .organization_name,
         "\u{1f600}"
     );
@@ -326,7 +326,7 @@ fn dec_25_no_policy_found_written_without_policy_string_and_mx() {
         r#"[{"policy":{"policy-type":"no-policy-found","policy-domain":"example.com","mx-host":["x"]},"summary":{"total-successful-session-count":3,"total-failure-session-count":0},"failure-details":[]}]"#,
     );
     let p = Report::parse_strict(j.as_bytes()).unwrap();
-    let out = p.report.to_json(false);
+    let out = p.value.to_json(false);
     assert!(
         !out.contains("mx-host") && !out.contains("policy-string"),
         "{out}"
@@ -342,8 +342,8 @@ fn bom_and_unknown_top_level_members() {
     assert!(Report::parse_strict(j.as_bytes()).is_err());
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
     assert_eq!(p.warnings[0].code, "byte-order-mark");
-    assert_eq!(p.report.extensions[0].name, "x-note");
-    assert!(p.report.to_json(false).ends_with(r#","x-note":"kept"}"#));
+    assert_eq!(p.value.extensions[0].name, "x-note");
+    assert!(p.value.to_json(false).ends_with(r#","x-note":"kept"}"#));
 }
 
 #[test]
@@ -354,7 +354,7 @@ fn many_unknown_members_are_not_quadratic_and_duplicates_still_found() {
     }
     let j = doc(&policy("[]", 0)).replacen('{', &format!("{{{members}"), 1);
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    assert_eq!(p.report.extensions.len(), 40_000);
+    assert_eq!(p.value.extensions.len(), 40_000);
     let dup = j.replacen(r#""x-39999":39999,"#, r#""x-39999":39999,"x-17":1,"#, 1);
     let e = Report::parse_lenient(dup.as_bytes()).unwrap_err();
     assert_eq!(e.kind, K::DuplicateMember("x-17".into()));
@@ -371,10 +371,10 @@ fn dec_16_repeated_mx_prefixes_are_all_removed() {
         r#""mx-host":["mx: mx:a.example.com"]"#,
     );
     let p = Report::parse_lenient(j.as_bytes()).unwrap();
-    assert_eq!(p.report.policies[0].policy.mx_host, ["a.example.com"]);
-    let out = p.report.to_json(false);
+    assert_eq!(p.value.policies[0].policy.mx_host, ["a.example.com"]);
+    let out = p.value.to_json(false);
     let again = Report::parse_lenient(out.as_bytes()).unwrap();
-    assert_eq!(again.report, p.report);
+    assert_eq!(again.value, p.value);
     assert!(again.warnings.is_empty());
 }
 
@@ -429,12 +429,12 @@ fn rpt_json_02_required_empty_arrays_survive_the_writer() {
         let json = format!(
             r#"{{"organization-name":"Org","date-range":{{"start-datetime":"2024-01-09T00:00:00Z","end-datetime":"2024-01-09T23:59:59Z"}},"contact-info":"a@b.example","report-id":"r","policies":[{{"policy":{{"policy-type":"{policy_type}","policy-string":[],"policy-domain":"example.com"{extra}}},"summary":{{"total-successful-session-count":0,"total-failure-session-count":0}},"failure-details":[]}}]}}"#
         );
-        let strict = Report::parse_strict(json.as_bytes()).unwrap().report;
+        let strict = Report::parse_strict(json.as_bytes()).unwrap().value;
         for pretty in [false, true] {
             let written = strict.to_json(pretty);
             let back = Report::parse_strict(written.as_bytes())
                 .unwrap_or_else(|e| panic!("{e}\n{written}"))
-                .report;
+                .value;
             assert_eq!(back, strict, "{written}");
             assert!(written.contains("\"policy-string\""), "{written}");
         }
@@ -444,6 +444,6 @@ fn rpt_json_02_required_empty_arrays_survive_the_writer() {
     }
     // no-policy-found: both left out when empty (DEC-25).
     let npf = r#"{"organization-name":"Org","date-range":{"start-datetime":"2024-01-09T00:00:00Z","end-datetime":"2024-01-09T23:59:59Z"},"contact-info":"a@b.example","report-id":"r","policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"example.com"},"summary":{"total-successful-session-count":0,"total-failure-session-count":0},"failure-details":[]}]}"#;
-    let r = Report::parse_strict(npf.as_bytes()).unwrap().report;
+    let r = Report::parse_strict(npf.as_bytes()).unwrap().value;
     assert_eq!(r.to_json(false), npf);
 }

@@ -39,13 +39,13 @@ proptest! {
         tlsrpt_core::report::write_json_string(&mut i, &id);
         let json = format!(r#"{{"organization-name":{o},"date-range":{{"start-datetime":"{}","end-datetime":"{}"}},"contact-info":"a@b.example","report-id":{i},"policies":[{policies}]}}"#, fmt_t(start), fmt_t(start + len));
         let parsed = Report::parse_strict(json.as_bytes()).unwrap();
-        prop_assert_eq!(parsed.report.organization_name.as_ref(), org.as_str());
-        let written = parsed.report.to_json(false);
+        prop_assert_eq!(parsed.value.organization_name.as_ref(), org.as_str());
+        let written = parsed.value.to_json(false);
         let back = Report::parse_strict(written.as_bytes()).unwrap();
-        prop_assert_eq!(&back.report, &parsed.report);
-        prop_assert_eq!(back.report.to_json(false), written);
+        prop_assert_eq!(&back.value, &parsed.value);
+        prop_assert_eq!(back.value.to_json(false), written);
         // And serde_json agrees that it is valid JSON.
-        prop_assert!(serde_json::from_str::<serde_json::Value>(&parsed.report.to_json(true)).is_ok());
+        prop_assert!(serde_json::from_str::<serde_json::Value>(&parsed.value.to_json(true)).is_ok());
     }
 
     #[test]
