@@ -239,6 +239,8 @@ impl std::fmt::Display for AtLine {
 }
 
 /// A certificate that cannot be read.
+#[cfg(feature = "cert")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cert")))]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertError {

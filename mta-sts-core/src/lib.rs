@@ -60,6 +60,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "cert")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cert")))]
 pub mod cert;
 pub mod discovery;
 pub mod domain;
@@ -75,7 +77,9 @@ pub mod result;
 pub mod time;
 pub mod txt;
 
-pub use error::{CertError, MxError, PolicyError, RecordError, SelectError};
+#[cfg(feature = "cert")]
+pub use error::CertError;
+pub use error::{MxError, PolicyError, RecordError, SelectError};
 pub use mx::MxPattern;
 pub use parsed::{Parsed, Strictness};
 pub use policy::{Lenient, Mode, Policy, PolicyBuilder, PolicyWarning};
