@@ -380,20 +380,10 @@ pub struct LeafInfo {
 impl LeafInfo {
     /// Read a DER certificate; `None` when it does not parse.
     pub fn parse(der: &[u8]) -> Option<Self> {
-        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+        use x509_parser::prelude::{FromDer, X509Certificate};
         let (_, cert) = X509Certificate::from_der(der).ok()?;
-        let dns_names = match cert.subject_alternative_name() {
-            Ok(Some(san)) => san
-                .value
-                .general_names
-                .iter()
-                .filter_map(|g| match g {
-                    GeneralName::DNSName(n) => Some((*n).to_owned()),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        // An unreadable subjectAltName shows as no names.
+        let dns_names = mta_sts_core::cert::san_dns_names(&cert).unwrap_or_default();
         let v = cert.validity();
         Some(Self {
             subject: cert.subject().to_string(),

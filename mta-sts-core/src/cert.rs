@@ -44,6 +44,24 @@ fn der_error(part: &'static str, e: nom::Err<X509Error>) -> CertError {
     CertError::Der { part, source }
 }
 
+/// The subjectAltName dNSName entries of a certificate, in order (empty
+/// without the extension): the only names MTA-STS matches (no CN
+/// fallback, DEC-11).
+pub fn san_dns_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, X509Error> {
+    Ok(match cert.subject_alternative_name()? {
+        Some(san) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|g| match g {
+                GeneralName::DNSName(n) => Some((*n).to_owned()),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    })
+}
+
 /// The verdict on a certificate for an MX host.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -184,17 +202,8 @@ pub fn check_certificate(der: &[u8], mx_host: &str, now: SystemTime) -> CertVerd
     if t < not_before {
         return CertVerdict::NotYetValid { not_before };
     }
-    let dns_names: Vec<String> = match cert.subject_alternative_name() {
-        Ok(Some(san)) => san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|g| match g {
-                GeneralName::DNSName(n) => Some((*n).to_owned()),
-                _ => None,
-            })
-            .collect(),
-        Ok(None) => Vec::new(),
+    let dns_names = match san_dns_names(&cert) {
+        Ok(names) => names,
         Err(source) => {
             return CertVerdict::Unreadable(CertError::Der {
                 part: "subjectAltName",
