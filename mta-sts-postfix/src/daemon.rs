@@ -175,19 +175,21 @@ pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A listener could not be set up (address in use, bad path, ...).
-    #[error("cannot listen on {what}: {cause}")]
+    #[error("cannot listen on {what}")]
     Listen {
         /// The address (`IP:PORT`) or socket path (`unix:PATH`).
         what: String,
-        /// The cause (part of the message).
+        /// Why.
+        #[source]
         cause: io::Error,
     },
     /// The state directory could not be created.
-    #[error("state directory {}: {cause}", path.display())]
+    #[error("cannot create the state directory {}", path.display())]
     StateDir {
         /// The directory.
         path: PathBuf,
-        /// The cause (part of the message).
+        /// Why.
+        #[source]
         cause: io::Error,
     },
     /// The policy store could not be opened.

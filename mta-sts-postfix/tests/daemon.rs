@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use mta_sts_postfix::config::Config;
 use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
 use mta_sts_postfix::socketmap::{self, Frame, MAX_NETSTRING};
+use policy_fetch::error::Chain;
 use test_support::{CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TestCa, Zones};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -790,10 +791,18 @@ async fn start_errors() {
     let d = start(env.config(""), &Log::default()).await;
     let mut cfg = env.config("");
     cfg.listen = Some(d.local_addrs().to_vec());
-    let e = Daemon::start(cfg).await.unwrap_err().to_string();
+    let err = Daemon::start(cfg).await.unwrap_err();
+    let e = Chain(&err).to_string();
     assert!(
         e.starts_with(&format!("cannot listen on {}: ", d.local_addrs()[0])),
         "{e}"
+    );
+    let cause = std::error::Error::source(&err).expect("the io error is the source");
+    assert_eq!(
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::AddrInUse)
     );
 
     // A live Unix socket is not taken over; a regular file is not removed.
@@ -805,15 +814,17 @@ async fn start_errors() {
     .await;
     let e = Daemon::start(env.config(&format!("unix = [\"{}\"]", sock.display())))
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| Chain(&e).to_string())
+        .unwrap_err();
     assert!(e.contains("another process"), "{e}");
     let file = env.tmp.0.join("file");
     std::fs::write(&file, "x").unwrap();
     let e = Daemon::start(env.config(&format!("unix = [\"{}\"]", file.display())))
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| Chain(&e).to_string())
+        .unwrap_err();
     assert!(e.contains("not a socket"), "{e}");
     assert!(file.exists());
 
@@ -835,8 +846,9 @@ async fn start_errors() {
     assert!(
         Daemon::start(bad_ca)
             .await
+            .map(|_| ())
+            .map_err(|e| Chain(&e).to_string())
             .unwrap_err()
-            .to_string()
             .contains("missing.pem")
     );
     d3.shutdown().await;
