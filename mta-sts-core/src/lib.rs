@@ -82,7 +82,7 @@ pub use error::CertError;
 pub use error::{MxError, PolicyError, RecordError, SelectError};
 pub use mx::MxPattern;
 pub use parsed::{Parsed, Strictness};
-pub use policy::{Lenient, Mode, Policy, PolicyBuilder, PolicyWarning};
+pub use policy::{Lenient, Mode, Policy, PolicyBuilder, PolicyWarning, PolicyWarningCode};
 pub use record::StsRecord;
 pub use result::ResultType;
 

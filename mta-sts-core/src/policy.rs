@@ -167,6 +167,41 @@ pub enum PolicyWarning {
     },
 }
 
+crate::code_enum! {
+    /// The kind of a [`PolicyWarning`], as a stable identifier.
+    pub enum PolicyWarningCode {
+        /// [`PolicyWarning::ByteOrderMark`].
+        ByteOrderMark => "byte-order-mark",
+        /// [`PolicyWarning::BlankLine`].
+        BlankLine => "blank-line",
+        /// [`PolicyWarning::LeadingWhitespace`].
+        LeadingWhitespace => "leading-whitespace",
+        /// [`PolicyWarning::MaxAgeCapped`].
+        MaxAgeCapped => "max-age-capped",
+        /// [`PolicyWarning::DuplicateField`].
+        DuplicateField => "duplicate-field",
+    }
+}
+
+impl PolicyWarning {
+    /// The stable code of this warning.
+    ///
+    /// ```
+    /// use mta_sts_core::Policy;
+    /// let r = Policy::parse_lenient("\u{feff}version: STSv1\nmode: none\nmax_age: 1\n").unwrap();
+    /// assert_eq!(r.warnings[0].code().as_str(), "byte-order-mark");
+    /// ```
+    pub fn code(&self) -> PolicyWarningCode {
+        match self {
+            Self::ByteOrderMark => PolicyWarningCode::ByteOrderMark,
+            Self::BlankLine { .. } => PolicyWarningCode::BlankLine,
+            Self::LeadingWhitespace { .. } => PolicyWarningCode::LeadingWhitespace,
+            Self::MaxAgeCapped { .. } => PolicyWarningCode::MaxAgeCapped,
+            Self::DuplicateField { .. } => PolicyWarningCode::DuplicateField,
+        }
+    }
+}
+
 /// A parsed policy together with the warnings of the lenient reader (the
 /// workspace-wide [`Parsed`] shape).
 pub type Lenient<T> = Parsed<T, PolicyWarning>;
