@@ -71,10 +71,8 @@ pub struct Alert {
     /// (or, in enforce mode, would be) refused; `warning`: probably a
     /// problem, or one that depends on the sender; `info`: worth knowing.
     pub severity: Severity,
-    /// A stable kebab-case class: the result type, `mx-not-in-policy` (a
-    /// `validation-failure` because the MX host is not covered by the
-    /// policy), or `unregistered-result-type`.
-    pub code: &'static str,
+    /// The class (serialized as its kebab-case string).
+    pub code: AlertCode,
     /// The `result-type` as reported.
     pub result_type: String,
     /// A one-line title.
@@ -161,9 +159,44 @@ fn reason_says_mx_not_in_policy(reason: &str) -> bool {
     .any(|k| r.contains(k))
 }
 
+mta_sts_core::code_enum! {
+    /// The class of an [`Alert`]: the result type, or `mx-not-in-policy`
+    /// (a `validation-failure` because the MX host is not covered by the
+    /// policy), or `unregistered-result-type`. Declared in alphabetical
+    /// order, which is the order alerts of equal severity are listed in.
+    pub enum AlertCode {
+        /// An alert of this class.
+        CertificateExpired => "certificate-expired",
+        /// An alert of this class.
+        CertificateHostMismatch => "certificate-host-mismatch",
+        /// An alert of this class.
+        CertificateNotTrusted => "certificate-not-trusted",
+        /// An alert of this class.
+        DaneRequired => "dane-required",
+        /// An alert of this class.
+        DnssecInvalid => "dnssec-invalid",
+        /// An alert of this class.
+        MxNotInPolicy => "mx-not-in-policy",
+        /// An alert of this class.
+        StarttlsNotSupported => "starttls-not-supported",
+        /// An alert of this class.
+        StsPolicyFetchError => "sts-policy-fetch-error",
+        /// An alert of this class.
+        StsPolicyInvalid => "sts-policy-invalid",
+        /// An alert of this class.
+        StsWebpkiInvalid => "sts-webpki-invalid",
+        /// An alert of this class.
+        TlsaInvalid => "tlsa-invalid",
+        /// An alert of this class.
+        UnregisteredResultType => "unregistered-result-type",
+        /// An alert of this class.
+        ValidationFailure => "validation-failure",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
-    code: &'static str,
+    code: AlertCode,
     result_type: String,
     policy_domain: Option<String>,
     mx_host: Option<String>,
@@ -225,9 +258,9 @@ impl Alerts {
                                 .as_deref()
                                 .is_some_and(reason_says_mx_not_in_policy) =>
                     {
-                        "mx-not-in-policy"
+                        AlertCode::MxNotInPolicy
                     }
-                    ResultType::Other(_) => "unregistered-result-type",
+                    ResultType::Other(_) => AlertCode::UnregisteredResultType,
                     r => static_code(r),
                 };
                 let key = Key {
@@ -268,7 +301,7 @@ impl Alerts {
             b.severity
                 .cmp(&a.severity)
                 .then(b.where_.sessions_affected.cmp(&a.where_.sessions_affected))
-                .then(a.code.cmp(b.code))
+                .then(a.code.cmp(&b.code))
                 .then(a.where_.policy_domain.cmp(&b.where_.policy_domain))
                 .then(a.where_.mx_host.cmp(&b.where_.mx_host))
                 .then(a.result_type.cmp(&b.result_type))
@@ -286,20 +319,20 @@ pub fn findings<'r, 'a: 'r>(reports: impl IntoIterator<Item = &'r Report<'a>>) -
     a.findings()
 }
 
-fn static_code(r: &ResultType) -> &'static str {
+fn static_code(r: &ResultType) -> AlertCode {
     match r {
-        ResultType::StarttlsNotSupported => "starttls-not-supported",
-        ResultType::CertificateHostMismatch => "certificate-host-mismatch",
-        ResultType::CertificateExpired => "certificate-expired",
-        ResultType::TlsaInvalid => "tlsa-invalid",
-        ResultType::DnssecInvalid => "dnssec-invalid",
-        ResultType::DaneRequired => "dane-required",
-        ResultType::CertificateNotTrusted => "certificate-not-trusted",
-        ResultType::StsPolicyInvalid => "sts-policy-invalid",
-        ResultType::StsWebpkiInvalid => "sts-webpki-invalid",
-        ResultType::ValidationFailure => "validation-failure",
-        ResultType::StsPolicyFetchError => "sts-policy-fetch-error",
-        _ => "unregistered-result-type",
+        ResultType::StarttlsNotSupported => AlertCode::StarttlsNotSupported,
+        ResultType::CertificateHostMismatch => AlertCode::CertificateHostMismatch,
+        ResultType::CertificateExpired => AlertCode::CertificateExpired,
+        ResultType::TlsaInvalid => AlertCode::TlsaInvalid,
+        ResultType::DnssecInvalid => AlertCode::DnssecInvalid,
+        ResultType::DaneRequired => AlertCode::DaneRequired,
+        ResultType::CertificateNotTrusted => AlertCode::CertificateNotTrusted,
+        ResultType::StsPolicyInvalid => AlertCode::StsPolicyInvalid,
+        ResultType::StsWebpkiInvalid => AlertCode::StsWebpkiInvalid,
+        ResultType::ValidationFailure => AlertCode::ValidationFailure,
+        ResultType::StsPolicyFetchError => AlertCode::StsPolicyFetchError,
+        _ => AlertCode::UnregisteredResultType,
     }
 }
 
@@ -364,7 +397,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
         list(&a.patterns)
     };
     let (severity, title, meaning): (Severity, String, String) = match (k.code, &rt) {
-        ("mx-not-in-policy", _) => {
+        (AlertCode::MxNotInPolicy, _) => {
             steps.push(format!(
                 "The MX host {mx} is not matched by any `mx` pattern of the policy of {domain} (reported patterns: {patterns}). Either add a line `mx: {mx}` (or a wildcard `mx: *.<parent>`, which covers exactly one label) to the policy at {policy_file} and publish a new `id` in the `_mta-sts.{domain}` TXT record, or fix the MX records of {domain} so that they only name hosts the policy covers."
             ));
@@ -666,7 +699,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
         what.push_str(&format!(" (policy mode: {})", list(&a.modes)));
     }
     what.push('.');
-    if !a.reasons.is_empty() && k.code != "validation-failure" {
+    if !a.reasons.is_empty() && k.code != AlertCode::ValidationFailure {
         what.push_str(&format!(" Failure reason codes: {}.", list(&a.reasons)));
     }
     Alert {

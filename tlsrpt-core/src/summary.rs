@@ -422,7 +422,7 @@ impl Summary {
             .map(|f| {
                 vec![
                     f.severity.to_string(),
-                    f.code.to_owned(),
+                    f.code.as_str().to_owned(),
                     printable(f.where_.policy_domain.as_deref().unwrap_or(UNKNOWN)).into_owned(),
                     printable(f.where_.mx_host.as_deref().unwrap_or("-")).into_owned(),
                     f.where_.sessions_affected.to_string(),

@@ -84,7 +84,7 @@ fn rfc_example_findings_per_class_mx_and_sessions() {
         .iter()
         .map(|f| {
             (
-                f.code,
+                f.code.as_str(),
                 f.severity,
                 f.where_.mx_host.as_deref(),
                 f.where_.sessions_affected,
@@ -294,7 +294,7 @@ fn rpt_json_18_every_result_type_has_specific_advice() {
         let f = findings([&r]);
         assert_eq!(f.len(), 1, "{rt}");
         let f = &f[0];
-        assert_eq!((f.code, f.severity), (code, sev), "{rt}");
+        assert_eq!((f.code.as_str(), f.severity), (code, sev), "{rt}");
         assert_eq!(f.result_type, rt);
         assert_eq!(f.where_.sessions_affected, 4);
         assert_eq!(f.where_.mx_host.as_deref(), Some("mx.example.com"));
@@ -354,7 +354,7 @@ fn validation_failure_mx_not_in_policy_by_reason_code_or_pattern() {
     );
     let f = findings([&r]);
     assert_eq!(
-        (f[0].code, f[0].severity),
+        (f[0].code.as_str(), f[0].severity),
         ("mx-not-in-policy", Severity::Error)
     );
     assert_eq!(f[0].result_type, "validation-failure");

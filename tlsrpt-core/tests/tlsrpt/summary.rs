@@ -142,7 +142,7 @@ fn corpus_totals_groupings_and_duplicates() {
         .iter()
         .map(|f| {
             (
-                f.code,
+                f.code.as_str(),
                 f.where_.mx_host.as_deref(),
                 f.where_.sessions_affected,
             )
