@@ -124,17 +124,18 @@ fn max_level(verbose: u8) -> LevelFilter {
     }
 }
 
-/// Send the process's `tracing` events to stderr (see the module docs).
-fn install_logging(args: &DaemonArgs) -> Result<()> {
+/// The subscriber of `mtasts daemon` with `args`, writing to `writer`.
+fn subscriber<W>(args: &DaemonArgs, writer: W) -> tracing::Dispatch
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
-        .with_writer(io::stderr)
+        .with_writer(writer)
         .with_max_level(max_level(args.verbose))
         .with_ansi(false);
     match args.log_format {
-        LogFormat::Text => {
-            tracing::subscriber::set_global_default(builder.event_format(LineFormat).finish())
-        }
-        LogFormat::Json => tracing::subscriber::set_global_default(
+        LogFormat::Text => tracing::Dispatch::new(builder.event_format(LineFormat).finish()),
+        LogFormat::Json => tracing::Dispatch::new(
             builder
                 .json()
                 .flatten_event(true)
@@ -143,7 +144,11 @@ fn install_logging(args: &DaemonArgs) -> Result<()> {
                 .finish(),
         ),
     }
-    .context("log subscriber")
+}
+
+/// Send the process's `tracing` events to stderr (see the module docs).
+fn install_logging(args: &DaemonArgs) -> Result<()> {
+    tracing::dispatcher::set_global_default(subscriber(args, io::stderr)).context("log subscriber")
 }
 
 /// Formats an event as `<level>: <message> key=value ...` on one line:
@@ -330,24 +335,7 @@ mod tests {
         let args = parse(args);
         let buf = Buf::default();
         let w = buf.clone();
-        let builder = tracing_subscriber::fmt()
-            .with_writer(move || w.clone())
-            .with_max_level(max_level(args.verbose))
-            .with_ansi(false);
-        match args.log_format {
-            LogFormat::Text => {
-                tracing::subscriber::with_default(builder.event_format(LineFormat).finish(), emit);
-            }
-            LogFormat::Json => tracing::subscriber::with_default(
-                builder
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(false)
-                    .finish(),
-                emit,
-            ),
-        }
+        tracing::dispatcher::with_default(&subscriber(&args, move || w.clone()), emit);
         buf.text()
     }
 
