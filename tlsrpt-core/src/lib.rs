@@ -73,7 +73,7 @@ pub use filename::{FilenameError, ReportFilename};
 pub use input::{Extracted, InputError, InputKind, Limits, ReadOptions, ReportInput};
 pub use mail::MailInfo;
 pub use mta_sts_core::{ResultType, Strictness};
-pub use parse::{JsonPointer, Parsed, ReportWarning};
+pub use parse::{JsonPointer, Parsed, ReportWarning, WarningCode};
 pub use record::TlsRptRecord;
 pub use report::{FailureDetail, Ip, PolicyInfo, PolicyResult, PolicyType, Report};
 pub use summary::Aggregator;

@@ -26,6 +26,11 @@
 //! `reference` feature (for the `tlsrpt_differential` fuzz target); use the
 //! fast reader for anything else.
 //!
+//! It also keeps the report writer that was written by hand before
+//! [`Report::to_json`] became serde_json on the model's `Serialize`
+//! ([`write_json`]), as the reference the serde writer must match byte for
+//! byte.
+//!
 //! # Where serde_json alone would differ, and what the reference does
 //!
 //! - **Numbers.** Without its `arbitrary_precision` feature serde_json
@@ -198,7 +203,7 @@ pub fn compare(json: &[u8]) -> Result<(), String> {
                 let fast_warnings: Vec<(&str, String, &str)> = f
                     .warnings
                     .iter()
-                    .map(|w| (w.code, w.path.to_string(), w.message.as_ref()))
+                    .map(|w| (w.code.as_str(), w.path.to_string(), w.message.as_ref()))
                     .collect();
                 let reference_warnings: Vec<(&str, String, &str)> = r
                     .warnings
@@ -1076,6 +1081,231 @@ impl Walker {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The reference writer.
+
+pub use writer::write_json;
+
+mod writer {
+    use std::borrow::Cow;
+    use std::fmt::{self, Write as _};
+
+    use crate::report::{Extension, Ip, PolicyType, Report, write_json_string};
+
+    /// The strict writer as it was written by hand before [`Report::to_json`]
+    /// became serde_json on the model's `Serialize`: the reference that the
+    /// serde writer must match byte for byte (`pretty` indents with two
+    /// spaces). It shares only [`write_json_string`] (string escaping), the
+    /// `Display` of time stamps and IP addresses, and the string mappings of
+    /// the policy and result types with the model.
+    ///
+    /// ```
+    /// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-02-22T00:00:00Z","end-datetime":"2024-02-23T00:00:00Z"},"report-id":"r1","policies":[],"x":[1e400, {}]}"#;
+    /// let r = tlsrpt_core::Report::parse_lenient(json).unwrap().value;
+    /// assert_eq!(tlsrpt_core::reference::write_json(&r, false).as_bytes(), json);
+    /// assert_eq!(tlsrpt_core::reference::write_json(&r, false), r.to_json(false));
+    /// ```
+    pub fn write_json(report: &Report<'_>, pretty: bool) -> String {
+        let mut w = Writer {
+            out: String::with_capacity(1024),
+            pretty,
+            depth: 0,
+            first: vec![true],
+        };
+        w.open('{');
+        w.key("organization-name");
+        w.string(&report.organization_name);
+        w.key("date-range");
+        w.open('{');
+        w.key("start-datetime");
+        w.display(&report.date_range.start);
+        w.key("end-datetime");
+        w.display(&report.date_range.end);
+        w.close('}');
+        if let Some(c) = &report.contact_info {
+            w.key("contact-info");
+            w.string(c);
+        }
+        w.key("report-id");
+        w.string(&report.report_id);
+        w.key("policies");
+        w.open('[');
+        for p in &report.policies {
+            w.item();
+            w.open('{');
+            w.key("policy");
+            w.open('{');
+            w.key("policy-type");
+            w.string(p.policy.policy_type.as_str());
+            let no_policy = p.policy.policy_type == PolicyType::NoPolicyFound;
+            // Required members are written even when empty, so that the
+            // strict reader reads the strict form back (DEC-25 spares
+            // `no-policy-found` both; `mx-host` is required for `sts`).
+            if !no_policy || !p.policy.policy_string.is_empty() {
+                w.key("policy-string");
+                w.string_array(&p.policy.policy_string);
+            }
+            if let Some(d) = &p.policy.policy_domain {
+                w.key("policy-domain");
+                w.string(d);
+            }
+            if !no_policy
+                && (!p.policy.mx_host.is_empty() || p.policy.policy_type == PolicyType::Sts)
+            {
+                w.key("mx-host");
+                w.string_array(&p.policy.mx_host);
+            }
+            w.extensions(&p.policy.extensions);
+            w.close('}');
+            w.key("summary");
+            w.open('{');
+            w.key("total-successful-session-count");
+            w.number(p.summary.total_successful_session_count);
+            w.key("total-failure-session-count");
+            w.number(p.summary.total_failure_session_count);
+            w.close('}');
+            w.key("failure-details");
+            w.open('[');
+            for f in &p.failure_details {
+                w.item();
+                w.open('{');
+                w.key("result-type");
+                w.string(f.result_type.as_str());
+                if let Some(ip) = &f.sending_mta_ip {
+                    w.key("sending-mta-ip");
+                    w.ip(ip);
+                }
+                if let Some(h) = &f.receiving_mx_hostname {
+                    w.key("receiving-mx-hostname");
+                    w.string(h);
+                }
+                if let Some(h) = &f.receiving_mx_helo {
+                    w.key("receiving-mx-helo");
+                    w.string(h);
+                }
+                if let Some(ip) = &f.receiving_ip {
+                    w.key("receiving-ip");
+                    w.ip(ip);
+                }
+                w.key("failed-session-count");
+                w.number(f.failed_session_count);
+                if let Some(a) = &f.additional_information {
+                    w.key("additional-information");
+                    w.string(a);
+                }
+                if let Some(c) = &f.failure_reason_code {
+                    w.key("failure-reason-code");
+                    w.string(c);
+                }
+                w.extensions(&f.extensions);
+                w.close('}');
+            }
+            w.close(']');
+            w.extensions(&p.extensions);
+            w.close('}');
+        }
+        w.close(']');
+        w.extensions(&report.extensions);
+        w.close('}');
+        w.out
+    }
+
+    struct Writer {
+        out: String,
+        pretty: bool,
+        depth: usize,
+        first: Vec<bool>,
+    }
+
+    impl Writer {
+        fn newline(&mut self) {
+            if self.pretty {
+                self.out.push('\n');
+                for _ in 0..self.depth {
+                    self.out.push_str("  ");
+                }
+            }
+        }
+
+        fn sep(&mut self) {
+            if let Some(first) = self.first.last_mut() {
+                if !*first {
+                    self.out.push(',');
+                }
+                *first = false;
+            }
+            self.newline();
+        }
+
+        fn open(&mut self, c: char) {
+            self.out.push(c);
+            self.depth += 1;
+            self.first.push(true);
+        }
+
+        fn close(&mut self, c: char) {
+            self.depth -= 1;
+            let empty = self.first.pop().unwrap_or(true);
+            if !empty {
+                self.newline();
+            }
+            self.out.push(c);
+        }
+
+        fn item(&mut self) {
+            self.sep();
+        }
+
+        fn key(&mut self, k: &str) {
+            self.sep();
+            write_json_string(&mut self.out, k);
+            self.out.push(':');
+            if self.pretty {
+                self.out.push(' ');
+            }
+        }
+
+        fn string(&mut self, s: &str) {
+            write_json_string(&mut self.out, s);
+        }
+
+        fn display(&mut self, d: &dyn fmt::Display) {
+            self.out.push('"');
+            let _ = write!(self.out, "{d}");
+            self.out.push('"');
+        }
+
+        /// An address in RFC 5952 form; a kept invalid value is escaped like
+        /// any string (it may hold `"`, `\` or control characters).
+        fn ip(&mut self, ip: &Ip<'_>) {
+            match ip {
+                Ip::Addr(_) => self.display(ip),
+                Ip::Invalid(s) => self.string(s),
+            }
+        }
+
+        fn number(&mut self, n: u64) {
+            let _ = write!(self.out, "{n}");
+        }
+
+        fn string_array(&mut self, items: &[Cow<'_, str>]) {
+            self.open('[');
+            for s in items {
+                self.item();
+                self.string(s);
+            }
+            self.close(']');
+        }
+
+        fn extensions(&mut self, ext: &[Extension<'_>]) {
+            for e in ext {
+                self.key(&e.name);
+                self.out.push_str(&e.raw_json);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Json, Value, compare, parse, read_json};
@@ -1881,6 +2111,78 @@ mod tests {
                 prop_assert!(false, "{}\ninput: {}", diff, String::from_utf8_lossy(&bytes));
             }
         }
+    }
+
+    /// `Report`'s serde `Serialize` and `Report::to_json` write what the
+    /// reference writer (the former hand-written `to_json`) writes, compact
+    /// and pretty; `false` when the lenient reader refuses `bytes` (nothing
+    /// to write).
+    fn serde_matches_to_json(bytes: &[u8]) -> Result<bool, String> {
+        let Ok(p) = Report::parse_lenient(bytes) else {
+            return Ok(false);
+        };
+        for pretty in [false, true] {
+            let serde = if pretty {
+                serde_json::to_string_pretty(&p.value)
+            } else {
+                serde_json::to_string(&p.value)
+            };
+            let to_json = p.value.to_json(pretty);
+            let reference = super::write_json(&p.value, pretty);
+            if serde.as_ref().ok() != Some(&reference) || to_json != reference {
+                return Err(format!(
+                    "serde:     {serde:?}\nto_json:   {to_json}\nreference: {reference}"
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Mutated corpus reports that the lenient reader accepts: serde
+        /// and `to_json` write them as the reference writer does.
+        #[test]
+        fn serialize_matches_to_json_on_mutated_reports(
+            seed in 0..64usize,
+            ops in proptest::collection::vec((0u8..16, any::<u64>(), any::<u64>()), 0..6),
+            flags in any::<u8>(),
+            spaces in any::<u64>(),
+        ) {
+            let mut doc = seed_tree(seed);
+            for &(kind, a, b) in &ops {
+                mutate(&mut doc, kind, a, b);
+            }
+            let bytes = render(&doc, flags, spaces);
+            if let Err(diff) = serde_matches_to_json(&bytes) {
+                prop_assert!(false, "{}\ninput: {}", diff, String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    /// Every mutation kind on every seed, as in
+    /// `every_mutation_on_every_seed`: serde and `to_json` write what the
+    /// reference writer writes.
+    #[test]
+    fn serialize_matches_to_json_after_every_mutation() {
+        let mut written = 0;
+        for seed in 0..seeds().len() {
+            for kind in 0..16u8 {
+                for k in 0..4u64 {
+                    let mut doc = seed_tree(seed);
+                    let (a, b) = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15), k * 7919 + 3);
+                    mutate(&mut doc, kind, a, b);
+                    let bytes = render(&doc, [0, 1, 8, 9][k as usize % 4], a);
+                    match serde_matches_to_json(&bytes) {
+                        Ok(accepted) => written += usize::from(accepted),
+                        Err(diff) => panic!("{diff}\ninput: {}", String::from_utf8_lossy(&bytes)),
+                    }
+                }
+            }
+        }
+        // Most mutations leave a readable report.
+        assert!(written >= seeds().len() * 16, "{written} written");
     }
 
     /// Every JSON file of the test data.

@@ -222,7 +222,13 @@ fn sts_fetch_05_08_response_checks_dec_07() {
         .is_ok()
     );
     assert!(Discovery::check_response(&resp(Some("TEXT/Plain")), strict).is_ok());
-    assert!(Discovery::check_response(&resp(None), strict).is_err());
+    assert_eq!(
+        Discovery::check_response(&resp(None), strict).unwrap_err(),
+        PolicyFailure {
+            result_type: ResultType::StsPolicyInvalid,
+            reason: "no Content-Type (text/plain is required)".to_owned()
+        }
+    );
     let (_, _, notes) = Discovery::check_response(&resp(None), lenient).unwrap();
     assert_eq!(
         notes.len(),
@@ -245,7 +251,13 @@ fn sts_fetch_05_08_response_checks_dec_07() {
         content_type: Some("text/plain".into()),
         body: b"version: STSv1\nmode: none\nmax_age: 31557601".to_vec(),
     };
-    assert!(Discovery::check_response(&r, strict).is_err());
+    assert_eq!(
+        Discovery::check_response(&r, strict).unwrap_err(),
+        PolicyFailure {
+            result_type: ResultType::StsPolicyInvalid,
+            reason: "line 3: max_age 31557601 is larger than the maximum 31557600".to_owned()
+        }
+    );
     let (p, warnings, _) = Discovery::check_response(&r, lenient).unwrap();
     assert_eq!((p.max_age(), warnings.len()), (31_557_600, 1));
 }

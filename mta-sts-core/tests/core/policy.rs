@@ -1,6 +1,8 @@
 use mta_sts_core::policy::{LineEnding, MAX_MAX_AGE, MAX_POLICY_BODY, policy_url};
 use mta_sts_core::{Mode, MxError, Policy, PolicyError, PolicyWarning};
 
+use crate::replaced;
+
 const RFC_A: &str = "version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: mx2.example.com\nmx: mx.backup-example.com\nmax_age: 1296000\n";
 
 fn strict(s: &str) -> Result<Policy<'_>, PolicyError> {
@@ -99,7 +101,13 @@ fn sts_pol_04_max_age_dec_05() {
             ),
             "{bad}"
         );
-        assert!(Policy::parse_lenient(&body(bad)).is_err(), "lenient {bad}");
+        assert!(
+            matches!(
+                Policy::parse_lenient(&body(bad)),
+                Err(PolicyError::InvalidMaxAge { line: 4, ref found }) if found == bad
+            ),
+            "lenient {bad}"
+        );
     }
 }
 
@@ -173,7 +181,7 @@ fn sts_pol_07_one_pattern_per_line() {
 #[test]
 fn sts_pol_08_line_endings() {
     let lf = strict(RFC_A).unwrap();
-    let crlf = RFC_A.replace('\n', "\r\n");
+    let crlf = replaced(RFC_A, "\n", "\r\n");
     let mixed = "version: STSv1\r\nmode: testing\nmx: mx1.example.com\r\nmx: mx2.example.com\nmx: mx.backup-example.com\nmax_age: 1296000";
     let no_final = RFC_A.trim_end();
     for v in [crlf.as_str(), mixed, no_final] {
@@ -243,18 +251,34 @@ fn sts_pol_11_12_extensions_kept_in_order() {
         p.to_string()
             .ends_with("max_age: 1\nfoo: bar baz\nmore: ext e  ns ion\nx.y-z_1: caf\u{e9}: ok\n")
     );
-    for bad in [
-        "ext: a\u{7}b",
-        "ext: a\tb",
-        "ext: a\u{0}",
-        "ext:",
-        "_bad: test",
-        "# comment",
-        "-x: y",
-        "x+y: z",
+    let control = |reason| PolicyError::InvalidValue {
+        line: 4,
+        key: "ext".to_owned(),
+        reason,
+    };
+    let control_char = control("control character (tabs are allowed only around the value)");
+    let key = |key: &str| PolicyError::InvalidKey {
+        line: 4,
+        key: key.to_owned(),
+    };
+    for (bad, error) in [
+        ("ext: a\u{7}b", control_char.clone()),
+        ("ext: a\tb", control_char.clone()),
+        ("ext: a\u{0}", control_char),
+        ("ext:", control("the value is empty")),
+        ("_bad: test", key("_bad")),
+        (
+            "# comment",
+            PolicyError::MalformedLine {
+                line: 4,
+                reason: "expected `key: value`",
+            },
+        ),
+        ("-x: y", key("-x")),
+        ("x+y: z", key("x+y")),
     ] {
         let body = format!("version: STSv1\nmode: none\nmax_age: 1\n{bad}\n");
-        assert!(strict(&body).is_err(), "{bad:?}");
+        assert_eq!(strict(&body), Err(error), "{bad:?}");
     }
     let long = format!(
         "version: STSv1\nmode: none\nmax_age: 1\na{}: v\n",
@@ -366,7 +390,7 @@ fn display_crlf_and_policy_string() {
     let p = strict(RFC_A).unwrap();
     assert_eq!(p.to_string(), RFC_A);
     let crlf = p.to_string_with(LineEnding::CrLf);
-    assert_eq!(crlf, RFC_A.replace('\n', "\r\n"));
+    assert_eq!(crlf, replaced(RFC_A, "\n", "\r\n"));
     assert_eq!(strict(&crlf).unwrap(), p);
     assert_eq!(
         p.policy_string(),
@@ -445,13 +469,16 @@ fn builder_applies_parser_rules() {
             .build(),
         Err(PolicyError::InvalidExtension { .. })
     ));
-    assert!(
+    assert_eq!(
         Policy::builder()
             .mode(Mode::None)
             .max_age(1)
             .extension("x", "a\u{1}")
-            .build()
-            .is_err()
+            .build(),
+        Err(PolicyError::InvalidExtension {
+            name: "x".to_owned(),
+            reason: "values are non-empty and without control characters"
+        })
     );
 }
 
@@ -462,7 +489,9 @@ fn serde_round_trip_revalidates() {
     assert_eq!(json, serde_json::to_string(RFC_A).unwrap());
     let back: Policy<'static> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, p);
-    assert!(serde_json::from_str::<Policy<'static>>("\"garbage\"").is_err());
+    let e = serde_json::from_str::<Policy<'static>>("\"garbage\"").unwrap_err();
+    assert!(e.is_data(), "{e}");
+    assert_eq!(e.to_string(), "line 1: expected `key: value`");
 }
 
 #[test]

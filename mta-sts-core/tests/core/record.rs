@@ -1,7 +1,36 @@
 use mta_sts_core::error::SelectError;
 use mta_sts_core::record::{policy_domain, txt_name};
-use mta_sts_core::txt::{SyntaxError, join_character_strings};
+use mta_sts_core::txt::{Found, SyntaxError, join_character_strings};
 use mta_sts_core::{RecordError, StsRecord};
+
+/// The error of a record with a broken `v=...; name=value` syntax.
+fn syntax(e: SyntaxError) -> Result<StsRecord<'static>, RecordError> {
+    Err(RecordError::Syntax(e))
+}
+
+/// `expected` missing at `offset`, where `found` is.
+fn expected(offset: usize, expected: &'static str, found: Found) -> SyntaxError {
+    SyntaxError::Expected {
+        offset,
+        expected,
+        found,
+    }
+}
+
+/// An invalid value of field `name` at `offset`.
+fn bad_value(offset: usize, name: &str, reason: &'static str) -> SyntaxError {
+    SyntaxError::InvalidValue {
+        offset,
+        name: name.to_owned(),
+        reason,
+    }
+}
+
+const NO_VERSION: SyntaxError = SyntaxError::MissingVersion {
+    expected: "v=STSv1",
+};
+
+const FIELD_NAME: &str = "a field name (a letter or digit)";
 
 fn ok(s: &str) -> StsRecord<'_> {
     StsRecord::parse(s).unwrap_or_else(|e| panic!("{s:?} should parse: {e}"))
@@ -46,8 +75,12 @@ fn sts_txt_03_version_first_and_case_sensitive() {
     assert_eq!(r.id(), "1");
     assert_eq!(r.extensions()[0].name, "ext");
     // v=STSv0 / v=STSv10 / v=STSv2 (mox TestRecord)
-    for bad in ["v=STSv0; id=1", "v=STSv10; id=1", "v=STSv2; id=1"] {
-        assert!(StsRecord::parse(bad).is_err(), "{bad}");
+    for (bad, error) in [
+        ("v=STSv0; id=1", NO_VERSION),
+        ("v=STSv10; id=1", expected(7, "`;`", Found::Char('0'))),
+        ("v=STSv2; id=1", NO_VERSION),
+    ] {
+        assert_eq!(StsRecord::parse(bad), syntax(error), "{bad}");
     }
 }
 
@@ -58,7 +91,7 @@ fn sts_txt_04_id_rules_dec_03() {
         Err(RecordError::Syntax(SyntaxError::Expected {
             offset: 8,
             expected: "a field",
-            found: mta_sts_core::txt::Found::End
+            found: Found::End
         }))
     );
     assert_eq!(
@@ -109,13 +142,16 @@ fn sts_txt_06_delimiters_dec_02() {
     ] {
         assert_eq!(ok(s).id(), "a", "{s}");
     }
-    for bad in [
-        "v=STSv1; id=a;;",
-        "v=STSv1; id=a ",
-        "v=STSv1 id=a",
-        "v=STSv1;; id=a",
+    for (bad, error) in [
+        (
+            "v=STSv1; id=a;;",
+            expected(14, FIELD_NAME, Found::Char(';')),
+        ),
+        ("v=STSv1; id=a ", expected(14, "`;`", Found::End)),
+        ("v=STSv1 id=a", expected(8, "`;`", Found::Char('i'))),
+        ("v=STSv1;; id=a", expected(8, FIELD_NAME, Found::Char(';'))),
     ] {
-        assert!(StsRecord::parse(bad).is_err(), "{bad}");
+        assert_eq!(StsRecord::parse(bad), syntax(error), "{bad}");
     }
 }
 
@@ -124,14 +160,21 @@ fn sts_txt_07_extension_syntax() {
     let r = ok("v=STSv1; id=a; foo_bar=baz; more=a; ext=2");
     let names: Vec<&str> = r.extensions().iter().map(|e| e.name.as_ref()).collect();
     assert_eq!(names, ["foo_bar", "more", "ext"]);
-    for bad in [
-        "v=STSv1; id=a; foo=a b",
-        "v=STSv1; id=a; more=",
-        "v=STSv1; id=a; 1%=a",
-        "v=STSv1; id=a; test==",
-        "v=STSv1; id=a; _x=1",
+    let not_allowed = "values may not contain `=`, `;`, spaces or control characters";
+    for (bad, error) in [
+        ("v=STSv1; id=a; foo=a b", bad_value(20, "foo", not_allowed)),
+        (
+            "v=STSv1; id=a; more=",
+            bad_value(20, "more", "the value is empty"),
+        ),
+        ("v=STSv1; id=a; 1%=a", expected(16, "`=`", Found::Char('%'))),
+        ("v=STSv1; id=a; test==", bad_value(20, "test", not_allowed)),
+        (
+            "v=STSv1; id=a; _x=1",
+            expected(15, FIELD_NAME, Found::Char('_')),
+        ),
     ] {
-        assert!(StsRecord::parse(bad).is_err(), "{bad}");
+        assert_eq!(StsRecord::parse(bad), syntax(error), "{bad}");
     }
     let long = format!("v=STSv1; id=a; a{}=1", "b".repeat(32));
     assert!(matches!(
@@ -233,7 +276,13 @@ fn sts_txt_14_15_16_17_policy_domain() {
 fn record_display_and_from_str() {
     let r: StsRecord<'static> = "v=STSv1 ;id=20160831085700Z;ext=1;".parse().unwrap();
     assert_eq!(r.to_string(), "v=STSv1; id=20160831085700Z; ext=1");
-    assert!(StsRecord::new("bad+id").is_err());
+    assert_eq!(
+        StsRecord::new("bad+id"),
+        Err(RecordError::InvalidId {
+            offset: 0,
+            found: "bad+id".to_owned()
+        })
+    );
     assert_eq!(
         StsRecord::new("20260101000000").unwrap().to_string(),
         "v=STSv1; id=20260101000000"

@@ -342,7 +342,13 @@ fn rpt_deliv_08_submitter_is_the_contact_info_domain() {
         })
     );
     // A sub-domain is not the same domain.
-    assert!(check_submitter("a@mail.google.com", "google.com").is_err());
+    assert_eq!(
+        check_submitter("a@mail.google.com", "google.com"),
+        Err(FilenameError::SubmitterMismatch {
+            contact_info: "a@mail.google.com".to_owned(),
+            submitter: "google.com".to_owned()
+        })
+    );
     assert_eq!(
         check_submitter("reports", "google.com"),
         Err(syntax("contact-info", 7, "no `@` (not an e-mail address)"))

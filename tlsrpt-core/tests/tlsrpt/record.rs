@@ -1,3 +1,4 @@
+use mta_sts_core::txt::{Found, SyntaxError};
 use tlsrpt_core::error::SelectError;
 use tlsrpt_core::record::{RuaKind, txt_name};
 use tlsrpt_core::{RecordError, TlsRptRecord};
@@ -7,6 +8,37 @@ use crate::data;
 fn ok(s: &str) -> TlsRptRecord<'_> {
     TlsRptRecord::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
+
+/// The error of a record with a broken `v=...; name=value` syntax.
+fn syntax(e: SyntaxError) -> Result<TlsRptRecord<'static>, RecordError> {
+    Err(RecordError::Syntax(e))
+}
+
+/// The error of a record whose `rua` holds an invalid URI at `offset`.
+fn invalid_uri(
+    offset: usize,
+    uri: &str,
+    reason: &'static str,
+) -> Result<TlsRptRecord<'static>, RecordError> {
+    Err(RecordError::InvalidUri {
+        offset,
+        uri: uri.to_owned(),
+        reason,
+    })
+}
+
+/// `expected` missing at `offset`, where `found` is.
+fn expected(offset: usize, expected: &'static str, found: Found) -> SyntaxError {
+    SyntaxError::Expected {
+        offset,
+        expected,
+        found,
+    }
+}
+
+const NO_VERSION: SyntaxError = SyntaxError::MissingVersion {
+    expected: "v=TLSRPTv1",
+};
 
 fn uris<'a>(r: &'a TlsRptRecord<'_>) -> Vec<&'a str> {
     r.rua().iter().map(|u| u.uri.as_ref()).collect()
@@ -19,13 +51,19 @@ fn rpt_txt_01_name() {
 
 #[test]
 fn rpt_txt_02_version_case_sensitive() {
-    assert!(TlsRptRecord::parse("v=tlsrptv1; rua=mailto:a@x.example").is_err());
-    for bad in [
-        "v=TLSRPTv0; rua=mailto:a@x.example",
-        "v=TLSRPTv10; rua=mailto:a@x.example",
-        "v=TLSRPTv2; rua=mailto:a@x.example",
+    assert_eq!(
+        TlsRptRecord::parse("v=tlsrptv1; rua=mailto:a@x.example"),
+        syntax(NO_VERSION)
+    );
+    for (bad, error) in [
+        ("v=TLSRPTv0; rua=mailto:a@x.example", NO_VERSION),
+        (
+            "v=TLSRPTv10; rua=mailto:a@x.example",
+            expected(10, "`;`", Found::Char('0')),
+        ),
+        ("v=TLSRPTv2; rua=mailto:a@x.example", NO_VERSION),
     ] {
-        assert!(TlsRptRecord::parse(bad).is_err(), "{bad}");
+        assert_eq!(TlsRptRecord::parse(bad), syntax(error), "{bad}");
     }
 }
 
@@ -34,19 +72,31 @@ fn rpt_txt_03_rua_list() {
     let r = ok("v=TLSRPTv1; rua=mailto:a@x.example, \thttps://r.example/p  ;");
     assert_eq!(uris(&r), ["mailto:a@x.example", "https://r.example/p"]);
     assert_eq!(r.rua()[1].kind, RuaKind::Https);
-    for bad in ["v=TLSRPTv1", "v=TLSRPTv1;", "v=TLSRPTv1; ext=1"] {
-        assert!(TlsRptRecord::parse(bad).is_err(), "{bad}");
-    }
+    assert_eq!(
+        TlsRptRecord::parse("v=TLSRPTv1"),
+        syntax(expected(10, "`;`", Found::End))
+    );
+    assert_eq!(
+        TlsRptRecord::parse("v=TLSRPTv1;"),
+        syntax(expected(11, "a field", Found::End))
+    );
     assert_eq!(
         TlsRptRecord::parse("v=TLSRPTv1; ext=1"),
         Err(RecordError::MissingRua)
     );
-    for bad in [
-        "v=TLSRPTv1; rua=",
-        "v=TLSRPTv1; rua=,, ,",
-        "v=TLSRPTv1; rua=mailto:a@x.example other",
+    for (bad, error) in [
+        ("v=TLSRPTv1; rua=", invalid_uri(16, "", "empty URI")),
+        ("v=TLSRPTv1; rua=,, ,", invalid_uri(16, "", "empty URI")),
+        (
+            "v=TLSRPTv1; rua=mailto:a@x.example other",
+            invalid_uri(
+                34,
+                "mailto:a@x.example other",
+                "character not allowed in a URI",
+            ),
+        ),
     ] {
-        assert!(TlsRptRecord::parse(bad).is_err(), "{bad}");
+        assert_eq!(TlsRptRecord::parse(bad), error, "{bad}");
     }
 }
 
@@ -65,8 +115,13 @@ fn rpt_txt_04_encoded_characters() {
         matches!(e, RecordError::InvalidUri { offset: 24, .. }),
         "{e:?}"
     );
-    assert!(TlsRptRecord::parse("v=TLSRPTv1; rua=http://bad/%").is_err());
-    assert!(TlsRptRecord::parse("v=TLSRPTv1; rua=http://bad/%zz").is_err());
+    for uri in ["http://bad/%", "http://bad/%zz"] {
+        assert_eq!(
+            TlsRptRecord::parse(&format!("v=TLSRPTv1; rua={uri}")),
+            invalid_uri(27, uri, "`%` must be followed by two hex digits"),
+            "{uri}"
+        );
+    }
 }
 
 #[test]
@@ -90,13 +145,34 @@ fn rpt_txt_06_07_delimiters_and_extensions() {
     let r = ok("v=TLSRPTv1;rua=mailto:a@x.example;ext=yes;");
     assert_eq!(r.extensions()[0].name, "ext");
     assert_eq!(r.to_string(), "v=TLSRPTv1; rua=mailto:a@x.example; ext=yes");
-    for bad in [
-        "v=TLSRPTv1; rua=mailto:a@x.example; ext=",
-        "v=TLSRPTv1; rua=mailto:a@x.example;;",
-        "v=TLSRPTv1; rua=mailto:a@x.example; 1%=a",
-        "v=TLSRPTv1; rua=mailto:a@x.example; test==",
+    let bad_value = |offset, name: &str, reason| SyntaxError::InvalidValue {
+        offset,
+        name: name.to_owned(),
+        reason,
+    };
+    for (bad, error) in [
+        (
+            "v=TLSRPTv1; rua=mailto:a@x.example; ext=",
+            bad_value(40, "ext", "the value is empty"),
+        ),
+        (
+            "v=TLSRPTv1; rua=mailto:a@x.example;;",
+            expected(35, "a field name (a letter or digit)", Found::Char(';')),
+        ),
+        (
+            "v=TLSRPTv1; rua=mailto:a@x.example; 1%=a",
+            expected(37, "`=`", Found::Char('%')),
+        ),
+        (
+            "v=TLSRPTv1; rua=mailto:a@x.example; test==",
+            bad_value(
+                41,
+                "test",
+                "values may not contain `=`, `;`, spaces or control characters",
+            ),
+        ),
     ] {
-        assert!(TlsRptRecord::parse(bad).is_err(), "{bad}");
+        assert_eq!(TlsRptRecord::parse(bad), syntax(error), "{bad}");
     }
 }
 

@@ -2,7 +2,65 @@
 //! no input panics the readers.
 
 use proptest::prelude::*;
+use tlsrpt_core::input::{ReadOptions, read_report};
 use tlsrpt_core::{Report, TlsRptRecord};
+
+use crate::{CORPUS, data, data_files};
+
+/// `Report`'s serde `Serialize` gives exactly the bytes of
+/// `Report::to_json(false)`, and `to_string_pretty` those of
+/// `to_json(true)`.
+fn assert_serde_writes_to_json(what: &str, r: &Report<'_>) {
+    let compact = r.to_json(false);
+    assert_eq!(
+        serde_json::to_string(r).map_err(|e| e.to_string()),
+        Ok(compact.clone()),
+        "{what}"
+    );
+    assert_eq!(
+        serde_json::to_string_pretty(r).map_err(|e| e.to_string()),
+        Ok(r.to_json(true)),
+        "{what}"
+    );
+    // And serde_json's own tree of it is the tree of the written text.
+    assert_eq!(
+        serde_json::to_value(r).ok(),
+        serde_json::from_str::<serde_json::Value>(&compact).ok(),
+        "{what}"
+    );
+}
+
+/// Every report of the corpus: the JSON files ([`CORPUS`]) and the reports
+/// inside its e-mails, as the lenient reader reads them (unknown members,
+/// `no-policy-found`, odd values kept), and their strict form read back.
+#[test]
+fn serialize_equals_to_json_on_every_corpus_report() {
+    let mut checked = 0;
+    for rel in CORPUS {
+        let bytes = data(rel);
+        let r = Report::parse_lenient(&bytes)
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .value;
+        assert_serde_writes_to_json(rel, &r);
+        let written = r.to_json(false);
+        let back = Report::parse_lenient(written.as_bytes())
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .value;
+        assert_serde_writes_to_json(rel, &back);
+        checked += 1;
+    }
+    let mails = data_files("eml");
+    for path in &mails {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // The RFC's example mail has a placeholder instead of gzip data.
+        if let Ok(p) = read_report(&bytes, &ReadOptions::default()) {
+            assert_serde_writes_to_json(&path.display().to_string(), &p.value.report);
+            checked += 1;
+        }
+    }
+    assert!(mails.len() >= 10, "{mails:?}");
+    assert_eq!(checked, CORPUS.len() + mails.len() - 1);
+}
 
 fn json_string() -> impl Strategy<Value = String> {
     "[ -~\u{e9}\u{4e2d}\u{1f600}\"\\\\\n\t]{0,16}"
@@ -43,7 +101,9 @@ proptest! {
         let written = parsed.value.to_json(false);
         let back = Report::parse_strict(written.as_bytes()).unwrap();
         prop_assert_eq!(&back.value, &parsed.value);
-        prop_assert_eq!(back.value.to_json(false), written);
+        prop_assert_eq!(&back.value.to_json(false), &written);
+        prop_assert_eq!(serde_json::to_string(&parsed.value).ok(), Some(written));
+        prop_assert_eq!(serde_json::to_string_pretty(&parsed.value).ok(), Some(parsed.value.to_json(true)));
         // And serde_json agrees that it is valid JSON.
         prop_assert!(serde_json::from_str::<serde_json::Value>(&parsed.value.to_json(true)).is_ok());
     }
