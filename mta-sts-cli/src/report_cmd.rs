@@ -78,7 +78,13 @@ fn read(path: &Path, limits: &Limits, strict: bool) -> Result<ReadReport> {
     let read =
         input::read_report(&input.bytes, &options).map_err(|e| anyhow!("{}: {e}", input.name))?;
     let report = read.value.report;
-    let mut warnings = read.value.extracted.warnings;
+    let mut warnings: Vec<String> = read
+        .value
+        .extracted
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     warnings.extend(read.warnings.iter().map(ToString::to_string));
     Ok(ReadReport {
         name: input.name,

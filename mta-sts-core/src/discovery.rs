@@ -279,10 +279,62 @@ pub struct Outcome {
     /// A failure to report through TLS-RPT, if any.
     pub failure: Option<PolicyFailure>,
     /// Messages for the administrator (failed refreshes of a policy that is
-    /// not `none`, a vanished TXT record, lenient-reader warnings).
-    pub warnings: Vec<String>,
+    /// not `none`, a vanished TXT record, lenient-reader warnings), each
+    /// with its code.
+    pub warnings: Vec<DiscoveryWarning>,
     /// Why the TXT lookup gave nothing usable, if it did.
     pub txt_problem: Option<TxtProblem>,
+}
+
+crate::code_enum! {
+    /// What a [`DiscoveryWarning`] is about.
+    pub enum DiscoveryWarningCode {
+        /// No usable `_mta-sts` record, but a cached policy is still valid
+        /// and applied (a DNS change, or an attacker blocking the record).
+        RecordGoneCachedApplied => "record-gone-cached-applied",
+        /// A temporary DNS failure for the `_mta-sts` record.
+        TxtTemporaryFailure => "txt-temporary-failure",
+        /// The lenient policy reader accepted a deviation.
+        PolicyLenient => "policy-lenient",
+        /// The policy response had no `Content-Type`.
+        ContentTypeMissing => "content-type-missing",
+        /// A refresh failed; the cached policy stays until it expires.
+        RefreshFailed => "refresh-failed",
+        /// The IO layer could not write or remove the cache entry.
+        StoreFailed => "store-failed",
+        /// The IO layer's discovery task ended without an outcome.
+        DiscoveryAborted => "discovery-aborted",
+    }
+}
+
+/// A message for the administrator from a discovery: its code and what
+/// happened (naming the domain). Displays as the message; compares equal
+/// to a `&str` holding the message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct DiscoveryWarning {
+    /// What kind of warning.
+    pub code: DiscoveryWarningCode,
+    /// What happened.
+    pub message: String,
+}
+
+impl DiscoveryWarning {
+    /// A warning of `code` saying `message`.
+    pub fn new(code: DiscoveryWarningCode, message: String) -> Self {
+        Self { code, message }
+    }
+}
+
+impl std::fmt::Display for DiscoveryWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl PartialEq<&str> for DiscoveryWarning {
+    fn eq(&self, other: &&str) -> bool {
+        self.message == *other
+    }
 }
 
 impl Outcome {
@@ -475,9 +527,14 @@ impl Discovery {
                     CacheAction::Keep,
                 );
                 if c.policy.mode() != Mode::None {
-                    o.warnings.push(format!(
-                        "{}: no usable _mta-sts record, but a cached {} policy (id {}) is still valid and applied; if this persists, check the DNS record (or an attacker may be blocking it)",
-                        self.domain, c.policy.mode(), c.id
+                    o.warnings.push(DiscoveryWarning::new(
+                        DiscoveryWarningCode::RecordGoneCachedApplied,
+                        format!(
+                            "{}: no usable _mta-sts record, but a cached {} policy (id {}) is still valid and applied; if this persists, check the DNS record (or an attacker may be blocking it)",
+                            self.domain,
+                            c.policy.mode(),
+                            c.id
+                        ),
                     ));
                 }
                 o
@@ -485,9 +542,12 @@ impl Discovery {
             (None, false) => self.outcome(Rule::D7NoRecordNoPolicy, None, CacheAction::Keep),
         };
         if let Some(TxtProblem::TempFail(r)) = &problem {
-            o.warnings.push(format!(
-                "{}: temporary DNS failure for the _mta-sts record: {r}",
-                self.domain
+            o.warnings.push(DiscoveryWarning::new(
+                DiscoveryWarningCode::TxtTemporaryFailure,
+                format!(
+                    "{}: temporary DNS failure for the _mta-sts record: {r}",
+                    self.domain
+                ),
             ));
         }
         o.txt_problem = problem;
@@ -620,16 +680,18 @@ impl Discovery {
                     Some((new, Source::Fetched)),
                     CacheAction::Store(Box::new(entry)),
                 );
-                o.warnings.extend(
-                    warnings
-                        .iter()
-                        .map(|w| format!("{}: policy: {w}", self.domain)),
-                );
-                o.warnings.extend(
-                    notes
-                        .into_iter()
-                        .map(|n| format!("{}: policy fetch: {n}", self.domain)),
-                );
+                o.warnings.extend(warnings.iter().map(|w| {
+                    DiscoveryWarning::new(
+                        DiscoveryWarningCode::PolicyLenient,
+                        format!("{}: policy: {w}", self.domain),
+                    )
+                }));
+                o.warnings.extend(notes.into_iter().map(|n| {
+                    DiscoveryWarning::new(
+                        DiscoveryWarningCode::ContentTypeMissing,
+                        format!("{}: policy fetch: {n}", self.domain),
+                    )
+                }));
                 o
             }
             Err(failure) => {
@@ -656,9 +718,12 @@ impl Discovery {
                 );
                 if !none_mode {
                     if rule != Rule::D5FetchFailedNoPolicy {
-                        o.warnings.push(format!(
-                            "{}: policy refresh failed ({}: {}); the cached policy stays in force until it expires",
-                            self.domain, failure.result_type, failure.reason
+                        o.warnings.push(DiscoveryWarning::new(
+                            DiscoveryWarningCode::RefreshFailed,
+                            format!(
+                                "{}: policy refresh failed ({}: {}); the cached policy stays in force until it expires",
+                                self.domain, failure.result_type, failure.reason
+                            ),
                         ));
                     }
                     if !self.refresh {

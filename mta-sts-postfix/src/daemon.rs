@@ -400,7 +400,7 @@ impl Shared {
 /// Log what a lookup of `domain` reported.
 fn report(domain: &str, lookup: &PolicyLookup) {
     for w in &lookup.warnings {
-        warn!(domain, "{w}");
+        warn!(domain, code = %w.code, "{w}");
     }
     if let Some(f) = &lookup.failure {
         info!(
@@ -722,7 +722,7 @@ impl Daemon {
             accept_tasks.push(log_to.spawn(accept_loop(l, Arc::clone(&shared), stop_rx.clone())));
         }
         let maintenance = sts.spawn_maintenance(config.cache.refresh_scan(), move |w| {
-            log_to.scope(|| warn!("{w}"));
+            log_to.scope(|| warn!(code = %w.code, "{w}"));
         });
         Ok(DaemonHandle {
             shared,

@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use mta_sts_core::ResultType;
 use mta_sts_core::discovery::{
-    CacheAction, CacheEntry, CachedPolicy, Discovery, Options, PolicyFailure, Rule, Step,
-    TxtProblem, unix_secs,
+    CacheAction, CacheEntry, CachedPolicy, Discovery, DiscoveryWarning, DiscoveryWarningCode,
+    Options, PolicyFailure, Rule, Step, TxtProblem, unix_secs,
 };
 use tokio::sync::OnceCell;
 
@@ -150,8 +150,8 @@ pub struct PolicyLookup {
     pub answer: Answer,
     /// A failure to report through TLS-RPT, if any.
     pub failure: Option<PolicyFailure>,
-    /// Messages for the administrator.
-    pub warnings: Vec<String>,
+    /// Messages for the administrator, each with its code.
+    pub warnings: Vec<DiscoveryWarning>,
     /// Why the TXT lookup gave nothing usable, if it did.
     pub txt_problem: Option<TxtProblem>,
 }
@@ -220,6 +220,11 @@ impl std::fmt::Debug for MtaSts {
             .field("metrics", &self.metrics.snapshot())
             .finish_non_exhaustive()
     }
+}
+
+/// A failed store write or removal as a warning of the lookup.
+fn store_warning(e: &StoreError) -> DiscoveryWarning {
+    DiscoveryWarning::new(DiscoveryWarningCode::StoreFailed, Chain(e).to_string())
 }
 
 /// Normalise a Policy Domain: lower case, one trailing dot removed
@@ -412,7 +417,10 @@ impl MtaSts {
                 policy: None,
                 answer: Answer::Discovered(Rule::D9TempFailNoPolicy),
                 failure: None,
-                warnings: vec![format!("{domain}: discovery stopped unexpectedly")],
+                warnings: vec![DiscoveryWarning::new(
+                    DiscoveryWarningCode::DiscoveryAborted,
+                    format!("{domain}: discovery stopped unexpectedly"),
+                )],
                 txt_problem: None,
             };
         };
@@ -449,7 +457,7 @@ impl MtaSts {
                 entry.last_used = if refresh { last_used } else { t };
                 if let Err(e) = self.store_put(&entry).await {
                     inc(&self.metrics.store_errors);
-                    warnings.push(Chain(&e).to_string());
+                    warnings.push(store_warning(&e));
                 }
                 let slot = Arc::new(Slot::new(entry, if confirmed { t } else { 0 }));
                 if let Ok(mut slots) = self.slots.write() {
@@ -511,8 +519,9 @@ impl MtaSts {
 
     /// One maintenance pass at `now`: evict entries unused for
     /// [`Settings::evict_after`], refresh those due (STS-CACHE-04). Returns
-    /// (refreshed, evicted) and the warnings of failed refreshes.
-    pub async fn maintain(&self, now: SystemTime) -> (usize, usize, Vec<String>) {
+    /// (refreshed, evicted) and the warnings of failed refreshes and
+    /// store writes.
+    pub async fn maintain(&self, now: SystemTime) -> (usize, usize, Vec<DiscoveryWarning>) {
         let slots: Vec<(String, Arc<Slot>)> = match self.slots.read() {
             Ok(s) => s.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect(),
             Err(_) => return (0, 0, Vec::new()),
@@ -527,7 +536,7 @@ impl MtaSts {
                 }
                 if let Err(e) = self.store_remove(&domain).await {
                     inc(&self.metrics.store_errors);
-                    warnings.push(Chain(&e).to_string());
+                    warnings.push(store_warning(&e));
                 }
                 inc(&self.metrics.evictions);
                 evicted += 1;
@@ -545,7 +554,7 @@ impl MtaSts {
     pub fn spawn_maintenance(
         self: &Arc<Self>,
         period: Duration,
-        on_warning: impl Fn(String) + Send + Sync + 'static,
+        on_warning: impl Fn(DiscoveryWarning) + Send + Sync + 'static,
     ) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {

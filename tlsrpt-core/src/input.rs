@@ -162,8 +162,75 @@ pub struct Extracted<'a> {
     /// For an e-mail: its header fields and the report part's labels.
     pub mail: Option<MailInfo>,
     /// Deviations met on the way (mislabelled parts, missing header
-    /// fields), in plain words; empty for a well-formed input.
-    pub warnings: Vec<String>,
+    /// fields, charsets), each with its code; empty for a well-formed
+    /// input.
+    pub warnings: Vec<InputWarning>,
+}
+
+mta_sts_core::code_enum! {
+    /// What an [`InputWarning`] is about.
+    pub enum InputWarningCode {
+        /// A part typed other than `application/tlsrpt+json` or
+        /// `application/tlsrpt+gzip` was read as the report, or its content
+        /// did not match its type (gzip data typed as JSON or the reverse).
+        MislabelledPart => "mislabelled-part",
+        /// A multipart body has no closing boundary; it was read to the end.
+        UnclosedMultipart => "unclosed-multipart",
+        /// Characters outside the base64 alphabet were ignored.
+        Base64ForeignCharacters => "base64-foreign-characters",
+        /// A charset label the Encoding Standard does not know; read as
+        /// UTF-8.
+        CharsetUnknown => "charset-unknown",
+        /// Bytes not valid in the declared charset, replaced with U+FFFD.
+        CharsetMalformed => "charset-malformed",
+        /// The message has several report parts; only the first was read.
+        SeveralReportParts => "several-report-parts",
+        /// The report is in an attached `message/rfc822`.
+        AttachedMessage => "attached-message",
+        /// `TLS-Report-Domain` or `TLS-Report-Submitter` is missing
+        /// (RFC 8460 5.3).
+        MissingHeaderField => "missing-header-field",
+        /// The `multipart/report` has no `report-type` parameter.
+        ReportTypeMissing => "report-type-missing",
+        /// The `multipart/report` has a `report-type` other than `tlsrpt`.
+        ReportTypeNotTlsrpt => "report-type-not-tlsrpt",
+        /// `TLS-Report-Submitter` is not the domain of `contact-info`
+        /// (RFC 8460 5.3).
+        SubmitterMismatch => "submitter-mismatch",
+        /// `TLS-Report-Domain` is not a `policy-domain` of the report.
+        DomainMismatch => "domain-mismatch",
+    }
+}
+
+/// A deviation of a report input (not of the report's JSON, whose
+/// warnings are [`ReportWarning`]s): its code and what happened, in plain
+/// words. Displays as the message; compares equal to a `&str` holding the
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct InputWarning {
+    /// What kind of deviation.
+    pub code: InputWarningCode,
+    /// What happened, naming the part or header field.
+    pub message: String,
+}
+
+impl InputWarning {
+    /// A warning of `code` saying `message`.
+    pub fn new(code: InputWarningCode, message: String) -> Self {
+        Self { code, message }
+    }
+}
+
+impl std::fmt::Display for InputWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl PartialEq<&str> for InputWarning {
+    fn eq(&self, other: &&str) -> bool {
+        self.message == *other
+    }
 }
 
 impl Extracted<'_> {
@@ -426,8 +493,11 @@ pub fn read_report<'a>(
         if let (Some(sub), Some(contact)) = (&info.tls_report_submitter, &report.contact_info)
             && crate::filename::check_submitter(contact, sub).is_err()
         {
-            notes.push(format!(
-                "TLS-Report-Submitter `{sub}` is not the domain of contact-info `{contact}` (RFC 8460 5.3)"
+            notes.push(InputWarning::new(
+                InputWarningCode::SubmitterMismatch,
+                format!(
+                    "TLS-Report-Submitter `{sub}` is not the domain of contact-info `{contact}` (RFC 8460 5.3)"
+                ),
             ));
         }
         if let Some(dom) = &info.tls_report_domain {
@@ -442,9 +512,12 @@ pub fn read_report<'a>(
                     .iter()
                     .any(|d| d.trim_end_matches('.').eq_ignore_ascii_case(want))
             {
-                notes.push(format!(
-                    "TLS-Report-Domain `{dom}` is not a policy-domain of the report ({})",
-                    domains.join(", ")
+                notes.push(InputWarning::new(
+                    InputWarningCode::DomainMismatch,
+                    format!(
+                        "TLS-Report-Domain `{dom}` is not a policy-domain of the report ({})",
+                        domains.join(", ")
+                    ),
                 ));
             }
         }

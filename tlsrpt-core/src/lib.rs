@@ -70,7 +70,10 @@ pub use alert::{Alert, Alerts, Readiness, enforce_readiness};
 pub use error::{RecordError, ReportError, ReportErrorKind, SelectError};
 pub use export::{CsvWriter, NdjsonWriter};
 pub use filename::{FilenameError, ReportFilename};
-pub use input::{Extracted, InputError, InputKind, Limits, ReadOptions, ReportInput};
+pub use input::{
+    Extracted, InputError, InputKind, InputWarning, InputWarningCode, Limits, ReadOptions,
+    ReportInput,
+};
 pub use mail::MailInfo;
 pub use mta_sts_core::{ResultType, Strictness};
 pub use parse::{JsonPointer, Parsed, ReportWarning, WarningCode};

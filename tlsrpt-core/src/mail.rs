@@ -101,8 +101,8 @@ use encoding_rs::{Encoding, REPLACEMENT, UTF_8};
 
 use crate::filename::{MEDIA_TYPE_GZIP, MEDIA_TYPE_JSON, TLS_REPORT_DOMAIN, TLS_REPORT_SUBMITTER};
 use crate::input::{
-    Extracted, InputError, InputKind, Limits, decompress_gzip, describe_start, is_gzip,
-    is_header_line, looks_like_json,
+    Extracted, InputError, InputKind, InputWarning, InputWarningCode, Limits, decompress_gzip,
+    describe_start, is_gzip, is_header_line, looks_like_json,
 };
 
 /// Nesting limit for multiparts and attached messages.
@@ -421,16 +421,20 @@ enum CharsetProblem {
 
 impl CharsetProblem {
     /// The warning, for the text described by `what` (e.g. `Subject`).
-    fn describe(&self, what: &str) -> String {
+    fn describe(&self, what: &str) -> InputWarning {
         match self {
             Self::Unknown(label) => {
                 let shown: String = label.chars().take(40).collect();
                 let more = if shown.len() < label.len() { "..." } else { "" };
-                format!("{what}: unknown charset `{shown}{more}`; read as UTF-8")
+                InputWarning::new(
+                    InputWarningCode::CharsetUnknown,
+                    format!("{what}: unknown charset `{shown}{more}`; read as UTF-8"),
+                )
             }
-            Self::Malformed(name) => {
-                format!("{what}: bytes not valid in {name} replaced with U+FFFD")
-            }
+            Self::Malformed(name) => InputWarning::new(
+                InputWarningCode::CharsetMalformed,
+                format!("{what}: bytes not valid in {name} replaced with U+FFFD"),
+            ),
         }
     }
 }
@@ -475,7 +479,7 @@ fn text_to_utf8<'a>(
     content: Cow<'a, [u8]>,
     charset: Option<&str>,
     part: &str,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<InputWarning>,
 ) -> Cow<'a, [u8]> {
     let Some(label) = charset else {
         return content;
@@ -754,7 +758,7 @@ fn qp_decode(input: &[u8], limit: usize) -> Result<Vec<u8>, ()> {
 struct Message {
     subject: Option<String>,
     /// Charset problems of the subject, as warnings.
-    subject_notes: Vec<String>,
+    subject_notes: Vec<InputWarning>,
     domain: Option<String>,
     submitter: Option<String>,
     /// Part number of the `message/rfc822` part; `None` for the outer.
@@ -766,7 +770,7 @@ struct Leaf<'a> {
     media: String,
     filename: Option<String>,
     /// Charset problems of the file name, as warnings.
-    filename_notes: Vec<String>,
+    filename_notes: Vec<InputWarning>,
     /// The `charset` parameter of a `text/*` part.
     charset: Option<String>,
     encoding: String,
@@ -785,7 +789,7 @@ struct Walker<'a> {
     messages: Vec<Message>,
     leaves: Vec<Leaf<'a>>,
     seen: Vec<String>,
-    warnings: Vec<String>,
+    warnings: Vec<InputWarning>,
     count: usize,
 }
 
@@ -870,8 +874,9 @@ impl<'a> Walker<'a> {
                 )));
             }
             if !closed {
-                self.warnings.push(format!(
-                    "{where_}: {media} has no closing boundary; read to the end"
+                self.warnings.push(InputWarning::new(
+                    InputWarningCode::UnclosedMultipart,
+                    format!("{where_}: {media} has no closing boundary; read to the end"),
                 ));
             }
             let rt = if sub == "report" {
@@ -1021,8 +1026,11 @@ impl<'a> Walker<'a> {
             let declared_gzip = media.ends_with("gzip");
             let mut notes = Vec::new();
             let foreign = if ignored > 0 {
-                notes.push(format!(
-                    "part {p}: {ignored} characters outside the base64 alphabet ignored (RFC 2045 6.8)"
+                notes.push(InputWarning::new(
+                    InputWarningCode::Base64ForeignCharacters,
+                    format!(
+                        "part {p}: {ignored} characters outside the base64 alphabet ignored (RFC 2045 6.8)"
+                    ),
                 ));
                 format!("; its base64 had {ignored} characters outside the alphabet")
             } else {
@@ -1030,8 +1038,9 @@ impl<'a> Walker<'a> {
             };
             let (json, gzip): (Cow<'a, [u8]>, bool) = if is_gzip(&decoded) {
                 if rank == 0 && !declared_gzip {
-                    notes.push(format!(
-                        "part {p} is typed {media} but holds gzip data; decompressed"
+                    notes.push(InputWarning::new(
+                        InputWarningCode::MislabelledPart,
+                        format!("part {p} is typed {media} but holds gzip data; decompressed"),
                     ));
                 }
                 let inflated =
@@ -1054,8 +1063,11 @@ impl<'a> Walker<'a> {
                     )));
                 }
                 if declared_gzip && json_like {
-                    notes.push(format!(
-                        "part {p} is typed {media} but holds uncompressed JSON; read as is"
+                    notes.push(InputWarning::new(
+                        InputWarningCode::MislabelledPart,
+                        format!(
+                            "part {p} is typed {media} but holds uncompressed JSON; read as is"
+                        ),
                     ));
                 }
                 let text = text_to_utf8(decoded, leaf.charset.as_deref(), p, &mut notes);
@@ -1073,18 +1085,21 @@ impl<'a> Walker<'a> {
             }
             let m = &self.messages[leaf.message];
             let mut warnings = std::mem::take(&mut self.warnings);
-            warnings.extend(mislabel);
+            warnings
+                .extend(mislabel.map(|m| InputWarning::new(InputWarningCode::MislabelledPart, m)));
             warnings.extend(notes);
             warnings.extend(m.subject_notes.iter().cloned());
             warnings.extend(leaf.filename_notes.iter().cloned());
             if exact > 1 {
-                warnings.push(format!(
-                    "the message has {exact} report parts; only part {p} was read"
+                warnings.push(InputWarning::new(
+                    InputWarningCode::SeveralReportParts,
+                    format!("the message has {exact} report parts; only part {p} was read"),
                 ));
             }
             if let Some(at) = &m.attached_at {
-                warnings.push(format!(
-                    "the report is in an attached message (part {at}, message/rfc822)"
+                warnings.push(InputWarning::new(
+                    InputWarningCode::AttachedMessage,
+                    format!("the report is in an attached message (part {at}, message/rfc822)"),
                 ));
             }
             for (v, name) in [
@@ -1092,18 +1107,23 @@ impl<'a> Walker<'a> {
                 (&m.submitter, TLS_REPORT_SUBMITTER),
             ] {
                 if v.is_none() {
-                    warnings.push(format!(
-                        "the message has no {name} header field (RFC 8460 5.3)"
+                    warnings.push(InputWarning::new(
+                        InputWarningCode::MissingHeaderField,
+                        format!("the message has no {name} header field (RFC 8460 5.3)"),
                     ));
                 }
             }
             match leaf.report_type.as_deref() {
-                Some("") => warnings.push(
+                Some("") => warnings.push(InputWarning::new(
+                    InputWarningCode::ReportTypeMissing,
                     "the multipart/report around the report has no report-type parameter"
                         .to_owned(),
-                ),
-                Some(t) if !t.eq_ignore_ascii_case("tlsrpt") => warnings.push(format!(
-                    "the multipart/report around the report has report-type `{t}`, not `tlsrpt`"
+                )),
+                Some(t) if !t.eq_ignore_ascii_case("tlsrpt") => warnings.push(InputWarning::new(
+                    InputWarningCode::ReportTypeNotTlsrpt,
+                    format!(
+                        "the multipart/report around the report has report-type `{t}`, not `tlsrpt`"
+                    ),
                 )),
                 _ => {}
             }
@@ -1331,8 +1351,10 @@ mod tests {
                 vec![CharsetProblem::Malformed("UTF-8")]
             )
         );
+        let w = CharsetProblem::Unknown("x".repeat(50)).describe("Subject");
+        assert_eq!(w.code, InputWarningCode::CharsetUnknown);
         assert_eq!(
-            CharsetProblem::Unknown("x".repeat(50)).describe("Subject"),
+            w.message,
             format!(
                 "Subject: unknown charset `{}...`; read as UTF-8",
                 "x".repeat(40)

@@ -312,7 +312,11 @@ fn d8_d9_temporary_dns_failure_dec_09() {
     );
     assert_eq!(o.rule, Rule::D9TempFailNoPolicy);
     assert_eq!(o.cache, CacheAction::Keep, "no negative cache entry");
-    assert!(o.warnings[0].contains("timeout"));
+    assert!(o.warnings[0].message.contains("timeout"));
+    assert_eq!(
+        o.warnings[0].code,
+        DiscoveryWarningCode::TxtTemporaryFailure
+    );
 }
 
 #[test]

@@ -8,8 +8,8 @@ use std::io::Write;
 use proptest::prelude::*;
 use tlsrpt_core::filename::{FilenameError, ReportFilename, parse_subject};
 use tlsrpt_core::input::{
-    Extracted, InputError, InputKind, Limits, ReadOptions, decompress_gzip, detect, extract,
-    read_report,
+    Extracted, InputError, InputKind, InputWarningCode, Limits, ReadOptions, decompress_gzip,
+    detect, extract, read_report,
 };
 use tlsrpt_core::{MailInfo, Report, ReportWarning, Strictness};
 
@@ -127,8 +127,18 @@ fn rpt_deliv_20_mail_auth_rpt01_decodes_to_rpt01_json() {
     assert!(w.is_empty(), "{w:?}");
     // The example's header fields disagree with its report (RPT-DELIV-08).
     assert_eq!(e.warnings.len(), 2, "{:?}", e.warnings);
-    assert!(e.warnings[0].contains("TLS-Report-Submitter `mail.sender.example.com`"));
-    assert!(e.warnings[1].contains("TLS-Report-Domain `example.net`"));
+    assert!(
+        e.warnings[0]
+            .message
+            .contains("TLS-Report-Submitter `mail.sender.example.com`")
+    );
+    assert_eq!(e.warnings[0].code, InputWarningCode::SubmitterMismatch);
+    assert!(
+        e.warnings[1]
+            .message
+            .contains("TLS-Report-Domain `example.net`")
+    );
+    assert_eq!(e.warnings[1].code, InputWarningCode::DomainMismatch);
     let s = parse_subject(m.subject.as_deref().unwrap()).unwrap();
     assert_eq!(s.report_id, "735ff.e317+bf22029@example.net");
     assert!(s.rfc_form);
@@ -155,8 +165,10 @@ fn rpt_deliv_06_mail_auth_rpt02_application_tlsrpt_mislabel() {
         Some("mail.sender.example!example.com!1013662812!1013749130.json")
     );
     assert!(
-        e.warnings[0]
-            .contains("part 2 is typed application/tlsrpt, without the +json or +gzip suffix"),
+        e.warnings[0].code == InputWarningCode::MislabelledPart
+            && e.warnings[0]
+                .message
+                .contains("part 2 is typed application/tlsrpt, without the +json or +gzip suffix"),
         "{:?}",
         e.warnings
     );
@@ -685,8 +697,8 @@ fn rpt_deliv_06_non_multipart_message_body_is_the_report() {
     // Untyped (text/plain by default) but with TLS-Report-* header fields.
     let (e, _, _) = ok(&msg(TLS_HEADERS, JSON));
     assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
-    assert!(e.warnings[0].contains("part 1 is typed text/plain"));
-    assert!(e.warnings[0].contains("whole body"));
+    assert!(e.warnings[0].message.contains("part 1 is typed text/plain"));
+    assert!(e.warnings[0].message.contains("whole body"));
     // Without them, nothing says it is a report.
     let err = extract(&msg("Subject: hello", JSON), &Limits::default()).unwrap_err();
     assert_eq!(
@@ -744,7 +756,7 @@ fn rpt_deliv_06_mislabelled_parts_are_read_with_a_warning() {
         assert!(
             e.warnings
                 .iter()
-                .any(|w| w.starts_with(&format!("part 2 is typed {media}"))),
+                .any(|w| w.message.starts_with(&format!("part 2 is typed {media}"))),
             "{headers}: {:?}",
             e.warnings
         );
@@ -821,9 +833,21 @@ fn multipart_related_with_only_application_json_is_not_a_report() {
         &body,
     );
     let e = extract(&m, &Limits::default()).unwrap();
-    assert!(e.warnings[0].contains("because it is inside multipart/report; report-type=tlsrpt"));
-    assert!(e.warnings[1].contains("no TLS-Report-Domain header field"));
-    assert!(e.warnings[2].contains("no TLS-Report-Submitter header field"));
+    assert!(
+        e.warnings[0]
+            .message
+            .contains("because it is inside multipart/report; report-type=tlsrpt")
+    );
+    assert!(
+        e.warnings[1]
+            .message
+            .contains("no TLS-Report-Domain header field")
+    );
+    assert!(
+        e.warnings[2]
+            .message
+            .contains("no TLS-Report-Submitter header field")
+    );
     // A correctly typed part inside multipart/related is read.
     let m = msg(
         "Subject: x\r\nContent-Type: multipart/related; boundary=b",
