@@ -114,7 +114,7 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
-use tracing::{Dispatch, debug, info, warn};
+use tracing::{Dispatch, debug, error, info, warn};
 
 use crate::config::{Config, ConfigError, Limits};
 use crate::socketmap::{self, Frame, Key, MAX_NETSTRING, Reply, Request, ZoneSettings};
@@ -690,7 +690,15 @@ impl Daemon {
                     path: dir.clone(),
                     cause,
                 })?;
-                Arc::new(RedbStore::open(&path)?)
+                let opened = RedbStore::open_or_recover(&path)?;
+                if let Some(aside) = &opened.moved_aside {
+                    error!(
+                        path = %path.display(),
+                        moved_to = %aside.display(),
+                        "the policy cache file was unreadable; moved aside, starting with an empty cache"
+                    );
+                }
+                Arc::new(opened.store)
             }
             _ => Arc::new(MemoryStore::new()),
         };

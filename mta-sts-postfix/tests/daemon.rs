@@ -14,6 +14,7 @@ use mta_sts_postfix::config::Config;
 use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
 use mta_sts_postfix::socketmap::{self, Frame, MAX_NETSTRING};
 use policy_fetch::error::Chain;
+use policy_fetch::store::{RedbStore, Store};
 use test_support::{CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TestCa, Zones};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -886,4 +887,62 @@ async fn each_daemon_logs_to_the_subscriber_of_its_start() {
     // The second daemon only said where it listens.
     let theirs: Vec<_> = two.events().into_iter().map(|e| e.message).collect();
     assert_eq!(theirs, ["listening"]);
+}
+
+/// A cache file that redb cannot read: the daemon moves it aside, logs an
+/// error naming both paths, starts with an empty cache and answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_cache_file_is_moved_aside_and_the_daemon_starts() {
+    let env = Env::new().await;
+    let state = env.tmp.0.join("state");
+    let extra = format!("state_dir = \"{}\"\n", state.display());
+    // A real cache first, so the damage is to a genuine store file.
+    let d = start(env.config(&extra), &Log::default()).await;
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    assert_eq!(c.ask("postfix", "good.loc").await, GOOD);
+    drop(c);
+    d.shutdown().await;
+    let file = state.join("policies.redb");
+    let good = std::fs::read(&file).unwrap();
+
+    for (damage, bytes) in [
+        // Truncated: redb panics on this one; the panic is caught.
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("garbage", b"not a redb file at all".to_vec()),
+    ] {
+        std::fs::write(&file, &bytes).unwrap();
+        let log = Log::default();
+        let d = start(env.config(&extra), &log).await;
+        let errors = log.find(
+            Level::ERROR,
+            "the policy cache file was unreadable; moved aside, starting with an empty cache",
+        );
+        assert_eq!(errors.len(), 1, "{damage}: {:#?}", log.events());
+        let moved = errors[0].field("moved_to").unwrap().to_owned();
+        assert!(
+            moved.starts_with(&format!("{}.corrupt-", file.display())),
+            "{damage}: {moved}"
+        );
+        assert_eq!(
+            std::fs::read(&moved).unwrap(),
+            bytes,
+            "{damage}: kept as it was"
+        );
+        assert_eq!(d.service().len(), 0, "{damage}: empty cache");
+        let mut c = Client::tcp(d.local_addrs()[0]).await;
+        assert_eq!(c.ask("postfix", "good.loc").await, GOOD, "{damage}");
+        drop(c);
+        d.shutdown().await;
+        std::fs::remove_file(&moved).unwrap();
+        // The rebuilt cache is a good store again.
+        assert!(
+            RedbStore::open(&file)
+                .unwrap()
+                .load_all()
+                .unwrap()
+                .entries
+                .len()
+                == 1
+        );
+    }
 }

@@ -122,6 +122,78 @@ impl RedbStore {
     }
 }
 
+/// What [`RedbStore::open_or_recover`] opened.
+#[cfg(feature = "redb")]
+#[derive(Debug)]
+pub struct Opened {
+    /// The store, usable.
+    pub store: RedbStore,
+    /// Where an unreadable store file was moved before a new one was
+    /// created (`None` when the file was fine or did not exist).
+    pub moved_aside: Option<std::path::PathBuf>,
+}
+
+#[cfg(feature = "redb")]
+impl RedbStore {
+    /// Open the store at `path`; when the file exists but cannot be read
+    /// as a store (truncated, bit-flipped, not a redb file), move it aside
+    /// to `<path>.corrupt-<unix seconds>` and create a new, empty store —
+    /// the store is a cache, so starting empty is safe, and refusing to
+    /// start would take MTA-STS away from every domain. Errors that are not
+    /// about the file's content (permissions, the file locked by another
+    /// process) are returned as they are.
+    ///
+    /// redb panics on some truncated files; that panic is caught here and
+    /// treated as an unreadable file.
+    pub fn open_or_recover(path: &Path) -> Result<Opened, StoreError> {
+        let attempt = |p: &Path| -> Result<Result<Self, StoreError>, ()> {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let store = Self::open(p)?;
+                // Every entry must be readable too.
+                store.load_all().map(|_| store)
+            }))
+            .map_err(|_| ())
+        };
+        match attempt(path) {
+            Ok(Ok(store)) => {
+                return Ok(Opened {
+                    store,
+                    moved_aside: None,
+                });
+            }
+            Ok(Err(e)) if !unreadable_content(&e) => return Err(e),
+            Ok(Err(_)) | Err(()) => {}
+        }
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(".corrupt-{secs}"));
+        let aside = std::path::PathBuf::from(aside);
+        std::fs::rename(path, &aside)
+            .map_err(|e| StoreError::new(StoreOp::Open, path.display().to_string(), e))?;
+        let store = Self::open(path)?;
+        Ok(Opened {
+            store,
+            moved_aside: Some(aside),
+        })
+    }
+}
+
+/// Whether a store error says the file's content is unreadable (as
+/// opposed to permissions, locks or a missing directory).
+#[cfg(feature = "redb")]
+fn unreadable_content(e: &StoreError) -> bool {
+    match e.source.downcast_ref::<redb::Error>() {
+        Some(redb::Error::Corrupted(_)) => true,
+        Some(redb::Error::Io(io)) => io.kind() == std::io::ErrorKind::InvalidData,
+        Some(_) => false,
+        // Entries that do not decode are skipped by `load_all`, not errors;
+        // any other error of the backend is not about the content.
+        None => false,
+    }
+}
+
 #[cfg(feature = "redb")]
 impl Store for RedbStore {
     fn load_all(&self) -> Result<Loaded, StoreError> {

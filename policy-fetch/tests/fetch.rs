@@ -628,3 +628,34 @@ async fn extra_trust_anchors_are_added_to_the_system_roots() {
     assert_eq!(only.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `open_or_recover`: a good store is opened as it is; an unreadable one
+/// (truncated, which makes redb panic, or not a store at all) is moved
+/// aside byte for byte and replaced by an empty store.
+#[test]
+fn unreadable_store_file_is_moved_aside() {
+    let dir = std::env::temp_dir().join(format!("mtasts-recover-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policies.redb");
+    drop(RedbStore::open(&path).unwrap());
+    let good = std::fs::read(&path).unwrap();
+    let opened = RedbStore::open_or_recover(&path).unwrap();
+    assert_eq!(opened.moved_aside, None);
+    drop(opened);
+    for bytes in [good[..good.len() / 2].to_vec(), b"garbage".to_vec()] {
+        std::fs::write(&path, &bytes).unwrap();
+        let opened = RedbStore::open_or_recover(&path).unwrap();
+        let aside = opened.moved_aside.clone().expect("moved aside");
+        assert!(
+            aside
+                .to_string_lossy()
+                .starts_with(&format!("{}.corrupt-", path.display())),
+            "{aside:?}"
+        );
+        assert_eq!(std::fs::read(&aside).unwrap(), bytes);
+        assert!(opened.store.load_all().unwrap().entries.is_empty());
+        drop(opened);
+        std::fs::remove_file(&aside).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
