@@ -20,14 +20,19 @@
 //!   `not-attempted` and no policy is applied, as senders would do; a valid
 //!   policy served anyway is reported as a warning (a half-finished
 //!   deployment), a failing fetch is not reported.
-//! - Severity `error` means senders would fail or skip the policy:
-//!   no usable TXT record, a policy that cannot be fetched or parsed, an MX
+//! - Severity `error` means senders would fail or skip a published
+//!   policy: an invalid, duplicated or unanswered TXT record, a policy
+//!   that cannot be fetched or parsed, an MX
 //!   host not covered by the policy, an MX host without STARTTLS or with a
 //!   bad certificate while the mode is `enforce` or `testing` (without an
 //!   applied policy, or in mode `none`, these are warnings), a failed MX
 //!   lookup, or no MX host reachable at all. An MX host that cannot be
 //!   reached is a warning (outbound port 25 is often blocked where the
 //!   check runs). A missing or broken `_smtp._tls` record is a warning.
+//!   A domain without an `_mta-sts` record does not use MTA-STS: that is
+//!   a warning (`sts-record-absent`), not a failure.
+//! - Under `mode: none` no policy applies, so each MX host's `in_policy`
+//!   (and `pattern`) is `null`.
 //!   [`CheckReport::exit_failed`] is true when any finding is an error.
 //! - Without MX records the domain itself is the implicit MX (RFC 5321
 //!   5.1); a null MX (RFC 7505) is reported and not probed.
@@ -726,10 +731,10 @@ fn sts_record_report(
         TxtAnswer::NoRecord => {
             r.reason = Some("no TXT record".into());
             f.push(
-                Severity::Error,
+                Severity::Warning,
                 CheckCode::StsRecordAbsent,
                 format!(
-                    "no {} TXT record: senders never look for an MTA-STS policy",
+                    "no {} TXT record: MTA-STS is not deployed (senders never look for a policy)",
                     r.name
                 ),
                 publish,
@@ -768,10 +773,10 @@ fn sts_record_report(
                 Err(_) => {
                     r.reason = Some("no TXT record starts with v=STSv1".into());
                     f.push(
-                        Severity::Error,
+                        Severity::Warning,
                         CheckCode::StsRecordAbsent,
                         format!(
-                            "no TXT record at {} starts with v=STSv1: senders never look for an MTA-STS policy",
+                            "no TXT record at {} starts with v=STSv1: MTA-STS is not deployed (senders never look for a policy)",
                             r.name
                         ),
                         publish,
@@ -1029,6 +1034,8 @@ fn mx_reports(
     port: u16,
     f: &mut Findings,
 ) -> Vec<MxReport> {
+    // The policy MX hosts are judged against (none under `mode: none`).
+    let enforced = policy.filter(|p| p.mode() != Mode::None);
     if let Some(e) = &lookup.error {
         f.push(
             Severity::Error,
@@ -1076,8 +1083,9 @@ fn mx_reports(
             host: host.clone(),
             preference: mx.preference,
             implicit: lookup.implicit,
-            in_policy: policy.map(|p| p.matches_mx(&host)),
-            pattern: policy
+            // Under `mode: none` no policy applies: neither yes nor no.
+            in_policy: enforced.map(|p| p.matches_mx(&host)),
+            pattern: enforced
                 .and_then(|p| p.matching_pattern(&host))
                 .map(ToString::to_string),
             addresses: addresses.clone().unwrap_or_default(),

@@ -228,3 +228,62 @@ fn testing_mode_is_applied_and_reported() {
         Some("testing")
     );
 }
+
+#[test]
+fn no_sts_record_means_not_deployed_not_failed() {
+    let r = assess(
+        deployment(MxObservation::hosts(vec![host(
+            10,
+            "mail.example.com",
+            tls(CertStatus::Valid),
+        )]))
+        .with_sts_txt(TxtAnswer::NoRecord)
+        .with_policy(Err(FetchFailure {
+            result_type: ResultType::StsPolicyFetchError,
+            reason: "connection refused".into(),
+        })),
+    );
+    assert_eq!(codes(&r), [(Severity::Warning, "sts-record-absent")]);
+    assert!(
+        r.findings[0].message.contains("not deployed"),
+        "{}",
+        r.findings[0].message
+    );
+    assert!(r.passed && !r.exit_failed());
+    assert_eq!(r.applied, Applied::NoPolicy);
+    // An SPF record alone is no MTA-STS record either.
+    let r = assess(deployment(MxObservation::default()).with_sts_txt(txt("v=spf1 -all")));
+    assert!(
+        codes(&r).contains(&(Severity::Warning, "sts-record-absent")),
+        "{:?}",
+        codes(&r)
+    );
+}
+
+#[test]
+fn under_mode_none_no_mx_is_in_or_out_of_the_policy() {
+    let body = ENFORCE.replace("mode: enforce", "mode: none");
+    assert_ne!(body, ENFORCE);
+    let r = assess(
+        deployment(MxObservation::hosts(vec![
+            host(10, "mail.example.com", tls(CertStatus::Valid)),
+            host(20, "backup.example.org", tls(CertStatus::Valid)),
+        ]))
+        .with_policy(served(&body)),
+    );
+    assert_eq!(r.applied, Applied::None);
+    for m in &r.mx {
+        assert_eq!(
+            (m.in_policy, m.pattern.as_deref()),
+            (None, None),
+            "{}",
+            m.host
+        );
+    }
+    assert!(
+        !codes(&r).iter().any(|(_, c)| *c == "mx-not-in-policy"),
+        "{:?}",
+        codes(&r)
+    );
+    assert!(!r.exit_failed());
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mta_sts_check::check::{Applied, CheckReport, PolicyStatus, RecordStatus};
+use mta_sts_check::check::{Applied, CheckReport, PolicyStatus, RecordStatus, Severity};
 use mta_sts_check::smtp::CertStatus;
 use mta_sts_check::{CheckOptions, check_domain};
 use policy_fetch::Overrides;
@@ -607,7 +607,9 @@ async fn mode_none_makes_tls_problems_warnings() {
     assert_eq!(r.applied, Applied::None);
     assert!(!r.exit_failed(), "{:#?}", r.findings);
     assert_eq!(mx(r, "mx1.example.com").result, None);
-    assert_eq!(mx(r, "mx1.example.com").in_policy, Some(false));
+    // No policy applies under `mode: none`: neither in nor out of it.
+    assert_eq!(mx(r, "mx1.example.com").in_policy, None);
+    assert_eq!(mx(r, "mx1.example.com").pattern, None);
     assert_eq!(
         finding(r, "mx-starttls-not-supported").severity.as_str(),
         "warning"
@@ -693,7 +695,9 @@ async fn sts_record_absent_but_policy_served() {
         .a("mx1.example.com", LOCAL);
     let ran = setup.run().await;
     let r = &ran.report;
-    assert!(r.exit_failed());
+    // No record: the domain does not use MTA-STS; nothing fails.
+    assert!(!r.exit_failed());
+    assert_eq!(finding(r, "sts-record-absent").severity, Severity::Warning);
     assert_eq!(r.sts_record.status, RecordStatus::Absent);
     assert_eq!(r.sts_record.id, None);
     assert_eq!(r.policy.status, PolicyStatus::NotAttempted);
@@ -724,6 +728,7 @@ async fn sts_record_nxdomain_and_no_policy() {
     assert_eq!(r.sts_record.status, RecordStatus::Absent);
     assert_eq!(r.policy.status, PolicyStatus::NotAttempted);
     assert_eq!(codes(r), ["sts-record-absent"]);
+    assert!(!r.exit_failed());
     assert!(ran.https.requests().is_empty());
 }
 
