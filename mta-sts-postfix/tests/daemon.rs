@@ -364,6 +364,16 @@ async fn read_reply<R: AsyncRead + Unpin + ?Sized>(
     .expect("reply within the time limit")
 }
 
+/// A daemon started with `config` (added to the test configuration)
+/// answers every line of the reference file `file` as expected.
+async fn replay_with(config: &str, file: &str) {
+    let env = Env::new().await;
+    let d = start(env.config(config), &Log::default()).await;
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    replay(&mut c, file).await;
+    d.shutdown().await;
+}
+
 async fn replay(client: &mut Client, file: &str) {
     let lines = refdata(file);
     assert_eq!(lines.len(), 21);
@@ -441,28 +451,20 @@ async fn refdata_default_over_tcp_and_unix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refdata_nosni() {
-    let env = Env::new().await;
-    let d = start(
-        env.config("[default_zone]\nrequire_sni = false\n[zones.test]\nrequire_sni = false\n"),
-        &Log::default(),
+    replay_with(
+        "[default_zone]\nrequire_sni = false\n[zones.test]\nrequire_sni = false\n",
+        "refdata_nosni.tsv",
     )
     .await;
-    let mut c = Client::tcp(d.local_addrs()[0]).await;
-    replay(&mut c, "refdata_nosni.tsv").await;
-    d.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refdata_strict() {
-    let env = Env::new().await;
-    let d = start(
-        env.config("[default_zone]\nstrict_testing = true\n[zones.test]\nstrict_testing = true\n"),
-        &Log::default(),
+    replay_with(
+        "[default_zone]\nstrict_testing = true\n[zones.test]\nstrict_testing = true\n",
+        "refdata_strict.tsv",
     )
     .await;
-    let mut c = Client::tcp(d.local_addrs()[0]).await;
-    replay(&mut c, "refdata_strict.tsv").await;
-    d.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
