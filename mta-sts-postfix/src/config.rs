@@ -13,10 +13,14 @@
 //! # https_port = 443               # port of every policy fetch
 //!
 //! [limits]
-//! max_connections = 1024           # open connections, all listeners together
+//! max_connections = 1024           # open connections, per listener
 //! max_pipelined = 64               # unanswered requests per connection
 //! idle_timeout_secs = 300          # close a connection silent this long
+//! request_timeout_secs = 10        # a started request must be complete by then
+//! write_timeout_secs = 30          # an answer not taken by the client by then closes it
 //! lookup_timeout_secs = 90         # then answer from the cache or NOTFOUND
+//! max_lookups = 128                # discoveries (DNS + HTTPS) running at once
+//! max_waiting_lookups = 1024       # lookups queued for a discovery slot
 //! shutdown_timeout_secs = 10       # in-flight requests get this long
 //!
 //! [cache]
@@ -121,8 +125,10 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Open connections over all listeners (default 1024); further
-    /// connections wait in the listen backlog.
+    /// Open connections per listener (default 1024); further connections
+    /// wait in the listen backlog. Each listener has its own pool, so
+    /// clients of one (say TCP) cannot take the slots of another (the Unix
+    /// socket Postfix uses).
     pub max_connections: usize,
     /// Requests read ahead of their answers on one connection (default
     /// 64); Postfix itself sends one at a time.
@@ -130,11 +136,30 @@ pub struct Limits {
     /// A connection with no request for this long is closed (default 300;
     /// Postfix closes idle ones after 10 s itself).
     pub idle_timeout_secs: u64,
+    /// A request whose first byte arrived this long ago and that is still
+    /// incomplete closes the connection (default 10): a client trickling
+    /// a byte at a time cannot hold a slot.
+    pub request_timeout_secs: u64,
+    /// An answer the client has not taken (the socket buffer stays full)
+    /// for this long closes the connection (default 30): a client that
+    /// sends requests and never reads cannot hold a slot.
+    pub write_timeout_secs: u64,
     /// A lookup still running after this long is answered from the cache,
     /// or `NOTFOUND ` (default 90, below Postfix's 100 s socketmap
-    /// timeout); the lookup goes on in the background.
+    /// timeout); the lookup goes on in the background. A request still
+    /// queued for a discovery slot then (see `max_lookups`) gets `TEMP`.
     pub lookup_timeout_secs: u64,
-    /// On shutdown, in-flight requests get this long (default 10).
+    /// Discoveries (DNS and HTTPS for a domain not answered from memory)
+    /// running at once over all connections (default 128). This bounds
+    /// the sockets and memory lookups use, whatever clients send.
+    pub max_lookups: usize,
+    /// Lookups waiting for a discovery slot (default 1024). When the queue
+    /// is full, a domain with a valid cached policy is answered from the
+    /// cache and any other gets `TEMP` (Postfix defers the message and
+    /// retries); a cached domain is never starved.
+    pub max_waiting_lookups: usize,
+    /// On shutdown, in-flight requests get this long (default 10); what
+    /// is still unanswered then gets `TEMP`.
     pub shutdown_timeout_secs: u64,
 }
 
@@ -144,7 +169,11 @@ impl Default for Limits {
             max_connections: 1024,
             max_pipelined: 64,
             idle_timeout_secs: 300,
+            request_timeout_secs: 10,
+            write_timeout_secs: 30,
             lookup_timeout_secs: 90,
+            max_lookups: 128,
+            max_waiting_lookups: 1024,
             shutdown_timeout_secs: 10,
         }
     }
@@ -154,6 +183,16 @@ impl Limits {
     /// `idle_timeout_secs` as a duration.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// `request_timeout_secs` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// `write_timeout_secs` as a duration.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
     }
 
     /// `lookup_timeout_secs` as a duration.
@@ -279,7 +318,10 @@ impl Config {
             ("limits.max_connections", l.max_connections as u64),
             ("limits.max_pipelined", l.max_pipelined as u64),
             ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("limits.request_timeout_secs", l.request_timeout_secs),
+            ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.lookup_timeout_secs", l.lookup_timeout_secs),
+            ("limits.max_lookups", l.max_lookups as u64),
             ("cache.refresh_scan_secs", self.cache.refresh_scan_secs),
         ] {
             if v == 0 {
@@ -289,6 +331,8 @@ impl Config {
         let c = &self.cache;
         for (name, secs) in [
             ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("limits.request_timeout_secs", l.request_timeout_secs),
+            ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.lookup_timeout_secs", l.lookup_timeout_secs),
             ("limits.shutdown_timeout_secs", l.shutdown_timeout_secs),
             ("cache.txt_check_interval_secs", c.txt_check_interval_secs),
@@ -363,6 +407,8 @@ impl Config {
             txt_check_interval: Duration::from_secs(self.cache.txt_check_interval_secs),
             refresh_jitter: Duration::from_secs(self.cache.refresh_jitter_secs),
             evict_after: Duration::from_secs(self.cache.evict_after_days.saturating_mul(86_400)),
+            max_discoveries: self.limits.max_lookups,
+            max_waiting: self.limits.max_waiting_lookups,
         }
     }
 
@@ -406,7 +452,11 @@ https_port = 8443
 max_connections = 5
 max_pipelined = 2
 idle_timeout_secs = 7
+request_timeout_secs = 3
+write_timeout_secs = 4
 lookup_timeout_secs = 8
+max_lookups = 9
+max_waiting_lookups = 0
 shutdown_timeout_secs = 0
 [cache]
 txt_check_interval_secs = 1
@@ -443,6 +493,10 @@ tlsrpt = true
         assert_eq!(o.ca_file.as_deref(), Some(Path::new("ca.pem")));
         assert!(c.service_settings().strict);
         assert_eq!(c.limits.lookup_timeout(), Duration::from_secs(8));
+        assert_eq!(c.limits.request_timeout(), Duration::from_secs(3));
+        assert_eq!(c.limits.write_timeout(), Duration::from_secs(4));
+        assert_eq!(c.service_settings().max_discoveries, 9);
+        assert_eq!(c.service_settings().max_waiting, 0);
     }
 
     #[test]

@@ -19,21 +19,46 @@
 //! # Connections
 //!
 //! Every listener (TCP or Unix) accepts while fewer than
-//! `limits.max_connections` connections are open in total (others wait in
-//! the backlog). Each connection is one task reading netstring requests in
-//! sequence; up to `limits.max_pipelined` requests are looked up
-//! concurrently and answered in order. A connection with no request for
-//! `limits.idle_timeout_secs` is closed. A byte stream that is not a
+//! `limits.max_connections` of its own connections are open (others wait
+//! in the backlog; each listener has its own pool, so a flood on one
+//! cannot take the slots of another). Each connection is one task reading
+//! netstring requests in sequence; up to `limits.max_pipelined` requests
+//! are looked up concurrently and answered in order. A connection is
+//! closed when it sends no request for `limits.idle_timeout_secs`, when a
+//! request it started is not complete `limits.request_timeout_secs` after
+//! its first byte (trickling clients), or when an answer cannot be written
+//! for `limits.write_timeout_secs` (clients that do not read). A byte
+//! stream that is not a
 //! netstring (or one over 100000 bytes) is answered `PERM malformed
 //! request` and the connection is closed after the earlier answers;
 //! a well-framed payload that is not `NAME KEY` gets the same answer but
 //! the connection stays open.
 //!
-//! Lookups run in their own tasks: a client that disconnects does not
-//! cancel a discovery other clients may be waiting for. A lookup still
-//! running after `limits.lookup_timeout_secs` is answered from the cache
-//! (a still-valid policy) or `NOTFOUND `, as for a policy that cannot be
-//! fetched; it finishes in the background and fills the cache.
+//! # Lookups under load
+//!
+//! Discoveries (the DNS and HTTPS work for a domain not answered from
+//! memory) run in tasks of the policy service, at most
+//! `limits.max_lookups` at once over all connections, which bounds the
+//! sockets and memory they use whatever clients send (see
+//! [`policy_fetch::service`]). A client that disconnects does not cancel a
+//! discovery (other clients may be waiting for it; it fills the cache).
+//! Requests already read from a client that closed its side are still
+//! answered (it may have closed only its sending half), so they keep
+//! their place in the queue until their lookup deadline at most; the
+//! queue is bounded, and a connection that cannot take its answers is
+//! closed (`limits.write_timeout_secs`), dropping its requests. When every slot is taken, a domain with a valid cached
+//! policy is answered from the cache at once, other requests queue (at
+//! most `limits.max_waiting_lookups`; beyond that they are answered
+//! `TEMP busy`, so Postfix defers the message instead of sending it
+//! without MTA-STS). A request that waited for a slot without getting one
+//! records nothing for its domain, so a flood cannot put a domain into the
+//! 5-minute retry back-off.
+//!
+//! A lookup still running after `limits.lookup_timeout_secs` is answered
+//! from the cache (a still-valid policy) or `NOTFOUND `, as for a policy
+//! that cannot be fetched; it finishes in the background and fills the
+//! cache. A request still queued for a discovery slot at that time gets
+//! `TEMP busy, try again later`.
 //!
 //! # Reload and shutdown
 //!
@@ -41,14 +66,16 @@
 //! settings (`zones`, `default_zone`) and the per-request limits
 //! (`idle_timeout_secs`, `lookup_timeout_secs`, `shutdown_timeout_secs`;
 //! `max_pipelined` for new connections). Listeners, the state directory,
-//! the network overrides, `strict`, `[cache]` and `max_connections` are
+//! the network overrides, `strict`, `[cache]`, `max_connections`, `max_lookups` and `max_waiting_lookups` are
 //! fixed at start: a reload that changes them reports them in
 //! [`ReloadOutcome::restart_needed`] and leaves them as they were.
 //!
 //! [`DaemonHandle::shutdown`] stops accepting (closing the listeners and
-//! removing the Unix socket files), lets every connection finish the
-//! requests it has read within `limits.shutdown_timeout_secs`, then aborts
-//! what is left, stops the maintenance task and closes the store.
+//! removing the Unix socket files), reads the requests that have already
+//! arrived on each connection, answers them within
+//! `limits.shutdown_timeout_secs` (what is still unanswered then gets
+//! `TEMP shutting down`), closes the connections, stops the maintenance
+//! task and the running discoveries and closes the store.
 //!
 //! # Unix sockets
 //!
@@ -78,6 +105,9 @@
 //! | WARN  | `lookup still running at the deadline; answered from the cache` | `domain` |
 //! | WARN  | `lookup task failed` | `domain`, `error` |
 //! | WARN  | `accept failed` | `listener`, `error` |
+//! | WARN  | `busy: every lookup slot taken, answered TEMP` | `domain` |
+//! | INFO  | `request not complete in time; closing` | `listener` |
+//! | INFO  | `client does not read its answers; closing` | `listener` |
 //! | WARN  | `connections aborted at the shutdown deadline` | `listener`, `connections` |
 //! | DEBUG | `connection accepted` | `listener` |
 //! | DEBUG | `answered` (after a lookup; not for cache hits) | `domain`, `reply` |
@@ -110,7 +140,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
@@ -119,7 +149,7 @@ use tracing::{Dispatch, debug, error, info, warn};
 use crate::config::{Config, ConfigError, Limits};
 use crate::socketmap::{self, Frame, Key, MAX_NETSTRING, Reply, Request, ZoneSettings};
 use policy_fetch::error::{Chain, FetchError, StoreError};
-use policy_fetch::service::{MtaSts, PolicyLookup};
+use policy_fetch::service::{Answer, MtaSts, PolicyLookup};
 use policy_fetch::store::{MemoryStore, RedbStore, Store};
 
 /// The subscriber the daemon's tasks log to: the default one where
@@ -221,6 +251,17 @@ pub struct DaemonStats {
     pub malformed: u64,
     /// Lookups answered after `lookup_timeout_secs` without their result.
     pub lookup_timeouts: u64,
+    /// Requests answered `TEMP` because every lookup slot was taken and
+    /// the waiting queue was full.
+    pub busy: u64,
+    /// Connections closed because a request was not complete within
+    /// `request_timeout_secs`.
+    pub request_timeouts: u64,
+    /// Connections closed because an answer could not be written within
+    /// `write_timeout_secs`.
+    pub write_timeouts: u64,
+    /// Requests answered `TEMP` at the shutdown deadline.
+    pub shutdown_temp: u64,
 }
 
 #[derive(Debug, Default)]
@@ -230,6 +271,10 @@ struct Counters {
     requests: AtomicU64,
     malformed: AtomicU64,
     lookup_timeouts: AtomicU64,
+    busy: AtomicU64,
+    request_timeouts: AtomicU64,
+    write_timeouts: AtomicU64,
+    shutdown_temp: AtomicU64,
 }
 
 fn inc(c: &AtomicU64) {
@@ -258,46 +303,20 @@ impl Live {
     }
 }
 
-/// Spawned tasks that can all be aborted (lookups).
-#[derive(Debug, Default)]
-struct TaskSet {
-    inner: Mutex<(Vec<AbortHandle>, usize)>,
-}
+/// A spawned lookup that is aborted when dropped: the requests of a
+/// connection that goes away stop waiting (the discovery itself runs in
+/// the service's own task and goes on).
+struct Waiter(JoinHandle<PolicyLookup>);
 
-impl TaskSet {
-    fn spawn<F>(&self, log_to: &LogTo, f: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let h = log_to.spawn(f);
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (handles, reap_at) = &mut *g;
-        if handles.len() >= *reap_at {
-            handles.retain(|a| !a.is_finished());
-            *reap_at = (handles.len() * 2).max(64);
-        }
-        handles.push(h.abort_handle());
-        h
-    }
-
-    /// Abort every task and wait (briefly) until they are gone.
-    async fn abort_all(&self) {
-        let handles = {
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::take(&mut g.0)
-        };
-        for h in &handles {
-            h.abort();
-        }
-        for _ in 0..1000 {
-            if handles.iter().all(AbortHandle::is_finished) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
+
+/// After the shutdown deadline, how long connections get to write their
+/// last (`TEMP`) answers before they are cut.
+const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(1);
 
 /// `None` while running; the deadline for in-flight requests once
 /// shutting down.
@@ -306,9 +325,7 @@ type Stop = watch::Receiver<Option<Instant>>;
 struct Shared {
     sts: Arc<MtaSts>,
     live: RwLock<Arc<Live>>,
-    lookups: TaskSet,
     log_to: LogTo,
-    slots: Arc<Semaphore>,
     counters: Counters,
 }
 
@@ -348,9 +365,7 @@ impl Shared {
         let deadline = Instant::now() + live.limits.lookup_timeout();
         let sts = Arc::clone(&self.sts);
         let d = domain.clone();
-        let task = self
-            .lookups
-            .spawn(&self.log_to, async move { sts.lookup(&d).await });
+        let task = Waiter(self.log_to.spawn(async move { sts.lookup(&d).await }));
         Pending::Lookup {
             domain,
             zone,
@@ -359,9 +374,10 @@ impl Shared {
         }
     }
 
-    /// The reply for a pending answer.
-    async fn finish(&self, pending: Pending) -> Reply {
-        let (domain, zone, deadline, task) = match pending {
+    /// The reply for a pending answer; `TEMP` once the shutdown deadline
+    /// in `stop` has passed.
+    async fn finish(&self, pending: Pending, stop: &mut Stop) -> Reply {
+        let (domain, zone, deadline, mut task) = match pending {
             Pending::Ready(r) => return r,
             Pending::Lookup {
                 domain,
@@ -370,7 +386,20 @@ impl Shared {
                 task,
             } => (domain, zone, deadline, task),
         };
-        let reply = match tokio::time::timeout_at(deadline, task).await {
+        let waited = tokio::select! {
+            biased;
+            r = tokio::time::timeout_at(deadline, &mut task.0) => r,
+            () = shutdown_deadline(stop) => {
+                inc(&self.counters.shutdown_temp);
+                return Reply::Temp("shutting down".into());
+            }
+        };
+        let reply = match waited {
+            Ok(Ok(lookup)) if lookup.answer == Answer::Busy && lookup.policy.is_none() => {
+                inc(&self.counters.busy);
+                warn!(domain, "busy: every lookup slot taken, answered TEMP");
+                Reply::Temp("busy, try again later".into())
+            }
             Ok(Ok(lookup)) => {
                 report(&domain, &lookup);
                 socketmap::policy_reply(&domain, lookup.policy.as_ref().map(|p| &p.policy), &zone)
@@ -380,16 +409,23 @@ impl Shared {
                 Reply::Temp("internal error".into())
             }
             Err(_) => {
-                inc(&self.counters.lookup_timeouts);
-                warn!(
-                    domain,
-                    "lookup still running at the deadline; answered from the cache"
-                );
                 let cached = self
                     .sts
                     .cached_entry(&domain)
                     .and_then(|e| e.valid_policy(SystemTime::now()).cloned());
-                socketmap::policy_reply(&domain, cached.as_ref().map(|c| &c.policy), &zone)
+                if cached.is_none() && !self.sts.discovery_running(&domain) {
+                    // Still queued for a discovery slot: it never started.
+                    inc(&self.counters.busy);
+                    warn!(domain, "busy: every lookup slot taken, answered TEMP");
+                    Reply::Temp("busy, try again later".into())
+                } else {
+                    inc(&self.counters.lookup_timeouts);
+                    warn!(
+                        domain,
+                        "lookup still running at the deadline; answered from the cache"
+                    );
+                    socketmap::policy_reply(&domain, cached.as_ref().map(|c| &c.policy), &zone)
+                }
             }
         };
         debug!(domain, reply = %reply, "answered");
@@ -412,6 +448,23 @@ fn report(domain: &str, lookup: &PolicyLookup) {
     }
 }
 
+/// Resolves when the daemon is stopping.
+async fn stopping(stop: &mut Stop) {
+    let _ = stop.wait_for(Option::is_some).await;
+}
+
+/// Resolves when the daemon is stopping and its deadline has passed.
+async fn shutdown_deadline(stop: &mut Stop) {
+    let at = match stop.wait_for(Option::is_some).await {
+        Ok(v) => *v,
+        Err(_) => None,
+    };
+    // Without a deadline the daemon handle is gone: stop at once.
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
 fn malformed() -> Reply {
     Reply::Perm("malformed request".into())
 }
@@ -425,12 +478,12 @@ enum Pending {
         domain: String,
         zone: ZoneSettings,
         deadline: Instant,
-        task: JoinHandle<PolicyLookup>,
+        task: Waiter,
     },
 }
 
 /// Serve one connection until the client closes it, it idles out, it
-/// sends garbage, or the daemon stops.
+/// trickles, it stops reading, it sends garbage, or the daemon stops.
 async fn serve<S>(
     stream: S,
     listener: Arc<str>,
@@ -447,18 +500,31 @@ async fn serve<S>(
 
     let writer = {
         let shared = Arc::clone(&shared);
+        let listener = Arc::clone(&listener);
+        let mut stop = stop.clone();
         async move {
             let mut out = Vec::with_capacity(256);
             while let Some(p) = rx.recv().await {
-                let reply = shared.finish(p).await;
+                let reply = shared.finish(p, &mut stop).await;
                 out.clear();
                 socketmap::encode_into(&mut out, reply.to_string().as_bytes());
-                if wr.write_all(&out).await.is_err() {
-                    break;
+                let limit = shared.live().limits.write_timeout();
+                match tokio::time::timeout(limit, wr.write_all(&out)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        inc(&shared.counters.write_timeouts);
+                        info!(
+                            listener = &*listener,
+                            "client does not read its answers; closing"
+                        );
+                        break;
+                    }
                 }
             }
             drop(rx);
-            let _ = wr.shutdown().await;
+            let limit = shared.live().limits.write_timeout();
+            let _ = tokio::time::timeout(limit, wr.shutdown()).await;
         }
     };
 
@@ -468,39 +534,62 @@ async fn serve<S>(
         let shared = Arc::clone(&shared);
         async move {
             let mut buf: Vec<u8> = Vec::with_capacity(1024);
+            // When the first byte of the request now in `buf` arrived.
+            let mut started: Option<Instant> = None;
             loop {
-                loop {
-                    match socketmap::decode(&buf, MAX_NETSTRING) {
-                        Ok(Frame::Complete { payload, consumed }) => {
-                            let p = shared.dispatch(payload, &listener);
-                            buf.drain(..consumed);
-                            if tx.send(p).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Frame::Incomplete) => break,
-                        Err(e) => {
-                            inc(&shared.counters.malformed);
-                            warn!(
-                                listener = &*listener,
-                                error = %Chain(&e),
-                                closing = true,
-                                "malformed socketmap request"
-                            );
-                            let _ = tx.send(Pending::Ready(malformed())).await;
-                            return;
-                        }
-                    }
+                let before = buf.len();
+                if !decode_all(&shared, &listener, &mut buf, &tx).await {
+                    return;
+                }
+                if buf.is_empty() {
+                    started = None;
+                } else if buf.len() < before {
+                    // A new request began in the last read.
+                    started = Some(Instant::now());
                 }
                 buf.reserve(4096);
-                let idle = shared.live().limits.idle_timeout();
+                let limits = shared.live().limits;
+                let read_until = match started {
+                    Some(t) => t + limits.request_timeout(),
+                    None => Instant::now() + limits.idle_timeout(),
+                };
                 let read = tokio::select! {
-                    _ = stop.wait_for(Option::is_some) => return,
-                    r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+                    biased;
+                    () = stopping(&mut stop) => {
+                        // Take what has already arrived, without waiting,
+                        // so it is answered rather than dropped.
+                        let mut rounds = 0;
+                        while rounds < 64
+                            && matches!(
+                                tokio::time::timeout(Duration::ZERO, rd.read_buf(&mut buf)).await,
+                                Ok(Ok(n)) if n > 0
+                            )
+                        {
+                            rounds += 1;
+                            buf.reserve(4096);
+                        }
+                        let _ = decode_all(&shared, &listener, &mut buf, &tx).await;
+                        return;
+                    }
+                    // The writer stopped (the client does not read).
+                    () = tx.closed() => return,
+                    r = tokio::time::timeout_at(read_until, rd.read_buf(&mut buf)) => r,
                 };
                 match read {
-                    Ok(Ok(n)) if n > 0 => {}
-                    _ => return,
+                    Ok(Ok(n)) if n > 0 => {
+                        started.get_or_insert_with(Instant::now);
+                    }
+                    Ok(_) => return,
+                    Err(_) => {
+                        if started.is_some() {
+                            inc(&shared.counters.request_timeouts);
+                            info!(
+                                listener = &*listener,
+                                "request not complete in time; closing"
+                            );
+                        }
+                        return;
+                    }
                 }
             }
         }
@@ -511,6 +600,43 @@ async fn serve<S>(
         .counters
         .open_connections
         .fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Dispatch every complete request in `buf` (removing it) to the writer.
+/// `false` when the connection is to be closed (garbage, or the writer is
+/// gone).
+async fn decode_all(
+    shared: &Shared,
+    listener: &str,
+    buf: &mut Vec<u8>,
+    tx: &mpsc::Sender<Pending>,
+) -> bool {
+    let mut consumed_total = 0;
+    let keep_going = loop {
+        match socketmap::decode(&buf[consumed_total..], MAX_NETSTRING) {
+            Ok(Frame::Complete { payload, consumed }) => {
+                let p = shared.dispatch(payload, listener);
+                consumed_total += consumed;
+                if tx.send(p).await.is_err() {
+                    break false;
+                }
+            }
+            Ok(Frame::Incomplete) => break true,
+            Err(e) => {
+                inc(&shared.counters.malformed);
+                warn!(
+                    listener,
+                    error = %Chain(&e),
+                    closing = true,
+                    "malformed socketmap request"
+                );
+                let _ = tx.send(Pending::Ready(malformed())).await;
+                break false;
+            }
+        }
+    };
+    buf.drain(..consumed_total);
+    keep_going
 }
 
 /// A Unix socket file, removed when dropped.
@@ -569,15 +695,21 @@ fn bind_unix(path: &Path, mode: u32) -> Result<Listener, DaemonError> {
     Ok(Listener::Unix(l, file))
 }
 
-async fn accept_loop(listener: Listener, shared: Arc<Shared>, mut stop: Stop) {
+async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    mut stop: Stop,
+    max_connections: usize,
+) {
     let name: Arc<str> = listener.describe().into();
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
         let slot = tokio::select! {
             biased;
             _ = stop.wait_for(Option::is_some) => break,
-            s = Arc::clone(&shared.slots).acquire_owned() => match s {
+            s = Arc::clone(&slots).acquire_owned() => match s {
                 Ok(s) => s,
                 Err(_) => break,
             },
@@ -628,7 +760,9 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, mut stop: Stop) {
         }
     }
     drop(listener);
-    let deadline = (*stop.borrow()).unwrap_or_else(Instant::now);
+    // The writers answer `TEMP` at the deadline; give those answers a
+    // moment to go out before cutting what is left.
+    let deadline = (*stop.borrow()).unwrap_or_else(Instant::now) + SHUTDOWN_WRITE_GRACE;
     let drained = tokio::time::timeout_at(deadline, async {
         while conns.join_next().await.is_some() {}
     })
@@ -714,9 +848,7 @@ impl Daemon {
         let shared = Arc::new(Shared {
             sts: Arc::clone(&sts),
             live: RwLock::new(Arc::new(Live::from_config(&config))),
-            lookups: TaskSet::default(),
             log_to: log_to.clone(),
-            slots: Arc::new(Semaphore::new(config.limits.max_connections)),
             counters: Counters::default(),
         });
         let (stop_tx, stop_rx) = watch::channel(None);
@@ -727,7 +859,12 @@ impl Daemon {
             if let Listener::Unix(_, f) = &l {
                 unix_paths.push(f.0.clone());
             }
-            accept_tasks.push(log_to.spawn(accept_loop(l, Arc::clone(&shared), stop_rx.clone())));
+            accept_tasks.push(log_to.spawn(accept_loop(
+                l,
+                Arc::clone(&shared),
+                stop_rx.clone(),
+                config.limits.max_connections,
+            )));
         }
         let maintenance = sts.spawn_maintenance(config.cache.refresh_scan(), move |w| {
             log_to.scope(|| warn!(code = %w.code, "{w}"));
@@ -791,6 +928,10 @@ impl DaemonHandle {
             requests: g(&c.requests),
             malformed: g(&c.malformed),
             lookup_timeouts: g(&c.lookup_timeouts),
+            busy: g(&c.busy),
+            request_timeouts: g(&c.request_timeouts),
+            write_timeouts: g(&c.write_timeouts),
+            shutdown_temp: g(&c.shutdown_temp),
         }
     }
 
@@ -819,8 +960,18 @@ impl DaemonHandle {
             "limits.max_connections",
             running.limits.max_connections != new.limits.max_connections,
         );
+        differs(
+            "limits.max_lookups",
+            running.limits.max_lookups != new.limits.max_lookups,
+        );
+        differs(
+            "limits.max_waiting_lookups",
+            running.limits.max_waiting_lookups != new.limits.max_waiting_lookups,
+        );
         let mut limits = new.limits;
         limits.max_connections = running.limits.max_connections;
+        limits.max_lookups = running.limits.max_lookups;
+        limits.max_waiting_lookups = running.limits.max_waiting_lookups;
         running.zones = new.zones;
         running.default_zone = new.default_zone;
         running.limits = limits;
@@ -842,7 +993,7 @@ impl DaemonHandle {
             m.abort();
             let _ = m.await;
         }
-        self.shared.lookups.abort_all().await;
+        self.shared.sts.abort_discoveries();
     }
 }
 
@@ -855,17 +1006,6 @@ impl Drop for DaemonHandle {
         for t in &self.accept_tasks {
             t.abort();
         }
-        let handles = {
-            let mut g = self
-                .shared
-                .lookups
-                .inner
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            std::mem::take(&mut g.0)
-        };
-        for h in handles {
-            h.abort();
-        }
+        self.shared.sts.abort_discoveries();
     }
 }

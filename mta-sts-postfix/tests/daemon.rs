@@ -180,8 +180,12 @@ fn certs(ca: &TestCa) -> CertSet {
 
 impl Env {
     async fn new() -> Self {
+        Self::with_zones(zones("20180907T090909")).await
+    }
+
+    async fn with_zones(zones: Zones) -> Self {
         let ca = TestCa::new();
-        let dns = DnsServer::start(zones("20180907T090909")).await.unwrap();
+        let dns = DnsServer::start(zones).await.unwrap();
         let https = HttpsServer::start_with(certs(&ca), routes()).await.unwrap();
         let tmp = TempDir::new();
         let ca_file = tmp.0.join("ca.pem");
@@ -947,4 +951,258 @@ async fn corrupt_cache_file_is_moved_aside_and_the_daemon_starts() {
                 == 1
         );
     }
+}
+
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
+/// Wait until `f` holds, at most `limit`.
+async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+const BUSY: &str = "TEMP busy, try again later";
+
+/// The attack of issue 15 item 1: connect, pipeline 64 lookups of random
+/// names under a zone whose DNS server never answers, close; again and
+/// again. Lookups in flight, sockets and memory must stay bounded, a
+/// cached domain must still be answered at once, and a domain must not be
+/// pushed into the retry back-off by the load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_flood_against_a_silent_dns_zone_is_bounded() {
+    let env = Env::with_zones(zones("20180907T090909").timeout_below("flood.loc")).await;
+    let log = Log::default();
+    let d = start(
+        env.config(
+            "[limits]\nmax_lookups = 4\nmax_waiting_lookups = 16\nlookup_timeout_secs = 3\n\
+             [cache]\ntxt_check_interval_secs = 1\n",
+        ),
+        &log,
+    )
+    .await;
+    let addr = d.local_addrs()[0];
+    let mut c = Client::tcp(addr).await;
+    assert_eq!(c.ask("x", "good.loc").await, GOOD);
+    let fds_before = open_fds();
+
+    for round in 0..40 {
+        let mut flood = Client::tcp(addr).await;
+        let mut batch = Vec::new();
+        for i in 0..64 {
+            batch.extend(socketmap::encode(
+                format!("x r{round}-{i}.flood.loc").as_bytes(),
+            ));
+        }
+        flood.send_raw(&batch).await;
+        drop(flood);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = d.service().metrics();
+    assert!(m.peak_running <= 4, "{m:?}");
+    assert!(m.running <= 4, "{m:?}");
+    assert!(m.waiting <= 16, "{m:?}");
+    // The requests the closed connections left are answered (into the
+    // void) at their deadline and stop waiting.
+    assert!(
+        eventually(Duration::from_secs(6), || d.service().metrics().waiting == 0).await,
+        "{:?}",
+        d.service().metrics()
+    );
+    let fds = open_fds();
+    assert!(
+        fds < fds_before + 100,
+        "file descriptors grew from {fds_before} to {fds}"
+    );
+
+    // good.loc is cached but due for its TXT check: every discovery slot is
+    // taken, so it is answered from the cache at once.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let t = Instant::now();
+    assert_eq!(c.ask("x", "good.loc").await, GOOD);
+    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(d.service().metrics().busy >= 1);
+
+    // A full waiting queue: the overflow is answered TEMP at once, the
+    // queued requests TEMP at the lookup deadline (they never started).
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        batch.extend(socketmap::encode(format!("x q{i}.flood.loc").as_bytes()));
+    }
+    let busy_before = d.stats().busy;
+    let mut q = Client::tcp(addr).await;
+    q.send_raw(&batch).await;
+    let mut replies = Vec::new();
+    for _ in 0..30 {
+        replies.push(q.reply().await.expect("a reply"));
+    }
+    let busy = replies.iter().filter(|r| *r == BUSY).count();
+    let notfound = replies.iter().filter(|r| *r == NOTFOUND).count();
+    assert_eq!(busy + notfound, 30, "{replies:?}");
+    assert!(busy >= 14, "{replies:?}");
+    assert_eq!(d.stats().busy - busy_before, busy as u64);
+    assert!(!log.find(Level::WARN, "busy: every lookup slot taken, answered TEMP").is_empty());
+    drop(q);
+
+    // When the flood's discoveries have timed out, a domain first asked
+    // during the flood is looked up normally: no back-off was recorded.
+    let mut w = Client::tcp(addr).await;
+    assert!(matches!(w.ask("x", "wild.loc").await.as_str(), BUSY | NOTFOUND));
+    assert!(
+        eventually(Duration::from_secs(40), || d.service().metrics().running == 0).await,
+        "{:?}",
+        d.service().metrics()
+    );
+    assert!(
+        d.service()
+            .cached_entry("wild.loc")
+            .is_none_or(|e| e.last_failure.is_none())
+    );
+    assert_eq!(
+        w.ask("x", "wild.loc").await,
+        "OK secure match=.wild.loc:mail.wild.loc servername=hostname"
+    );
+    assert!(d.service().metrics().peak_running <= 4);
+    d.shutdown().await;
+}
+
+/// Issue 15 item 2: a client that trickles a request a byte at a time, or
+/// sends requests and never reads the answers, loses its slot; a
+/// legitimate client then gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_and_non_reading_clients_lose_their_slots() {
+    let env = Env::new().await;
+    let log = Log::default();
+    let sock = env.tmp.0.join("nr");
+    let d = start(
+        env.config(&format!(
+            "unix = [\"{}\"]\n[limits]\nmax_connections = 2\nrequest_timeout_secs = 1\nwrite_timeout_secs = 1\n",
+            sock.display()
+        )),
+        &log,
+    )
+    .await;
+    let addr = d.local_addrs()[0];
+    let mut warm = Client::tcp(addr).await;
+    assert_eq!(warm.ask("x", "good.loc").await, GOOD);
+    drop(warm);
+
+    // Two tricklers take both TCP slots: "20:" then a byte every 300 ms.
+    let mut tricklers = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        tricklers.push(tokio::spawn(async move {
+            let start = Instant::now();
+            if s.write_all(b"20:").await.is_err() {
+                return start.elapsed();
+            }
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if s.write_all(b"x").await.is_err() {
+                    break;
+                }
+                let mut b = [0u8; 64];
+                if let Ok(Ok(0)) =
+                    tokio::time::timeout(Duration::from_millis(1), s.read(&mut b)).await
+                {
+                    break;
+                }
+            }
+            start.elapsed()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A legitimate client waits for a slot, then is answered.
+    let t = Instant::now();
+    let mut legit = Client::tcp(addr).await;
+    assert_eq!(legit.ask("x", "good.loc").await, GOOD);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    for h in tricklers {
+        let held = h.await.unwrap();
+        assert!(held < Duration::from_secs(4), "trickler held its slot {held:?}");
+    }
+    assert_eq!(d.stats().request_timeouts, 2);
+    assert_eq!(
+        log.find(Level::INFO, "request not complete in time; closing").len(),
+        2
+    );
+
+    // A client on the Unix socket that sends requests and never reads:
+    // once the socket buffers are full, the answer cannot be written and
+    // the connection is closed after write_timeout_secs.
+    let s = UnixStream::connect(&sock).await.unwrap();
+    let (_rd, mut wr) = tokio::io::split(s);
+    let req = socketmap::encode(b"x good.loc");
+    let writer = tokio::spawn(async move {
+        let batch: Vec<u8> = req.iter().copied().cycle().take(req.len() * 1000).collect();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            match tokio::time::timeout(Duration::from_secs(5), wr.write_all(&batch)).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        start.elapsed()
+    });
+    assert!(
+        eventually(Duration::from_secs(10), || d.stats().write_timeouts == 1).await,
+        "{:?}",
+        d.stats()
+    );
+    assert_eq!(
+        log.find(Level::INFO, "client does not read its answers; closing").len(),
+        1
+    );
+    assert!(writer.await.unwrap() < Duration::from_secs(15));
+    assert!(
+        eventually(Duration::from_secs(2), || d.stats().open_connections == 1).await,
+        "{:?}",
+        d.stats()
+    );
+    d.shutdown().await;
+}
+
+/// Issue 15 item 6: requests pipelined ahead of a slow lookup are answered
+/// at shutdown, and the slow one gets `TEMP` at the deadline instead of
+/// the connection being cut with nothing answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_pipelined_requests_and_temp_for_the_unfinished() {
+    let env = Env::new().await;
+    let d = start(
+        env.config("[limits]\nshutdown_timeout_secs = 1\n"),
+        &Log::default(),
+    )
+    .await;
+    let addr = d.local_addrs()[0];
+    let mut c = Client::tcp(addr).await;
+    assert_eq!(c.ask("x", "good.loc").await, GOOD);
+    let mut batch = socketmap::encode(b"x stall.loc");
+    for _ in 0..20 {
+        batch.extend(socketmap::encode(b"x good.loc"));
+    }
+    c.send_raw(&batch).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stats = d.stats();
+    let t = Instant::now();
+    let (shut, replies) = tokio::join!(d.shutdown(), async {
+        let mut replies = Vec::new();
+        while let Some(r) = c.reply().await {
+            replies.push(r);
+        }
+        replies
+    });
+    let () = shut;
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert_eq!(replies.len(), 21, "{replies:?}");
+    assert_eq!(replies[0], "TEMP shutting down");
+    assert!(replies[1..].iter().all(|r| r == GOOD), "{replies:?}");
+    assert_eq!(stats.requests, 22);
 }

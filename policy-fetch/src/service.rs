@@ -11,6 +11,25 @@
 //! path: a hash-map read). Otherwise the `_mta-sts` TXT record is looked up
 //! (the resolver caches it for its TTL) and the decision table decides
 //! whether to fetch.
+//!
+//! # Bounds under load
+//!
+//! At most [`Settings::max_discoveries`] discoveries run at once (each
+//! holds at most a DNS query and one HTTPS connection, so this also bounds
+//! the sockets the service opens). A discovery runs in its own task: the
+//! lookups that wait for it can be cancelled (dropped) without cancelling
+//! it, and it finishes and fills the cache even when nobody waits any
+//! more. When every slot is taken:
+//!
+//! - a domain with a still-valid cached policy is answered at once from
+//!   the cache, without the TXT check ([`Answer::Busy`] with a policy):
+//!   cached domains are never starved by lookups of other domains;
+//! - other lookups queue for a slot (first come, first served), at most
+//!   [`Settings::max_waiting`] of them; beyond that a lookup returns at
+//!   once [`Answer::Busy`] without a policy (retry later).
+//!
+//! A lookup that never got a slot records nothing for its domain: load
+//! cannot put a domain into the retry back-off of RFC 8461 section 3.3.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -23,7 +42,8 @@ use mta_sts_core::discovery::{
     CacheAction, CacheEntry, CachedPolicy, Discovery, DiscoveryWarning, DiscoveryWarningCode,
     Options, PolicyFailure, Rule, Step, TxtProblem, unix_secs,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::AbortHandle;
 
 use crate::dns::Dns;
 use crate::error::{Chain, StoreError, StoreOp};
@@ -46,6 +66,12 @@ pub struct Settings {
     /// Entries not used for a delivery for this long are evicted (default
     /// 180 days, as mox does).
     pub evict_after: Duration,
+    /// Discoveries running at once, at most (default 128; at least 1).
+    /// Each holds at most one DNS query or one HTTPS connection at a time.
+    pub max_discoveries: usize,
+    /// Lookups waiting for a discovery slot, at most (default 1024);
+    /// further ones are answered [`Answer::Busy`] at once.
+    pub max_waiting: usize,
 }
 
 impl Default for Settings {
@@ -55,6 +81,8 @@ impl Default for Settings {
             txt_check_interval: Duration::from_secs(300),
             refresh_jitter: Duration::from_secs(3600),
             evict_after: Duration::from_secs(180 * 86_400),
+            max_discoveries: 128,
+            max_waiting: 1024,
         }
     }
 }
@@ -74,6 +102,10 @@ pub struct Metrics {
     refreshes: AtomicU64,
     evictions: AtomicU64,
     store_errors: AtomicU64,
+    busy: AtomicU64,
+    running: AtomicU64,
+    peak_running: AtomicU64,
+    waiting: AtomicU64,
 }
 
 /// A snapshot of [`Metrics`].
@@ -103,6 +135,14 @@ pub struct MetricsSnapshot {
     pub evictions: u64,
     /// Failed writes to the persistent store.
     pub store_errors: u64,
+    /// Lookups answered [`Answer::Busy`] (every discovery slot taken).
+    pub busy: u64,
+    /// Discoveries running now.
+    pub running: u64,
+    /// The most discoveries that ran at once.
+    pub peak_running: u64,
+    /// Lookups waiting for a discovery slot now.
+    pub waiting: u64,
 }
 
 fn inc(c: &AtomicU64) {
@@ -126,6 +166,10 @@ impl Metrics {
             refreshes: g(&self.refreshes),
             evictions: g(&self.evictions),
             store_errors: g(&self.store_errors),
+            busy: g(&self.busy),
+            running: g(&self.running),
+            peak_running: g(&self.peak_running),
+            waiting: g(&self.waiting),
         }
     }
 }
@@ -138,6 +182,11 @@ pub enum Answer {
     CacheHit,
     /// A discovery ran (or was joined); see the rule.
     Discovered(Rule),
+    /// Every discovery slot was taken ([`Settings::max_discoveries`]):
+    /// with a policy, the still-valid cached one, used without checking
+    /// the TXT record; without one, no answer now (the waiting queue was
+    /// full): retry later. Nothing was recorded for the domain.
+    Busy,
 }
 
 /// The result of [`MtaSts::lookup`].
@@ -179,26 +228,19 @@ impl Slot {
     }
 }
 
-type Inflight = Arc<OnceCell<PolicyLookup>>;
-
-struct InflightGuard<'a> {
-    map: &'a Mutex<HashMap<String, Inflight>>,
-    domain: &'a str,
-    cell: Inflight,
+/// A running discovery: its result once there, and its task.
+#[derive(Debug, Clone)]
+struct Inflight {
+    result: watch::Receiver<Option<PolicyLookup>>,
+    task: AbortHandle,
 }
 
-impl Drop for InflightGuard<'_> {
+/// Counts one waiting lookup while alive.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let mut map = match self.map.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if map
-            .get(self.domain)
-            .is_some_and(|c| Arc::ptr_eq(c, &self.cell))
-        {
-            map.remove(self.domain);
-        }
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -210,6 +252,7 @@ pub struct MtaSts {
     settings: Settings,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     inflight: Mutex<HashMap<String, Inflight>>,
+    discovery_slots: Arc<Semaphore>,
     metrics: Metrics,
 }
 
@@ -225,6 +268,60 @@ impl std::fmt::Debug for MtaSts {
 /// A failed store write or removal as a warning of the lookup.
 fn store_warning(e: &StoreError) -> DiscoveryWarning {
     DiscoveryWarning::new(DiscoveryWarningCode::StoreFailed, Chain(e).to_string())
+}
+
+/// A lookup answered from memory.
+fn hit(policy: Arc<CachedPolicy>) -> PolicyLookup {
+    PolicyLookup {
+        policy: Some(policy),
+        answer: Answer::CacheHit,
+        failure: None,
+        warnings: Vec::new(),
+        txt_problem: None,
+    }
+}
+
+/// A lookup that found every discovery slot taken.
+fn busy(policy: Option<Arc<CachedPolicy>>) -> PolicyLookup {
+    PolicyLookup {
+        policy,
+        answer: Answer::Busy,
+        failure: None,
+        warnings: Vec::new(),
+        txt_problem: None,
+    }
+}
+
+/// A lookup whose discovery stopped before it decided (aborted task).
+fn aborted(domain: &str) -> PolicyLookup {
+    PolicyLookup {
+        policy: None,
+        answer: Answer::Discovered(Rule::D9TempFailNoPolicy),
+        failure: None,
+        warnings: vec![DiscoveryWarning::new(
+            DiscoveryWarningCode::DiscoveryAborted,
+            format!("{domain}: discovery stopped unexpectedly"),
+        )],
+        txt_problem: None,
+    }
+}
+
+/// Counts one running discovery while alive (and keeps the peak).
+struct Running(Arc<MtaSts>);
+
+impl Running {
+    fn start(sts: Arc<MtaSts>) -> Self {
+        let m = &sts.metrics;
+        let now = m.running.fetch_add(1, Ordering::Relaxed) + 1;
+        m.peak_running.fetch_max(now, Ordering::Relaxed);
+        Self(sts)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.metrics.running.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Normalise a Policy Domain: lower case, one trailing dot removed
@@ -257,9 +354,10 @@ impl MtaSts {
                 dns,
                 http,
                 store,
-                settings,
                 slots: RwLock::new(slots),
                 inflight: Mutex::new(HashMap::new()),
+                discovery_slots: Arc::new(Semaphore::new(settings.max_discoveries.max(1))),
+                settings,
                 metrics: Metrics::default(),
             }),
             bad,
@@ -323,55 +421,140 @@ impl MtaSts {
     }
 
     /// The policy to apply for a delivery to `domain` (the Policy Domain).
-    pub async fn lookup(&self, domain: &str) -> PolicyLookup {
+    ///
+    /// Cancel-safe: dropping the returned future (for example under a
+    /// timeout) does not cancel the discovery it started or joined, which
+    /// goes on in its own task and fills the cache (see
+    /// [Bounds under load](crate::service#bounds-under-load)). Must run
+    /// inside a tokio runtime.
+    pub async fn lookup(self: &Arc<Self>, domain: &str) -> PolicyLookup {
         let domain = normalize_domain(domain);
-        let now = SystemTime::now();
-        if let Some(policy) = self.fresh(&domain, now) {
+        if let Some(policy) = self.fresh(&domain, SystemTime::now()) {
             inc(&self.metrics.hits);
-            return PolicyLookup {
-                policy: Some(policy),
-                answer: Answer::CacheHit,
-                failure: None,
-                warnings: Vec::new(),
-                txt_problem: None,
-            };
+            return hit(policy);
         }
         inc(&self.metrics.lookups);
-        let (cell, leader) = {
-            let mut inflight = match self.inflight.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
+        loop {
+            if let Some(running) = self.inflight_of(&domain) {
+                inc(&self.metrics.coalesced);
+                return self.join(running, &domain).await;
+            }
+            let permit = match Arc::clone(&self.discovery_slots).try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    if let Some(p) = self.valid_cached(&domain) {
+                        inc(&self.metrics.busy);
+                        return busy(Some(p));
+                    }
+                    let waiting = self.metrics.waiting.fetch_add(1, Ordering::Relaxed);
+                    let _waiting = Waiting(&self.metrics.waiting);
+                    if waiting >= self.settings.max_waiting as u64 {
+                        inc(&self.metrics.busy);
+                        return busy(None);
+                    }
+                    match Arc::clone(&self.discovery_slots).acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => {
+                            inc(&self.metrics.busy);
+                            return busy(None);
+                        }
+                    }
+                }
             };
-            match inflight.get(&domain) {
-                Some(c) => (Arc::clone(c), false),
-                None => {
-                    let c: Inflight = Arc::new(OnceCell::new());
-                    inflight.insert(domain.clone(), Arc::clone(&c));
-                    (c, true)
+            // While this lookup waited, another may have filled the cache.
+            if let Some(policy) = self.fresh(&domain, SystemTime::now()) {
+                return hit(policy);
+            }
+            if let Some(running) = self.start_discovery(&domain, permit) {
+                return self.join(running, &domain).await;
+            }
+        }
+    }
+
+    /// The running discovery of `domain`, if any.
+    fn inflight_of(&self, domain: &str) -> Option<Inflight> {
+        let map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(domain).cloned()
+    }
+
+    /// The cached policy of `domain` if it is valid now (no TXT check).
+    fn valid_cached(&self, domain: &str) -> Option<Arc<CachedPolicy>> {
+        let slots = self.slots.read().ok()?;
+        let slot = slots.get(domain)?;
+        let policy = slot.policy.as_ref()?;
+        let now = SystemTime::now();
+        if !policy.is_valid(now) {
+            return None;
+        }
+        slot.last_used.store(unix_secs(now), Ordering::Relaxed);
+        Some(Arc::clone(policy))
+    }
+
+    /// Start the discovery of `domain` in its own task, holding `permit`;
+    /// `None` when another lookup started one first (join that instead).
+    fn start_discovery(
+        self: &Arc<Self>,
+        domain: &str,
+        permit: OwnedSemaphorePermit,
+    ) -> Option<Inflight> {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(domain) {
+            return None;
+        }
+        let (tx, rx) = watch::channel(None);
+        let this = Arc::clone(self);
+        let d = domain.to_owned();
+        let task = tokio::spawn(async move {
+            let running = Running::start(Arc::clone(&this));
+            let result = this.discover(&d, false).await;
+            // Free the slot before publishing, so that a lookup that sees
+            // the result sees the slot free too.
+            drop(running);
+            drop(permit);
+            // Remove the entry before publishing, so that a lookup that
+            // sees the result never joins a finished discovery later.
+            {
+                let mut map = this.inflight.lock().unwrap_or_else(|p| p.into_inner());
+                if map.get(&d).is_some_and(|i| i.result.same_channel(&tx.subscribe())) {
+                    map.remove(&d);
                 }
             }
-        };
-        if !leader {
-            inc(&self.metrics.coalesced);
-        }
-        // Removes the in-flight entry when the leader finishes or is
-        // cancelled (dropped under a timeout), so a later lookup never
-        // joins a finished or abandoned discovery.
-        let _guard = leader.then(|| InflightGuard {
-            map: &self.inflight,
-            domain: &domain,
-            cell: Arc::clone(&cell),
+            let _ = tx.send(Some(result));
         });
-        let result = cell
-            .get_or_init(|| self.discover(&domain, false))
-            .await
-            .clone();
-        drop(_guard);
-        if let Some(slot) = self.slots.read().ok().and_then(|s| s.get(&domain).cloned()) {
+        let inflight = Inflight {
+            result: rx,
+            task: task.abort_handle(),
+        };
+        map.insert(domain.to_owned(), inflight.clone());
+        Some(inflight)
+    }
+
+    /// Wait for a running discovery's result.
+    async fn join(&self, mut running: Inflight, domain: &str) -> PolicyLookup {
+        let result = match running.result.wait_for(Option::is_some).await {
+            Ok(r) => r.clone(),
+            Err(_) => None,
+        };
+        if let Some(slot) = self.slots.read().ok().and_then(|s| s.get(domain).cloned()) {
             slot.last_used
                 .store(unix_secs(SystemTime::now()), Ordering::Relaxed);
         }
-        result
+        result.unwrap_or_else(|| aborted(domain))
+    }
+
+    /// Whether a discovery of `domain` is running now.
+    pub fn discovery_running(&self, domain: &str) -> bool {
+        self.inflight_of(&normalize_domain(domain)).is_some()
+    }
+
+    /// Abort every running discovery (at shutdown). Their lookups return
+    /// an answer without a policy and a
+    /// [`DiscoveryWarningCode::DiscoveryAborted`] warning.
+    pub fn abort_discoveries(&self) {
+        let map = std::mem::take(&mut *self.inflight.lock().unwrap_or_else(|p| p.into_inner()));
+        for i in map.values() {
+            i.task.abort();
+        }
     }
 
     /// Run one discovery (or a background refresh) and apply its cache
@@ -413,16 +596,7 @@ impl MtaSts {
             }
         };
         let Some(outcome) = outcome else {
-            return PolicyLookup {
-                policy: None,
-                answer: Answer::Discovered(Rule::D9TempFailNoPolicy),
-                failure: None,
-                warnings: vec![DiscoveryWarning::new(
-                    DiscoveryWarningCode::DiscoveryAborted,
-                    format!("{domain}: discovery stopped unexpectedly"),
-                )],
-                txt_problem: None,
-            };
+            return aborted(domain);
         };
         match outcome.rule {
             Rule::D2FetchedReplaced | Rule::D4FetchedNew | Rule::D11RefreshOk => {

@@ -659,3 +659,99 @@ fn unreadable_store_file_is_moved_aside() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `max_discoveries` and `max_waiting` bound the work in flight: a cached
+/// domain is answered from the cache when every slot is taken, a queued
+/// lookup waits its turn, an overflowing one is `Busy` at once, and a
+/// cancelled waiter neither cancels the discovery nor records anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discoveries_in_flight_are_bounded_and_cached_domains_are_not_starved() {
+    let slow = Duration::from_millis(400);
+    let routes = Routes::new()
+        .route(
+            "mta-sts.example.test",
+            PATH,
+            Response::Trickle {
+                chunk: POLICY.as_bytes().to_vec(),
+                interval: slow,
+                count: 1,
+            },
+        )
+        .route(
+            "mta-sts.other.test",
+            PATH,
+            Response::Trickle {
+                chunk: POLICY.as_bytes().to_vec(),
+                interval: slow,
+                count: 1,
+            },
+        )
+        .route("mta-sts.cached.test", PATH, Response::policy(POLICY));
+    let zones = zone(
+        zone(zone(Zones::new(), "example.test", "1"), "other.test", "1"),
+        "cached.test",
+        "1",
+    );
+    let w = World::new(
+        zones,
+        |ca| leaf_for(ca, &["example.test", "other.test", "cached.test"]),
+        routes,
+    )
+    .await;
+    let sts = w.service(
+        Arc::new(MemoryStore::new()),
+        Settings {
+            txt_check_interval: Duration::ZERO,
+            max_discoveries: 1,
+            max_waiting: 1,
+            ..Settings::default()
+        },
+    );
+    assert!(sts.lookup("cached.test").await.policy.is_some());
+
+    // A lookup dropped under a timeout does not cancel its discovery.
+    let s = Arc::clone(&sts);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), async move {
+            s.lookup("example.test").await
+        })
+        .await
+        .is_err()
+    );
+    assert_eq!(sts.metrics().running, 1);
+    assert!(sts.discovery_running("Example.Test."));
+
+    // The only slot is taken: the cached domain is answered from the
+    // cache at once, without a TXT query.
+    let txt = sts.metrics().txt_lookups;
+    let c = sts.lookup("cached.test").await;
+    assert_eq!(c.answer, Answer::Busy);
+    assert_eq!(c.policy.unwrap().id, "1");
+    assert_eq!(sts.metrics().txt_lookups, txt);
+
+    // One lookup may wait; the next is Busy without a policy.
+    let s = Arc::clone(&sts);
+    let queued = tokio::spawn(async move { s.lookup("other.test").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sts.metrics().waiting, 1);
+    let over = sts.lookup("third.test").await;
+    assert_eq!(over.answer, Answer::Busy);
+    assert!(over.policy.is_none());
+    assert!(sts.cached_entry("third.test").is_none(), "nothing recorded");
+
+    // The running discovery is joined; the queued lookup runs when the
+    // slot is free.
+    let first = sts.lookup("example.test").await;
+    assert_eq!(first.answer, Answer::Discovered(Rule::D4FetchedNew));
+    assert_eq!(
+        queued.await.unwrap().answer,
+        Answer::Discovered(Rule::D4FetchedNew)
+    );
+    let m = sts.metrics();
+    assert_eq!(
+        (m.peak_running, m.running, m.waiting, m.busy, m.coalesced),
+        (1, 0, 0, 2, 1)
+    );
+    assert!(!sts.discovery_running("example.test"));
+    assert_eq!(w.policy_requests(), 3);
+}

@@ -32,6 +32,7 @@ pub struct Zones {
     records: Vec<Record>,
     servfail: Vec<Name>,
     timeout: Vec<Name>,
+    timeout_below: Vec<Name>,
 }
 
 fn parse_name(name: &str) -> Name {
@@ -121,6 +122,13 @@ impl Zones {
         self.timeout.push(parse_name(name));
         self
     }
+
+    /// Every query for `name` or any name below it is silently dropped, like
+    /// [`Zones::timeout`] for a whole subtree (a zone whose servers never answer).
+    pub fn timeout_below(mut self, name: &str) -> Self {
+        self.timeout_below.push(parse_name(name));
+        self
+    }
 }
 
 /// One query received by a [`DnsServer`].
@@ -138,6 +146,7 @@ struct Handler {
     catalog: Catalog,
     servfail: HashSet<LowerName>,
     timeout: HashSet<LowerName>,
+    timeout_below: Vec<LowerName>,
     log: Arc<Mutex<Vec<DnsQuery>>>,
 }
 
@@ -161,7 +170,8 @@ impl RequestHandler for Handler {
         }
         let name = first.map(|q| q.name().clone());
         if let Some(name) = name {
-            if self.timeout.contains(&name) {
+            let below = self.timeout_below.iter().any(|z| z.zone_of(&name));
+            if below || self.timeout.contains(&name) {
                 // Send nothing; report a SERVFAIL header to the server's logging only.
                 let mut metadata = Metadata::response_from_request(&request.metadata);
                 metadata.response_code = ResponseCode::ServFail;
@@ -255,6 +265,7 @@ impl DnsServer {
             catalog,
             servfail: zones.servfail.iter().map(LowerName::new).collect(),
             timeout: zones.timeout.iter().map(LowerName::new).collect(),
+            timeout_below: zones.timeout_below.iter().map(LowerName::new).collect(),
             log: log.clone(),
         };
 
