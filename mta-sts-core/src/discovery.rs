@@ -304,6 +304,9 @@ crate::code_enum! {
         StoreFailed => "store-failed",
         /// The IO layer's discovery task ended without an outcome.
         DiscoveryAborted => "discovery-aborted",
+        /// The IO layer's cache reached its size limit and evicted the
+        /// entries used least recently.
+        CacheFull => "cache-full",
     }
 }
 

@@ -28,6 +28,8 @@
 //! refresh_scan_secs = 900          # how often refresh/eviction runs
 //! refresh_jitter_secs = 3600       # spread of the daily refreshes
 //! evict_after_days = 180           # drop entries unused this long
+//! max_entries = 100000             # cached domains at most (least recently used go)
+//! max_size_mib = 256               # approximate memory of the cached policies
 //!
 //! [default_zone]                   # socketmap names not listed below
 //! strict_testing = false
@@ -221,6 +223,12 @@ pub struct CacheConfig {
     /// Entries not used for a delivery for this many days are evicted
     /// (default 180).
     pub evict_after_days: u64,
+    /// Cached domains at most (default 100,000); beyond, the entries used
+    /// least recently are evicted down to 90 %.
+    pub max_entries: usize,
+    /// Approximate memory of the cached policies at most, in MiB (default
+    /// 256); beyond, as for `max_entries`.
+    pub max_size_mib: usize,
 }
 
 impl Default for CacheConfig {
@@ -230,6 +238,8 @@ impl Default for CacheConfig {
             refresh_scan_secs: 900,
             refresh_jitter_secs: 3600,
             evict_after_days: 180,
+            max_entries: 100_000,
+            max_size_mib: 256,
         }
     }
 }
@@ -322,6 +332,8 @@ impl Config {
             ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.lookup_timeout_secs", l.lookup_timeout_secs),
             ("limits.max_lookups", l.max_lookups as u64),
+            ("cache.max_entries", self.cache.max_entries as u64),
+            ("cache.max_size_mib", self.cache.max_size_mib as u64),
             ("cache.refresh_scan_secs", self.cache.refresh_scan_secs),
         ] {
             if v == 0 {
@@ -409,6 +421,8 @@ impl Config {
             evict_after: Duration::from_secs(self.cache.evict_after_days.saturating_mul(86_400)),
             max_discoveries: self.limits.max_lookups,
             max_waiting: self.limits.max_waiting_lookups,
+            max_entries: self.cache.max_entries,
+            max_bytes: self.cache.max_size_mib.saturating_mul(1 << 20),
         }
     }
 
@@ -463,6 +477,8 @@ txt_check_interval_secs = 1
 refresh_scan_secs = 2
 refresh_jitter_secs = 0
 evict_after_days = 4
+max_entries = 5
+max_size_mib = 2
 [default_zone]
 require_sni = false
 [zones.test]
@@ -497,6 +513,8 @@ tlsrpt = true
         assert_eq!(c.limits.write_timeout(), Duration::from_secs(4));
         assert_eq!(c.service_settings().max_discoveries, 9);
         assert_eq!(c.service_settings().max_waiting, 0);
+        assert_eq!(c.service_settings().max_entries, 5);
+        assert_eq!(c.service_settings().max_bytes, 2 << 20);
     }
 
     #[test]

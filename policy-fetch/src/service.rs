@@ -72,6 +72,14 @@ pub struct Settings {
     /// Lookups waiting for a discovery slot, at most (default 1024);
     /// further ones are answered [`Answer::Busy`] at once.
     pub max_waiting: usize,
+    /// Cached domains, at most (default 100,000). Beyond, the entries
+    /// used least recently are evicted (from memory and the store) down
+    /// to 90 %.
+    pub max_entries: usize,
+    /// Approximate memory of the cached policies, at most (default
+    /// 256 MiB; each entry counts its policy's text size plus a fixed
+    /// overhead). Beyond, as for `max_entries`.
+    pub max_bytes: usize,
 }
 
 impl Default for Settings {
@@ -83,6 +91,8 @@ impl Default for Settings {
             evict_after: Duration::from_secs(180 * 86_400),
             max_discoveries: 128,
             max_waiting: 1024,
+            max_entries: 100_000,
+            max_bytes: 256 << 20,
         }
     }
 }
@@ -207,8 +217,11 @@ pub struct PolicyLookup {
 
 #[derive(Debug)]
 struct Slot {
+    /// The entry without its policy (kept once, in `policy`).
     entry: CacheEntry,
     policy: Option<Arc<CachedPolicy>>,
+    /// Approximate memory of the entry (see [`Settings::max_bytes`]).
+    bytes: usize,
     /// Unix seconds of the last TXT lookup that confirmed the cached id.
     checked: AtomicU64,
     /// Unix seconds of the last use for a delivery.
@@ -216,17 +229,38 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(entry: CacheEntry, checked: u64) -> Self {
-        let policy = entry.policy.clone().map(Arc::new);
+    fn new(mut entry: CacheEntry, checked: u64) -> Self {
+        let policy = entry.policy.take().map(Arc::new);
         let last_used = AtomicU64::new(entry.last_used);
+        let bytes = SLOT_OVERHEAD
+            + entry.domain.len()
+            + policy.as_ref().map_or(0, |p| {
+                p.id.len() + p.policy.to_string().len() + 32 * p.policy.mx().len()
+            })
+            + entry
+                .last_failure
+                .as_ref()
+                .map_or(0, |f| f.id.len() + f.reason.len());
         Self {
             entry,
             policy,
+            bytes,
             checked: AtomicU64::new(checked),
             last_used,
         }
     }
+
+    /// The whole entry, with its policy and last use.
+    fn full_entry(&self) -> CacheEntry {
+        let mut e = self.entry.clone();
+        e.policy = self.policy.as_deref().cloned();
+        e.last_used = self.last_used.load(Ordering::Relaxed);
+        e
+    }
 }
+
+/// Fixed memory counted per cached entry (map slot, counters, allocations).
+const SLOT_OVERHEAD: usize = 256;
 
 /// A running discovery: its result once there, and its task.
 #[derive(Debug, Clone)]
@@ -348,20 +382,28 @@ impl MtaSts {
             .entries
             .into_iter()
             .map(|e| (e.domain.clone(), Arc::new(Slot::new(e, 0))))
-            .collect();
-        Ok((
-            Arc::new(Self {
-                dns,
-                http,
-                store,
-                slots: RwLock::new(slots),
-                inflight: Mutex::new(HashMap::new()),
-                discovery_slots: Arc::new(Semaphore::new(settings.max_discoveries.max(1))),
-                settings,
-                metrics: Metrics::default(),
-            }),
-            bad,
-        ))
+            .collect::<HashMap<_, _>>();
+        let this = Arc::new(Self {
+            dns,
+            http,
+            store,
+            slots: RwLock::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            discovery_slots: Arc::new(Semaphore::new(settings.max_discoveries.max(1))),
+            settings,
+            metrics: Metrics::default(),
+        });
+        // A store written with larger limits: keep what fits.
+        let mut slots = slots;
+        for d in this.trim(&mut slots, "") {
+            if this.store.remove(&d).is_err() {
+                inc(&this.metrics.store_errors);
+            }
+        }
+        if let Ok(mut s) = this.slots.write() {
+            *s = slots;
+        }
+        Ok((this, bad))
     }
 
     /// The counters.
@@ -379,7 +421,7 @@ impl MtaSts {
         let slots = self.slots.read().ok()?;
         slots
             .get(&normalize_domain(domain))
-            .map(|s| s.entry.clone())
+            .map(|s| s.full_entry())
     }
 
     /// Number of cached domains.
@@ -564,7 +606,7 @@ impl MtaSts {
         let (cached, last_used) = match self.slots.read().ok().and_then(|s| s.get(domain).cloned())
         {
             Some(slot) => (
-                Some(slot.entry.clone()),
+                Some(slot.full_entry()),
                 slot.last_used.load(Ordering::Relaxed),
             ),
             None => (None, 0),
@@ -634,8 +676,29 @@ impl MtaSts {
                     warnings.push(store_warning(&e));
                 }
                 let slot = Arc::new(Slot::new(entry, if confirmed { t } else { 0 }));
-                if let Ok(mut slots) = self.slots.write() {
-                    slots.insert(domain.to_owned(), slot);
+                let evicted = match self.slots.write() {
+                    Ok(mut slots) => {
+                        slots.insert(domain.to_owned(), slot);
+                        self.trim(&mut slots, domain)
+                    }
+                    Err(_) => Vec::new(),
+                };
+                if !evicted.is_empty() {
+                    warnings.push(DiscoveryWarning::new(
+                        DiscoveryWarningCode::CacheFull,
+                        format!(
+                            "cache full ({} entries or {} bytes at most): evicted the {} used least recently",
+                            self.settings.max_entries,
+                            self.settings.max_bytes,
+                            evicted.len()
+                        ),
+                    ));
+                    for d in evicted {
+                        if let Err(e) = self.store_remove(&d).await {
+                            inc(&self.metrics.store_errors);
+                            warnings.push(store_warning(&e));
+                        }
+                    }
                 }
             }
             CacheAction::Keep => {
@@ -653,6 +716,35 @@ impl MtaSts {
             warnings,
             txt_problem: outcome.txt_problem,
         }
+    }
+
+    /// Evict the entries used least recently (never `keep`) until the
+    /// cache is within 90 % of its limits, if it is over one of them.
+    /// Returns the evicted domains.
+    fn trim(&self, slots: &mut HashMap<String, Arc<Slot>>, keep: &str) -> Vec<String> {
+        let (max_n, max_b) = (self.settings.max_entries, self.settings.max_bytes);
+        let mut bytes: usize = slots.values().map(|s| s.bytes).sum();
+        if slots.len() <= max_n && bytes <= max_b {
+            return Vec::new();
+        }
+        let (goal_n, goal_b) = (max_n - max_n / 10, max_b - max_b / 10);
+        let mut by_age: Vec<(u64, String, usize)> = slots
+            .iter()
+            .filter(|(d, _)| d.as_str() != keep)
+            .map(|(d, s)| (s.last_used.load(Ordering::Relaxed), d.clone(), s.bytes))
+            .collect();
+        by_age.sort_unstable();
+        let mut evicted = Vec::new();
+        for (_, d, b) in by_age {
+            if slots.len() <= goal_n && bytes <= goal_b {
+                break;
+            }
+            slots.remove(&d);
+            bytes = bytes.saturating_sub(b);
+            inc(&self.metrics.evictions);
+            evicted.push(d);
+        }
+        evicted
     }
 
     /// Write `entry` to the store on the blocking pool (a commit may fsync).
@@ -702,8 +794,7 @@ impl MtaSts {
         };
         let (mut refreshed, mut evicted, mut warnings) = (0, 0, Vec::new());
         for (domain, slot) in slots {
-            let mut entry = slot.entry.clone();
-            entry.last_used = slot.last_used.load(Ordering::Relaxed);
+            let entry = slot.full_entry();
             if entry.should_evict(now, self.settings.evict_after) {
                 if let Ok(mut s) = self.slots.write() {
                     s.remove(&domain);

@@ -95,10 +95,18 @@ impl Store for MemoryStore {
 const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mta_sts_policies_v1");
 
 /// The embedded on-disk store (one redb file).
+///
+/// After a failed write (a full disk, an I/O error), redb refuses every
+/// later operation until the database is closed and opened again; this
+/// store does that by itself at the next operation, so a disk that had no
+/// room only loses the writes made while it was full (each reported as an
+/// error) instead of disabling the store until a restart.
 #[cfg(feature = "redb")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
 pub struct RedbStore {
-    db: Database,
+    path: std::path::PathBuf,
+    /// `None` after a failed re-open; the next operation tries again.
+    db: std::sync::RwLock<Option<Database>>,
 }
 
 #[cfg(feature = "redb")]
@@ -112,14 +120,71 @@ impl std::fmt::Debug for RedbStore {
 impl RedbStore {
     /// Open (or create) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            path: path.to_owned(),
+            db: std::sync::RwLock::new(Some(Self::open_db(path)?)),
+        })
+    }
+
+    fn open_db(path: &Path) -> Result<Database, StoreError> {
         let shown = path.display().to_string();
         let err = |e: redb::Error| StoreError::new(StoreOp::Open, shown.as_str(), e);
         let db = Database::create(path).map_err(|e| err(e.into()))?;
         let tx = db.begin_write().map_err(|e| err(e.into()))?;
         tx.open_table(TABLE).map_err(|e| err(e.into()))?;
         tx.commit().map_err(|e| err(e.into()))?;
-        Ok(Self { db })
+        Ok(db)
     }
+
+    /// Run `f` on the database, re-opening it first when it is closed, and
+    /// once more after an error that redb only clears by re-opening.
+    fn with_db<T>(
+        &self,
+        op: StoreOp,
+        target: &str,
+        f: impl Fn(&Database) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let mut reopened = false;
+        loop {
+            let result = {
+                let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+                guard.as_ref().map(&f)
+            };
+            match result {
+                Some(Ok(v)) => return Ok(v),
+                Some(Err(e)) if reopened || !needs_reopen(&e) => {
+                    return Err(StoreError::new(op, target, e));
+                }
+                Some(Err(_)) | None => {
+                    if reopened {
+                        return Err(StoreError::new(
+                            op,
+                            target,
+                            "the store could not be re-opened",
+                        ));
+                    }
+                    reopened = true;
+                    self.reopen()?;
+                }
+            }
+        }
+    }
+
+    /// Close the database and open it again.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+        // redb locks the file: the old handle must be gone first.
+        *guard = None;
+        *guard = Some(Self::open_db(&self.path)?);
+        Ok(())
+    }
+}
+
+/// Whether redb wants the database closed and opened again before it
+/// does anything more (after a failed write).
+#[cfg(feature = "redb")]
+fn needs_reopen(e: &redb::Error) -> bool {
+    matches!(e, redb::Error::PreviousIo)
 }
 
 /// What [`RedbStore::open_or_recover`] opened.
@@ -197,47 +262,49 @@ fn unreadable_content(e: &StoreError) -> bool {
 #[cfg(feature = "redb")]
 impl Store for RedbStore {
     fn load_all(&self) -> Result<Loaded, StoreError> {
-        let err = |e: redb::Error| StoreError::new(StoreOp::Load, "", e);
-        let tx = self.db.begin_read().map_err(|e| err(e.into()))?;
-        let table = tx.open_table(TABLE).map_err(|e| err(e.into()))?;
-        let mut ok = Vec::new();
-        let mut bad = Vec::new();
-        for item in table.iter().map_err(|e| err(e.into()))? {
-            let (k, v) = item.map_err(|e| err(e.into()))?;
-            match serde_json::from_slice::<CacheEntry>(v.value()) {
-                Ok(e) => ok.push(e),
-                Err(e) => bad.push(SkippedEntry {
-                    domain: k.value().to_owned(),
-                    reason: e.to_string(),
-                }),
+        self.with_db(StoreOp::Load, "", |db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(TABLE)?;
+            let mut ok = Vec::new();
+            let mut bad = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                match serde_json::from_slice::<CacheEntry>(v.value()) {
+                    Ok(e) => ok.push(e),
+                    Err(e) => bad.push(SkippedEntry {
+                        domain: k.value().to_owned(),
+                        reason: e.to_string(),
+                    }),
+                }
             }
-        }
-        Ok(Loaded {
-            entries: ok,
-            skipped: bad,
+            Ok(Loaded {
+                entries: ok,
+                skipped: bad,
+            })
         })
     }
 
     fn put(&self, entry: &CacheEntry) -> Result<(), StoreError> {
-        let err = |e: redb::Error| StoreError::new(StoreOp::Put, entry.domain.as_str(), e);
         let json = serde_json::to_vec(entry)
             .map_err(|e| StoreError::new(StoreOp::Put, entry.domain.as_str(), e))?;
-        let tx = self.db.begin_write().map_err(|e| err(e.into()))?;
-        {
-            let mut t = tx.open_table(TABLE).map_err(|e| err(e.into()))?;
-            t.insert(entry.domain.as_str(), json.as_slice())
-                .map_err(|e| err(e.into()))?;
-        }
-        tx.commit().map_err(|e| err(e.into()))
+        self.with_db(StoreOp::Put, &entry.domain, |db| {
+            let tx = db.begin_write()?;
+            {
+                let mut t = tx.open_table(TABLE)?;
+                t.insert(entry.domain.as_str(), json.as_slice())?;
+            }
+            Ok(tx.commit()?)
+        })
     }
 
     fn remove(&self, domain: &str) -> Result<(), StoreError> {
-        let err = |e: redb::Error| StoreError::new(StoreOp::Remove, domain, e);
-        let tx = self.db.begin_write().map_err(|e| err(e.into()))?;
-        {
-            let mut t = tx.open_table(TABLE).map_err(|e| err(e.into()))?;
-            t.remove(domain).map_err(|e| err(e.into()))?;
-        }
-        tx.commit().map_err(|e| err(e.into()))
+        self.with_db(StoreOp::Remove, domain, |db| {
+            let tx = db.begin_write()?;
+            {
+                let mut t = tx.open_table(TABLE)?;
+                t.remove(domain)?;
+            }
+            Ok(tx.commit()?)
+        })
     }
 }

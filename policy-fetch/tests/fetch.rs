@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mta_sts_core::ResultType;
-use mta_sts_core::discovery::{Rule, TxtAnswer};
+use mta_sts_core::discovery::{DiscoveryWarningCode, Rule, TxtAnswer};
 use policy_fetch::service::Answer;
 use policy_fetch::store::{MemoryStore, RedbStore, Store};
 use policy_fetch::{Dns, FetchConfig, MtaSts, PolicyClient, Roots, Settings};
@@ -754,4 +754,82 @@ async fn discoveries_in_flight_are_bounded_and_cached_domains_are_not_starved() 
     );
     assert!(!sts.discovery_running("example.test"));
     assert_eq!(w.policy_requests(), 3);
+}
+
+/// `max_entries` bounds the cache: the entry used least recently is
+/// evicted from memory and from the store, with a `cache-full` warning;
+/// a restart with a smaller limit keeps what fits.
+#[tokio::test]
+async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
+    let names = ["a.test", "b.test", "c.test"];
+    let mut zones = Zones::new();
+    let mut routes = Routes::new();
+    for d in names {
+        zones = zone(zones, d, "1");
+        routes = routes.route(&format!("mta-sts.{d}"), PATH, Response::policy(POLICY));
+    }
+    let w = World::new(zones, |ca| leaf_for(ca, &names), routes).await;
+    let dir = temp_dir("bounded");
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.join("p.redb")).unwrap());
+    let settings = Settings {
+        max_entries: 2,
+        ..Settings::default()
+    };
+    let sts = w.service(Arc::clone(&store), settings.clone());
+    assert!(sts.lookup("a.test").await.warnings.is_empty());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(sts.lookup("b.test").await.warnings.is_empty());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // a.test is used again, so b.test is now the least recently used.
+    assert_eq!(sts.lookup("a.test").await.answer, Answer::CacheHit);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let c = sts.lookup("c.test").await;
+    assert!(c.policy.is_some());
+    // 3 > 2 entries: trimmed to 2 - 2/10 = 2, so one goes.
+    let full: Vec<_> = c
+        .warnings
+        .iter()
+        .filter(|w| w.code == DiscoveryWarningCode::CacheFull)
+        .collect();
+    assert_eq!(full.len(), 1, "{:?}", c.warnings);
+    assert!(full[0].to_string().contains("evicted the 1 used least recently"));
+    assert_eq!(sts.len(), 2);
+    assert!(sts.cached_entry("b.test").is_none());
+    assert!(sts.cached_entry("a.test").is_some());
+    let stored: Vec<String> = store
+        .load_all()
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.domain)
+        .collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(!stored.contains(&"b.test".to_owned()));
+    assert_eq!(sts.metrics().evictions, 1);
+    drop(sts);
+
+    // Restart with room for one: the most recently used stays.
+    let sts = w.service(
+        Arc::clone(&store),
+        Settings {
+            max_entries: 1,
+            ..settings
+        },
+    );
+    assert_eq!(sts.len(), 1);
+    assert!(sts.cached_entry("c.test").is_some());
+    assert_eq!(store.load_all().unwrap().entries.len(), 1);
+    drop(sts);
+
+    // `max_bytes` counts too: one byte holds nothing.
+    let sts = w.service(
+        Arc::clone(&store),
+        Settings {
+            max_bytes: 1,
+            ..Settings::default()
+        },
+    );
+    assert!(sts.is_empty());
+    assert!(store.load_all().unwrap().entries.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
