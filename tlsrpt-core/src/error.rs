@@ -68,6 +68,10 @@ pub enum ReportErrorKind {
     /// Nesting deeper than the limit.
     #[error("JSON nested deeper than {0} levels")]
     TooDeep(usize),
+    /// A list of strings (`policy-string`, `mx-host`) longer than the
+    /// limit ([`crate::parse::MAX_STRINGS`]).
+    #[error("more than {0} strings in one list")]
+    TooManyStrings(usize),
     /// Bytes after the report.
     #[error("unexpected data after the report")]
     TrailingData,

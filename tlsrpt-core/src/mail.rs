@@ -109,6 +109,20 @@ use crate::input::{
 const MAX_DEPTH: usize = 16;
 /// Limit on the number of MIME parts visited.
 const MAX_PARTS: usize = 1000;
+/// Longest unfolded value of a header field the reader keeps.
+pub const MAX_FIELD: usize = 64 * 1024;
+/// Most parameters read from one `Content-Type` or `Content-Disposition`.
+pub const MAX_PARAMS: usize = 64;
+/// The header fields the reader uses; the others are skipped without being
+/// stored, so a message with millions of header lines costs no memory.
+const KEPT_FIELDS: [&str; 6] = [
+    "Subject",
+    TLS_REPORT_DOMAIN,
+    TLS_REPORT_SUBMITTER,
+    "Content-Type",
+    "Content-Disposition",
+    "Content-Transfer-Encoding",
+];
 
 /// What the e-mail says about the report: header fields of the message
 /// that carries it and the labels of the report part.
@@ -143,7 +157,7 @@ pub fn extract<'a>(message: &'a [u8], limits: &Limits) -> Result<Extracted<'a>, 
             limit: limits.max_message,
         });
     }
-    let root = parse_entity(message);
+    let root = parse_entity(message, "the message")?;
     let mut w = Walker {
         messages: Vec::new(),
         leaves: Vec::new(),
@@ -159,6 +173,7 @@ pub fn extract<'a>(message: &'a [u8], limits: &Limits) -> Result<Extracted<'a>, 
 // Header fields
 
 struct Entity<'a> {
+    /// The first occurrence of each of [`KEPT_FIELDS`] present.
     fields: Vec<(String, String)>,
     body: &'a [u8],
 }
@@ -196,11 +211,16 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[start..end.max(start)]
 }
 
-/// Split an entity into its header fields (unfolded) and body. The header
-/// block ends at an empty line, or at the first line that is neither a
-/// field nor a continuation (lenient).
-fn parse_entity(b: &[u8]) -> Entity<'_> {
+/// Split an entity into its header fields (unfolded; only the first of
+/// each of [`KEPT_FIELDS`] is kept) and body. The header block ends at an
+/// empty line, or at the first line that is neither a field nor a
+/// continuation (lenient). A kept field longer than [`MAX_FIELD`] is an
+/// error naming `where_`.
+fn parse_entity<'a>(b: &'a [u8], where_: &str) -> Result<Entity<'a>, InputError> {
     let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
+    // Whether the field being read (and its continuation lines) is kept.
+    let mut keeping = false;
+    let mut in_field = false;
     let mut pos = 0;
     let body_start = loop {
         if pos >= b.len() {
@@ -215,42 +235,67 @@ fn parse_entity(b: &[u8]) -> Entity<'_> {
             break next;
         }
         if line[0] == b' ' || line[0] == b'\t' {
-            if let Some((_, v)) = fields.last_mut() {
+            if !in_field {
+                break pos;
+            }
+            if keeping && let Some((name, v)) = fields.last_mut() {
                 let t = trim(line);
                 if !t.is_empty() {
+                    if v.len() + 1 + t.len() > MAX_FIELD {
+                        return Err(too_long(name, where_));
+                    }
                     if !v.is_empty() {
                         v.push(b' ');
                     }
                     v.extend_from_slice(t);
                 }
-                pos = next;
-                continue;
             }
-            break pos;
+            pos = next;
+            continue;
         }
         if !is_header_line(line) {
             break pos;
         }
+        in_field = true;
         let colon = line.iter().position(|&c| c == b':').unwrap_or(0);
-        let name = String::from_utf8_lossy(trim(&line[..colon])).into_owned();
-        fields.push((name, trim(&line[colon + 1..]).to_vec()));
+        let name = trim(&line[..colon]);
+        let kept = KEPT_FIELDS
+            .iter()
+            .find(|k| k.as_bytes().eq_ignore_ascii_case(name));
+        keeping = kept.is_some_and(|k| !fields.iter().any(|(n, _)| n == k));
+        if let (true, Some(k)) = (keeping, kept) {
+            let value = trim(&line[colon + 1..]);
+            if value.len() > MAX_FIELD {
+                return Err(too_long(k, where_));
+            }
+            fields.push(((*k).to_owned(), value.to_vec()));
+        }
         pos = next;
     };
-    Entity {
+    Ok(Entity {
         fields: fields
             .into_iter()
             .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
             .collect(),
         body: &b[body_start.min(b.len())..],
-    }
+    })
+}
+
+fn too_long(field: &str, where_: &str) -> InputError {
+    InputError::Mail(format!(
+        "{where_}: the {field} header field is longer than {MAX_FIELD} bytes"
+    ))
 }
 
 /// A `Content-Type` or `Content-Disposition` value.
 struct Params {
     /// The value before the first `;`, trimmed, lower case.
     value: String,
-    /// Parameters, names lower case, values unquoted.
+    /// Parameters, names lower case, values unquoted; at most
+    /// [`MAX_PARAMS`].
     params: Vec<(String, String)>,
+    /// More than [`MAX_PARAMS`] parameters were present.
+    too_many: bool,
 }
 
 fn parse_params(s: &str) -> Params {
@@ -258,6 +303,7 @@ fn parse_params(s: &str) -> Params {
     let b = rest.as_bytes();
     let mut i = 0;
     let mut params = Vec::new();
+    let mut too_many = false;
     loop {
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b';') {
             i += 1;
@@ -308,13 +354,30 @@ fn parse_params(s: &str) -> Params {
             rest[start..i].trim().to_owned()
         };
         if !name.is_empty() {
+            if params.len() == MAX_PARAMS {
+                too_many = true;
+                break;
+            }
             params.push((name, val));
         }
     }
     Params {
         value: value.trim().to_ascii_lowercase(),
         params,
+        too_many,
     }
+}
+
+/// [`parse_params`] of header field `field`, an error with more than
+/// [`MAX_PARAMS`] parameters.
+fn params_of(s: &str, field: &str, where_: &str) -> Result<Params, InputError> {
+    let p = parse_params(s);
+    if p.too_many {
+        return Err(InputError::Mail(format!(
+            "{where_}: the {field} header field has more than {MAX_PARAMS} parameters"
+        )));
+    }
+    Ok(p)
 }
 
 impl Params {
@@ -849,7 +912,11 @@ impl<'a> Walker<'a> {
                 "MIME parts nested deeper than {MAX_DEPTH} levels (at part {path})"
             )));
         }
-        let ct = parse_params(e.get("Content-Type").unwrap_or("text/plain"));
+        let ct = params_of(
+            e.get("Content-Type").unwrap_or("text/plain"),
+            "Content-Type",
+            &part_name(path),
+        )?;
         let media = if ct.value.contains('/') {
             ct.value.clone()
         } else {
@@ -868,6 +935,11 @@ impl<'a> Walker<'a> {
                 if path.is_empty() { "message" } else { path }
             ));
             let (parts, closed) = split_multipart(e.body, boundary.as_bytes());
+            if self.count + parts.len() > MAX_PARTS {
+                return Err(InputError::Mail(format!(
+                    "more than {MAX_PARTS} MIME parts (in {where_})"
+                )));
+            }
             if parts.is_empty() {
                 return Err(InputError::Mail(format!(
                     "{where_}: the boundary `{boundary}` of its {media} never appears"
@@ -887,7 +959,7 @@ impl<'a> Walker<'a> {
             for (i, part) in parts.into_iter().enumerate() {
                 let child = child_path(path, i);
                 self.entity(
-                    parse_entity(part),
+                    parse_entity(part, &part_name(&child))?,
                     &child,
                     depth + 1,
                     msg,
@@ -902,9 +974,12 @@ impl<'a> Walker<'a> {
         } else {
             path.to_owned()
         };
-        let (filename, filename_problems) = e
+        let disposition = e
             .get("Content-Disposition")
-            .and_then(|d| parse_params(d).get_noted("filename"))
+            .map(|d| params_of(d, "Content-Disposition", &part_name(&path)))
+            .transpose()?;
+        let (filename, filename_problems) = disposition
+            .and_then(|d| d.get_noted("filename"))
             .or_else(|| ct.get_noted("name"))
             .filter(|(f, _)| !f.is_empty())
             .unzip();
@@ -932,7 +1007,8 @@ impl<'a> Walker<'a> {
             .to_ascii_lowercase();
         if media == "message/rfc822" && matches!(encoding.as_str(), "" | "7bit" | "8bit" | "binary")
         {
-            return self.message(parse_entity(e.body), &path, depth + 1);
+            let inner = parse_entity(e.body, &part_name(&path))?;
+            return self.message(inner, &path, depth + 1);
         }
         self.leaves.push(Leaf {
             path,
@@ -1181,6 +1257,8 @@ fn decode_part<'a>(leaf: &Leaf<'a>, limit: usize) -> Result<(Cow<'a, [u8]>, usiz
 /// dropped. Also whether the close delimiter `--boundary--` was found.
 fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<&'a [u8]>, bool) {
     let mut parts = Vec::new();
+    // More than the whole message may hold is an error for the caller;
+    // collecting further slices would only cost memory.
     let mut start: Option<usize> = None;
     let mut pos = 0;
     while pos < body.len() {
@@ -1201,6 +1279,9 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<&'a [u8]>, bool)
                         }
                     }
                     parts.push(&body[s..end]);
+                    if parts.len() > MAX_PARTS {
+                        return (parts, false);
+                    }
                 }
                 if close {
                     return (parts, true);

@@ -98,6 +98,12 @@ mod warning;
 pub use pointer::JsonPointer;
 pub use warning::{ReportWarning, WarningCode};
 
+/// Most strings in one `policy-string` or `mx-host` list (a policy body
+/// is at most 64 KiB, so about 11,000 lines). Each kept string costs more
+/// memory than its few bytes of JSON; this bounds what a small input can
+/// make the reader allocate.
+pub const MAX_STRINGS: usize = 16_384;
+
 /// Nesting limit for unknown members.
 pub const MAX_DEPTH: usize = 64;
 

@@ -182,6 +182,9 @@ impl<'a> Parser<'a> {
     pub(super) fn string_array(&mut self) -> R<Vec<Cow<'a, str>>> {
         let mut v = Vec::new();
         self.array(|p, i| {
+            if i >= super::MAX_STRINGS {
+                return Err(p.err(K::TooManyStrings(super::MAX_STRINGS)));
+            }
             if i == 0 {
                 // One allocation for the usual few lines (policy-string,
                 // mx-host), made directly.

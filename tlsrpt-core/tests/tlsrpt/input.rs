@@ -1106,3 +1106,98 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Memory amplification (issue 15 item 5): what the reader keeps is bounded
+// by what it uses, not by the input's shape.
+
+fn mail_error(bytes: Vec<u8>) -> String {
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    match read_lenient(bytes) {
+        Err(InputError::Mail(m)) => m,
+        other => panic!("expected a mail error, got {:?}", other.map(|r| r.1)),
+    }
+}
+
+#[test]
+fn header_bombs_cost_nothing_or_are_refused() {
+    let part = "Content-Type: application/tlsrpt+json\r\nContent-Disposition: attachment; filename=\"r.json\"";
+    // 200,000 header fields the reader does not use, many folded: skipped
+    // without being kept; the report is read.
+    let mut junk = String::new();
+    for i in 0..100_000 {
+        junk.push_str(&format!("X-Junk-{i}: a\r\n\tb\r\nReceived: c\r\n"));
+    }
+    let bomb = msg(
+        &format!("{junk}{TLS_HEADERS}\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary=\"=_b\""),
+        &format!("--=_b\r\n{part}\r\n\r\n{JSON}\r\n--=_b--\r\n"),
+    );
+    let (_, r, _) = ok(&bomb);
+    assert_eq!(r.report_id, "r-1");
+
+    // A used field folded past 64 KiB: refused, naming it.
+    let mut long = String::from("Subject: s");
+    for _ in 0..7000 {
+        long.push_str("\r\n 0123456789");
+    }
+    let e = mail_error(msg(
+        &format!("{long}\r\nContent-Type: application/tlsrpt+json"),
+        JSON,
+    ));
+    assert_eq!(
+        e,
+        "the message: the Subject header field is longer than 65536 bytes"
+    );
+
+    // A Content-Type with 1,000 parameters (16 million fit in a 64 MB
+    // message, but not in one 64 KiB field): refused at the 65th.
+    let mut params = String::from("Content-Type: application/tlsrpt+json");
+    for i in 0..1000 {
+        params.push_str(&format!(";\r\n p{i}=v"));
+    }
+    let e = mail_error(msg(&params, JSON));
+    assert_eq!(
+        e,
+        "the message: the Content-Type header field has more than 64 parameters"
+    );
+    let e = mail_error(report_mail(
+        "Content-Type: application/tlsrpt+json\r\nContent-Disposition: attachment; a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8; i=9; j=10; k=11; l=12; m=13; n=14; o=15; p=16; q=17; r=18; s=19; t=20; u=21; v=22; w=23; x=24; y=25; z=26; aa=1; ab=2; ac=3; ad=4; ae=5; af=6; ag=7; ah=8; ai=9; aj=10; ak=11; al=12; am=13; an=14; ao=15; ap=16; aq=17; ar=18; as=19; at=20; au=21; av=22; aw=23; ax=24; ay=25; az=26; ba=1; bb=2; bc=3; bd=4; be=5; bf=6; bg=7; bh=8; bi=9; bj=10; bk=11; bl=12; bm=13",
+        JSON,
+    ));
+    assert_eq!(
+        e,
+        "part 2: the Content-Disposition header field has more than 64 parameters"
+    );
+
+    // A million boundaries: refused at the part limit, not collected.
+    let mut parts = String::new();
+    for _ in 0..1_000_000 {
+        parts.push_str("--=_b\r\n");
+    }
+    let e = mail_error(msg(
+        "Content-Type: multipart/mixed; boundary=\"=_b\"",
+        &parts,
+    ));
+    assert_eq!(e, "more than 1000 MIME parts (in the message)");
+}
+
+#[test]
+fn string_lists_are_bounded() {
+    let lines: Vec<String> = (0..=tlsrpt_core::parse::MAX_STRINGS)
+        .map(|i| format!("\"mx: m{i}.example\""))
+        .collect();
+    let json = JSON.replace(
+        r#""policy-string":["version: STSv1","mode: enforce","mx: mx.example.net","max_age: 86400"]"#,
+        &format!(r#""policy-string":[{}]"#, lines.join(",")),
+    );
+    let err = Report::parse(json.as_bytes(), Strictness::Lenient).unwrap_err();
+    assert_eq!(err.path, "/policies/0/policy/policy-string/16384");
+    assert_eq!(err.kind.to_string(), "more than 16384 strings in one list");
+    // One fewer is read.
+    let json = json.replace(&format!(",\"mx: m{}.example\"", tlsrpt_core::parse::MAX_STRINGS), "");
+    let r = Report::parse(json.as_bytes(), Strictness::Lenient).unwrap();
+    assert_eq!(
+        r.value.policies[0].policy.policy_string.len(),
+        tlsrpt_core::parse::MAX_STRINGS
+    );
+}
