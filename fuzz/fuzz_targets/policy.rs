@@ -1,19 +1,11 @@
 //! Policy body reading: size/UTF-8 check, strict and lenient readers, lint.
+//!
+//! The body is in `targets/policy.rs`, shared with the replay test
+//! `examples/tests/fuzz_replay.rs` (see `fuzz/README.md`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mta_sts_core::Policy;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = Policy::body_text(data) else { return };
-    let strict = Policy::parse(text);
-    let lenient = Policy::parse_lenient(text);
-    if let Ok(p) = &strict {
-        // Whatever the strict reader accepts, the lenient one accepts identically.
-        assert_eq!(&lenient.as_ref().expect("lenient accepts strict input").value, p);
-    }
-    if let Ok(l) = lenient {
-        let _ = l.value.lint();
-        let _ = l.value.policy_string();
-        let _ = l.value.matches_mx("mx.example.com");
-    }
-});
+#[path = "../targets/policy.rs"]
+mod policy;
+
+fuzz_target!(|data: &[u8]| policy::run(data));

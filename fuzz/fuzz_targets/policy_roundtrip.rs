@@ -1,15 +1,11 @@
 //! `Policy::parse(p.to_string()) == p` for every policy the lenient reader accepts.
+//!
+//! The body is in `targets/policy_roundtrip.rs`, shared with the replay test
+//! `examples/tests/fuzz_replay.rs` (see `fuzz/README.md`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mta_sts_core::Policy;
-use mta_sts_core::policy::LineEnding;
 
-fuzz_target!(|text: &str| {
-    let Ok(l) = Policy::parse_lenient(text) else { return };
-    let p = l.value;
-    for ending in [LineEnding::Lf, LineEnding::CrLf] {
-        let canonical = p.to_string_with(ending);
-        let back = Policy::parse(&canonical).expect("canonical text is strictly valid");
-        assert_eq!(back, p);
-    }
-});
+#[path = "../targets/policy_roundtrip.rs"]
+mod policy_roundtrip;
+
+fuzz_target!(|input: policy_roundtrip::Input<'_>| policy_roundtrip::check(input));

@@ -1,20 +1,11 @@
 //! `_mta-sts` TXT record parsing and RRset selection.
+//!
+//! The body is in `targets/sts_record.rs`, shared with the replay test
+//! `examples/tests/fuzz_replay.rs` (see `fuzz/README.md`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mta_sts_core::StsRecord;
 
-fuzz_target!(|data: &[u8]| {
-    // The whole input as one RR, and split on NUL into several RRs.
-    let _ = StsRecord::select(&[data]);
-    let rrs: Vec<&[u8]> = data.split(|b| *b == 0).collect();
-    let _ = StsRecord::select(&rrs);
-    if let Ok(s) = std::str::from_utf8(data) {
-        if let Ok(r) = StsRecord::parse(s) {
-            // The canonical form parses back to the same record (minus ignored duplicates).
-            let canonical = r.to_string();
-            let again = StsRecord::parse(&canonical).expect("canonical record parses");
-            assert_eq!(again.id(), r.id());
-            assert_eq!(again.extensions(), r.extensions());
-        }
-    }
-});
+#[path = "../targets/sts_record.rs"]
+mod sts_record;
+
+fuzz_target!(|data: &[u8]| sts_record::run(data));

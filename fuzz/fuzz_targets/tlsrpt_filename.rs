@@ -1,25 +1,11 @@
 //! Report file names and e-mail Subjects (RFC 8460 5.1, 5.3).
+//!
+//! The body is in `targets/tlsrpt_filename.rs`, shared with the replay test
+//! `examples/tests/fuzz_replay.rs` (see `fuzz/README.md`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tlsrpt_core::filename::{ReportFilename, parse_subject, subject};
 
-fuzz_target!(|s: &str| {
-    if let Ok(f) = ReportFilename::parse(s) {
-        // The canonical form parses back to the same name and is a fixed point.
-        let canonical = f.to_string();
-        let again = ReportFilename::parse(&canonical).expect("canonical file name parses");
-        assert_eq!(again, f);
-        assert_eq!(again.to_string(), canonical);
-    }
-    if let Ok(info) = parse_subject(s) {
-        // Written back in the RFC form, an id with `@` reads the same.
-        if let Some((left, right)) = info.report_id_parts() {
-            let written = subject(&info.policy_domain, &info.submitter, left, right);
-            let again = parse_subject(&written).expect("written Subject parses");
-            assert_eq!(again.policy_domain, info.policy_domain);
-            assert_eq!(again.submitter, info.submitter);
-            assert_eq!(again.report_id, info.report_id);
-            assert!(again.rfc_form, "{written}");
-        }
-    }
-});
+#[path = "../targets/tlsrpt_filename.rs"]
+mod tlsrpt_filename;
+
+fuzz_target!(|input: tlsrpt_filename::Input<'_>| tlsrpt_filename::check(input));

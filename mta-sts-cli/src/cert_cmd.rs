@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use anyhow::{Result, anyhow, bail};
 use mta_sts_core::ResultType;
 use mta_sts_core::cert::{self, CertVerdict};
+use mta_sts_core::display::escape_controls;
 use serde::Serialize;
 
 use crate::CertCheckArgs;
@@ -40,11 +41,13 @@ pub(crate) fn check(args: &CertCheckArgs, json: bool) -> Result<()> {
             reason: reason.clone(),
         })?;
     } else {
+        // The reason lists the certificate's SAN names: untrusted text.
+        let reason = escape_controls(&reason);
         let line = match &result_type {
             None => format!("valid: {reason}\n"),
             Some(t) => format!("invalid ({t}): {reason}\n"),
         };
-        output::stdout(&line)?;
+        output::text(&line)?;
     }
     match result_type {
         None => Ok(()),

@@ -10,6 +10,7 @@ use clap::Args;
 use mta_sts_check::check::{Applied, CheckReport, MxReport, PolicyStatus, RecordStatus, Severity};
 use mta_sts_check::smtp::CertStatus;
 use mta_sts_check::{CheckOptions, check_domain};
+use mta_sts_core::display::escape_controls;
 
 use crate::{NetArgs, output};
 
@@ -54,7 +55,7 @@ pub(crate) fn check(args: &CheckArgs, json: bool) -> Result<()> {
     if json {
         output::json(&report)?;
     } else {
-        output::stdout(&render(&report))?;
+        output::text(&render(&report))?;
     }
     if report.exit_failed() {
         let n = report.count(Severity::Error);
@@ -117,11 +118,13 @@ fn mx_line(m: &MxReport) -> String {
     parts.join(", ")
 }
 
-/// The human-readable report.
+/// The human-readable report. DNS answers, the policy, SMTP replies and
+/// certificate names are untrusted: every value is escaped on its line.
 fn render(r: &CheckReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "MTA-STS check of {}\n", r.domain);
+    let _ = writeln!(out, "MTA-STS check of {}\n", escape_controls(&r.domain));
     let row = |out: &mut String, mark: &str, what: &str, detail: &str| {
+        let (what, detail) = (escape_controls(what), escape_controls(detail));
         let _ = writeln!(out, "{mark:<5} {what:<26} {detail}");
     };
 
@@ -161,7 +164,7 @@ fn render(r: &CheckReport) -> String {
         ),
     };
     row(&mut out, mark, "policy", &detail);
-    let _ = writeln!(out, "{:<5} {:<26} {}", "", "  url", p.url);
+    let _ = writeln!(out, "{:<5} {:<26} {}", "", "  url", escape_controls(&p.url));
     let applied_mark = match r.applied {
         Applied::Enforce => "ok",
         Applied::Testing | Applied::None => "warn",
@@ -203,8 +206,8 @@ fn render(r: &CheckReport) -> String {
                 "warning" => "warn",
                 _ => "info",
             };
-            let _ = writeln!(out, "{mark:<5} {}", f.message);
-            let _ = writeln!(out, "{:<5} fix: {}", "", f.remediation);
+            let _ = writeln!(out, "{mark:<5} {}", escape_controls(&f.message));
+            let _ = writeln!(out, "{:<5} fix: {}", "", escape_controls(&f.remediation));
         }
     }
     let (e, w, i) = (
@@ -220,4 +223,39 @@ fn render(r: &CheckReport) -> String {
         if w == 1 { "" } else { "s" },
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use mta_sts_check::{Observations, assess};
+    use mta_sts_core::discovery::{HttpResponse, TxtAnswer};
+
+    use super::render;
+
+    /// Issue 15 item 7: what DNS and HTTPS returned is escaped in the text
+    /// report (a TXT record and a Content-Type with terminal escapes).
+    #[test]
+    fn render_escapes_what_the_network_returned() {
+        let seen = Observations::new("example.com")
+            .with_sts_txt(TxtAnswer::Records(vec![b"v=STSv1; id=\x1b[2J;".to_vec()]));
+        let text = render(&assess(seen));
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("invalid id `\\u{1b}[2J`"), "{text}");
+        let seen = Observations::new("example.com")
+            .with_sts_txt(TxtAnswer::Records(vec![b"v=STSv1; id=1;".to_vec()]))
+            .with_policy(Ok(HttpResponse {
+                status: 200,
+                content_type: Some("text/html\u{1b}]0;x\u{7}\u{202e}\nFAKE".into()),
+                body: b"version: STSv1\nmode: none\nmax_age: 1\n".to_vec(),
+            }));
+        let text = render(&assess(seen));
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("FAKE")), "{text}");
+        assert!(
+            text.contains(
+                "policy served with Content-Type text/html\\u{1b}]0;x\\u{7}\\u{202e}\\nFAKE"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
+use mta_sts_core::display::{escape_controls, needs_escape};
 use mta_sts_postfix::config::{Config, ConfigError};
 use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
 use policy_fetch::error::Chain;
@@ -202,7 +203,7 @@ struct Line {
 impl Line {
     fn push(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.message = escape_controls(value);
+            self.message = escape_controls(value).into_owned();
         } else if needs_quotes(value) {
             let _ = write!(self.fields, " {}={value:?}", field.name());
         } else {
@@ -221,25 +222,13 @@ impl Visit for Line {
     }
 }
 
+/// Whether a value is written quoted, in Rust string syntax (which also
+/// escapes every character [`needs_escape`] names).
 fn needs_quotes(value: &str) -> bool {
     value.is_empty()
-        || value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '=' | '\\'))
-}
-
-/// `text` with control characters escaped (`\n`, `\r`, `\t`, `\u{1b}`),
-/// so that it prints as one line and cannot drive a terminal.
-fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+        || value.chars().any(|c| {
+            c.is_whitespace() || needs_escape(c) || c.is_control() || matches!(c, '"' | '=' | '\\')
+        })
 }
 
 /// Run the daemon until SIGTERM or SIGINT.
@@ -378,6 +367,19 @@ mod tests {
         let trace = logged(&["-vv"], emit_some);
         assert!(trace.contains("\ntrace: very detailed\n"), "{trace}");
         assert_eq!(logged(&["-v", "-v", "-v"], emit_some), trace);
+    }
+
+    /// Issue 15 item 7: bidi overrides and C1 controls in a message or a
+    /// value are escaped too (the shared `mta_sts_core::display` rules).
+    #[test]
+    fn text_log_lines_escape_bidi_and_c1() {
+        let text = logged(&[], || {
+            warn!(domain = "evil\u{202e}moc.elpmaxe", "x\u{2066}y\u{9b}z");
+        });
+        assert_eq!(
+            text,
+            "warning: x\\u{2066}y\\u{9b}z domain=\"evil\\u{202e}moc.elpmaxe\"\n"
+        );
     }
 
     #[test]

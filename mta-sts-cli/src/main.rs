@@ -263,12 +263,23 @@ pub(crate) struct ReportFilesArgs {
                   e-mail, detected from the content). A file that is not a readable report \
                   gets one `error: PATH: ...` line on stderr; the others are still \
                   summarized and the command exits with status 1. The same report \
-                  (organization-name and report-id) seen twice is counted once."
+                  (organization-name and report-id) seen twice is counted once. Inside \
+                  directories, FIFOs, sockets, devices, symbolic links to directories and \
+                  other file systems are skipped with a warning; the walk stops at 32 \
+                  levels and 1000000 files. Control characters in names and values are \
+                  printed escaped (`\\u{1b}`)."
 )]
 pub(crate) struct ReportSummarizeArgs {
     /// Which files.
     #[command(flatten)]
     pub(crate) files: ReportFilesArgs,
+    /// Distinct keys kept per grouping (MX hosts, policy domains,
+    /// organisations, days, result types, alerts); later new keys are
+    /// counted under `(other)`, with a warning. Bounds memory whatever the
+    /// input.
+    #[arg(long, value_name = "N", default_value_t = tlsrpt_core::summary::MAX_GROUPS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_groups: u64,
 }
 
 /// Arguments of `mtasts report export`.
@@ -283,9 +294,9 @@ pub(crate) struct ReportExportArgs {
     /// The output format.
     #[arg(long, value_enum)]
     pub(crate) format: ExportFormat,
-    /// Prefix `'` to CSV text values that start with `=`, `+`, `-`, `@`,
-    /// TAB or CR, so spreadsheets do not run them as formulas (alters the
-    /// data; CSV only).
+    /// Prefix `'` to CSV text values that start with `=`, `+`, `-` or `@`,
+    /// so spreadsheets do not run them as formulas (alters the data; CSV
+    /// only). Control characters in values are always escaped.
     #[arg(long)]
     pub(crate) formula_guard: bool,
     /// Which files.
@@ -296,7 +307,8 @@ pub(crate) struct ReportExportArgs {
 /// The `--format` values of `report export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ExportFormat {
-    /// RFC 4180 CSV with a header row (CRLF line ends).
+    /// RFC 4180 CSV with a header row (CRLF line ends; control characters
+    /// in values escaped, `\u{1b}` style).
     Csv,
     /// One JSON object per line.
     Ndjson,

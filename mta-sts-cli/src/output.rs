@@ -3,11 +3,20 @@
 //! Results go to stdout in one write; a closed pipe (EPIPE) counts as
 //! success. Diagnostics go to stderr as single `warning: ...` or
 //! `error: ...` lines; failures to write them are ignored.
+//!
+//! Input text never reaches a terminal raw (issue 15): diagnostics are
+//! written through [`escape_controls`] (line breaks included, so each is
+//! one line), and text-mode results through [`text`], which escapes every
+//! control character but the line breaks of the layout (the commands
+//! escape the values they echo, line breaks included, before that).
+//! JSON, CSV and NDJSON are written by [`stdout`] as they are: their
+//! writers escape control characters themselves.
 
 use std::fmt::Display;
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
+use mta_sts_core::display::{escape_controls, escape_controls_multiline};
 use serde::Serialize;
 
 /// Write `text` to stdout. A broken pipe is treated as success.
@@ -24,6 +33,13 @@ pub(crate) fn stdout_open(text: &str) -> Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e).context("stdout"),
     }
+}
+
+/// Write human-readable `text` to stdout, every control character but
+/// LF escaped ([`escape_controls_multiline`]). A broken pipe is treated as
+/// success.
+pub(crate) fn text(text: &str) -> Result<()> {
+    stdout(&escape_controls_multiline(text))
 }
 
 /// Write `value` to stdout as pretty-printed JSON followed by a newline.
@@ -43,14 +59,10 @@ pub(crate) fn error(e: &anyhow::Error) {
     stderr_line("error", &format!("{e:#}"));
 }
 
-/// Print `<level>: <msg>` on stderr as exactly one line.
+/// Print `<level>: <msg>` on stderr as exactly one line, control
+/// characters escaped.
 fn stderr_line(level: &str, msg: &str) {
-    let _ = writeln!(io::stderr().lock(), "{level}: {}", one_line(msg));
-}
-
-/// `msg` with line breaks escaped, so that it prints as one line.
-fn one_line(msg: &str) -> String {
-    msg.replace('\r', "\\r").replace('\n', "\\n")
+    let _ = writeln!(io::stderr().lock(), "{level}: {}", escape_controls(msg));
 }
 
 /// Make a panic print one `error: internal error ...` line (no backtrace
@@ -73,10 +85,14 @@ pub(crate) fn install_panic_hook() {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{escape_controls, escape_controls_multiline};
 
     #[test]
     fn line_breaks_are_escaped() {
-        assert_eq!(one_line("a\nb\r\nc"), "a\\nb\\r\\nc");
+        assert_eq!(escape_controls("a\nb\r\nc"), "a\\nb\\r\\nc");
+        assert_eq!(
+            escape_controls_multiline("a\x1b[2J\nb\r\n"),
+            "a\\u{1b}[2J\nb\\r\n"
+        );
     }
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use anyhow::{Result, anyhow, bail};
+use mta_sts_core::display::escape_controls;
 use mta_sts_core::lint::{Finding, LintCode, Severity};
 use mta_sts_core::policy::{self, MAX_MAX_AGE};
 use mta_sts_core::{Mode, MxPattern, Policy, PolicyError, PolicyWarning, StsRecord, record};
@@ -98,7 +99,13 @@ pub(crate) fn parse(args: &PolicyParseArgs, json: bool) -> Result<()> {
     }
     let mut out = String::new();
     let mut line = |label: &str, value: &dyn std::fmt::Display| {
-        let _ = writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"));
+        let value = value.to_string();
+        let _ = writeln!(
+            out,
+            "{:<LABEL_WIDTH$}{}",
+            format!("{label}:"),
+            escape_controls(&value)
+        );
     };
     line("version", &"STSv1");
     line("mode", &p.mode());
@@ -112,7 +119,7 @@ pub(crate) fn parse(args: &PolicyParseArgs, json: bool) -> Result<()> {
     for e in p.extensions() {
         line("extension", &format_args!("{}: {}", e.name, e.value));
     }
-    output::stdout(&out)
+    output::text(&out)
 }
 
 /// The JSON output of `policy lint`.
@@ -131,14 +138,22 @@ pub(crate) fn lint(args: &PolicyLintArgs, json: bool) -> Result<()> {
     let input = input::read_policy(&args.file)?;
     let (p, warnings) = parse_policy(&input, false)?;
     // Repeated fields are reported by the lint itself (`duplicate-field`).
+    // An `mx` pattern no host can match (ignored by the lenient reader) is
+    // an error for the publisher, as the lint says of other such patterns.
     let mut findings: Vec<Finding> = warnings
         .iter()
         .filter(|w| !matches!(w, PolicyWarning::DuplicateField { .. }))
-        .map(|w| Finding {
-            severity: Severity::Warning,
-            code: LintCode::LenientParse,
-            message: w.to_string(),
-            remediation: LintCode::LenientParse.remediation().to_owned(),
+        .map(|w| {
+            let (severity, code) = match w {
+                PolicyWarning::MxTooLong { .. } => (Severity::Error, LintCode::MxNeverMatches),
+                _ => (Severity::Warning, LintCode::LenientParse),
+            };
+            Finding {
+                severity,
+                code,
+                message: w.to_string(),
+                remediation: code.remediation().to_owned(),
+            }
         })
         .chain(p.lint())
         .collect();
@@ -154,12 +169,18 @@ pub(crate) fn lint(args: &PolicyLintArgs, json: bool) -> Result<()> {
     } else {
         let mut out = String::new();
         for f in &findings {
-            let _ = writeln!(out, "{} [{}]: {}", f.severity.as_str(), f.code, f.message);
+            let _ = writeln!(
+                out,
+                "{} [{}]: {}",
+                f.severity.as_str(),
+                f.code,
+                escape_controls(&f.message)
+            );
         }
         if findings.is_empty() {
             out.push_str("no findings\n");
         }
-        output::stdout(&out)?;
+        output::text(&out)?;
     }
     if errors > 0 {
         let s = if errors == 1 { "" } else { "s" };
@@ -199,20 +220,16 @@ pub(crate) fn matches(args: &PolicyMatchArgs, json: bool) -> Result<()> {
     if json {
         output::json(&results)?;
     } else {
-        let width = args
-            .hosts
-            .iter()
-            .map(|h| h.chars().count())
-            .max()
-            .unwrap_or(0);
+        let hosts: Vec<_> = results.iter().map(|r| escape_controls(r.host)).collect();
+        let width = hosts.iter().map(|h| h.chars().count()).max().unwrap_or(0);
         let mut out = String::new();
-        for r in &results {
+        for (r, host) in results.iter().zip(&hosts) {
             let _ = match r.pattern {
-                Some(pat) => writeln!(out, "{:<width$}  matched by {pat}", r.host),
-                None => writeln!(out, "{:<width$}  not matched", r.host),
+                Some(pat) => writeln!(out, "{host:<width$}  matched by {pat}"),
+                None => writeln!(out, "{host:<width$}  not matched"),
             };
         }
-        output::stdout(&out)?;
+        output::text(&out)?;
     }
     let failed = results.iter().filter(|r| !r.matched).count();
     if failed > 0 {
@@ -323,5 +340,5 @@ pub(crate) fn generate(args: &PolicyGenerateArgs, json: bool) -> Result<()> {
             "# `{PLACEHOLDER_DOMAIN}` is a placeholder: pass --domain with your domain"
         );
     }
-    output::stdout(&out)
+    output::text(&out)
 }

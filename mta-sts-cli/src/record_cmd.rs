@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow, bail};
+use mta_sts_core::display::escape_controls;
 use mta_sts_core::error::SelectErrorOf;
 use mta_sts_core::record::STS_VERSION_TAG;
 use mta_sts_core::{StsRecord, txt};
@@ -206,11 +207,17 @@ pub(crate) fn parse(args: &RecordParseArgs, json: bool) -> Result<()> {
     if json {
         output::json(&parsed.json)?;
     } else {
+        // Record text is untrusted: each value on one line, escaped.
         let mut out = String::new();
         for (label, value) in &parsed.lines {
-            let _ = writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"));
+            let _ = writeln!(
+                out,
+                "{:<LABEL_WIDTH$}{}",
+                format!("{label}:"),
+                escape_controls(value)
+            );
         }
-        output::stdout(&out)?;
+        output::text(&out)?;
     }
     match parsed.unusable {
         Some(why) => bail!("{why}"),

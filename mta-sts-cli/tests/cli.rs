@@ -293,6 +293,45 @@ fn lint_includes_lenient_parse_warnings() {
     );
 }
 
+/// Issue 15 item 8: an `mx` pattern with a 64-octet label is refused by
+/// `--strict`, ignored with a warning by the lenient reader, and an error
+/// finding of `policy lint`.
+#[test]
+fn policy_mx_label_over_63_octets() {
+    let long = format!("{}.example.net", "a".repeat(64));
+    let body = format!(
+        "version: STSv1\nmode: enforce\nmx: {long}\nmx: mail.example.com\nmax_age: 604800\n"
+    );
+    let r = run_with_stdin(&["policy", "parse", "--strict", "-"], body.as_bytes());
+    assert_eq!(
+        r.fails_alone(),
+        format!(
+            "error: <stdin>: line 3: byte 0: label of 64 characters in MX pattern `{long}` (at most 63)"
+        )
+    );
+    let warning = format!(
+        "line 3: byte 0: label of 64 characters in MX pattern `{long}` (at most 63); \
+         pattern ignored (no host name can match it)"
+    );
+    let r = run_with_stdin(&["policy", "parse", "--json", "-"], body.as_bytes()).ok();
+    assert_eq!(r.stderr, format!("warning: <stdin>: {warning}\n"));
+    assert_eq!(r.json()["mx"], json!(["mail.example.com"]));
+    assert_eq!(r.json()["warnings"], json!([warning]));
+    let r = run_with_stdin(&["policy", "lint", "--json", "-"], body.as_bytes());
+    r.fails_alone();
+    let v = r.json();
+    assert_eq!(v["errors"], 1);
+    assert_eq!(
+        v["findings"][0],
+        json!({
+            "severity": "error",
+            "code": "mx-never-matches",
+            "message": warning,
+            "remediation": v["findings"][0]["remediation"],
+        })
+    );
+}
+
 // ---------------------------------------------------------------- policy match
 
 #[test]
@@ -749,6 +788,100 @@ fn record_parse_tlsrpt_failures() {
     assert!(e.contains("must be percent-encoded"), "{e}");
 }
 
+/// Issue 15 item 7: record text echoed in messages (stderr) and values
+/// (stdout) never reaches the terminal raw.
+#[test]
+fn record_parse_escapes_echoed_text() {
+    let e = run(&["record", "parse", "v=STSv1; id=\x1b[2J;"]).fails_alone();
+    assert_eq!(
+        e,
+        "error: v=STSv1: TXT record #1 of the answer is invalid: byte 12: invalid id \
+         `\\u{1b}[2J` (expected 1 to 32 letters and digits)"
+    );
+    let r = run(&[
+        "record",
+        "parse",
+        "v=TLSRPTv1; rua=mailto:a\x1b[31m\x07@b.example",
+    ]);
+    let e = r.fails_alone();
+    assert!(
+        e.contains("invalid rua URI `mailto:a\\u{1b}[31m\\u{7}@b.example`"),
+        "{e}"
+    );
+    assert!(!r.stderr.contains(['\u{1b}', '\u{7}']), "{r:#?}");
+}
+
+/// Issue 15 item 8: an `https:` rua URI with a malformed authority is
+/// flagged, with a warning, and is not usable.
+#[test]
+fn record_parse_tlsrpt_malformed_https_authority() {
+    let reason = "`https:` URI with an unclosed `[` in its host";
+    let r = run(&["record", "parse", "v=TLSRPTv1; rua=https://[::1"]);
+    assert_eq!(
+        r.fails(),
+        "error: no usable rua URI (only mailto: and https: are defined)"
+    );
+    assert_eq!(
+        r.stderr,
+        format!(
+            "warning: rua URI `https://[::1` cannot be used: {reason}\n\
+             error: no usable rua URI (only mailto: and https: are defined)\n"
+        )
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "rua:       https://[::1 (unsupported: {reason})\n"
+        )),
+        "{r:#?}"
+    );
+    let r = run(&[
+        "record",
+        "parse",
+        "--json",
+        "v=TLSRPTv1; rua=https://:443/x,https://r.example:99999/,https://[::1]:8443/ok",
+    ])
+    .ok();
+    assert_eq!(
+        r.json()["unsupported_rua"],
+        json!([
+            {"uri": "https://:443/x", "reason": "`https:` without a host"},
+            {"uri": "https://r.example:99999/", "reason": "`https:` URI with an invalid port (expected 1 to 65535)"},
+        ])
+    );
+}
+
+/// Issue 15 item 7: policy values and host names given on the command
+/// line are escaped in text output; JSON keeps them (JSON-escaped).
+#[test]
+fn policy_text_output_escapes_values() {
+    let dir = TempDir::new();
+    let f = dir.write(
+        "p.txt",
+        "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 86400\nx-note: a\u{202e}b\u{9b}\n",
+    );
+    let r = run(&["policy", "parse", &f]).ok();
+    assert!(
+        r.stdout
+            .ends_with("extension: x-note: a\\u{202e}b\\u{9b}\n"),
+        "{r:#?}"
+    );
+    let r = run(&["policy", "parse", "--json", &f]).ok();
+    assert_eq!(r.json()["extensions"][0]["value"], "a\u{202e}b\u{9b}");
+    let r = run(&[
+        "policy",
+        "match",
+        &f,
+        "mail.example.com",
+        "mx\x1b[1m\n.example.com",
+    ]);
+    r.fails();
+    assert_eq!(
+        r.stdout,
+        "mail.example.com           matched by mail.example.com\n\
+         mx\\u{1b}[1m\\n.example.com  not matched\n"
+    );
+}
+
 // ---------------------------------------------------------------- cert check
 
 /// A self-signed certificate: (PEM, DER).
@@ -870,6 +1003,35 @@ fn cert_host_mismatch() {
         r.stdout
             .starts_with("invalid (certificate-host-mismatch): no subjectAltName"),
         "{r:#?}"
+    );
+}
+
+/// Issue 15 item 7: the certificate's SAN names are untrusted: escaped in
+/// the text output and in messages.
+#[test]
+fn cert_check_escapes_san_names() {
+    let dir = TempDir::new();
+    let (pem, _) = cert_2020_2040(&["mx1.example.com", "evil\x1b]0;x\x07.example.com"]);
+    let f = dir.write("c.pem", &pem);
+    let r = run(&[
+        "cert",
+        "check",
+        "--mx",
+        "mx3.example.com",
+        "--at",
+        "2030-01-01T00:00:00Z",
+        &f,
+    ]);
+    r.fails_alone();
+    assert_eq!(
+        r.stdout,
+        "invalid (certificate-host-mismatch): no subjectAltName dNSName matches the host \
+         (certificate names: mx1.example.com, evil\\u{1b}]0;x\\u{7}.example.com)\n"
+    );
+    let r = check(&f, "mx3.example.com", "2030-01-01T00:00:00Z");
+    assert_eq!(
+        r.json()["reason"],
+        "no subjectAltName dNSName matches the host (certificate names: mx1.example.com, evil\u{1b}]0;x\u{7}.example.com)"
     );
 }
 

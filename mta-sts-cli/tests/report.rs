@@ -485,3 +485,200 @@ fn export_stops_when_stdout_closes() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr, "");
 }
+
+// ---------------------------------------------------------------- hardening (issue 15)
+
+/// Run `mtasts` with `args`, killing it (and failing the test) if it has
+/// not finished within 60 seconds: the walk must never block.
+#[cfg(unix)]
+fn run_bounded(args: &[&str]) -> common::Run {
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mtasts {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().expect("killed by a signal"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// Issue 15 item 7: a directory holding a FIFO, links to directories (one
+/// of them a loop back to the directory), a symbolic link loop and a file
+/// whose name carries a terminal escape: the command finishes, reports
+/// each of them, follows nothing and escapes the name.
+#[cfg(unix)]
+#[test]
+fn summarize_walk_reports_fifo_and_link_loops_and_finishes() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new();
+    dir.write("a-rpt01.json", report_bytes("mail-auth/rpt01.json"));
+    dir.write("evil\x1b[2J\u{202e}.txt", "not a report\n");
+    dir.write("empty.json", "");
+    let fifo = dir.path("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    symlink(&dir.0, dir.0.join("loop")).unwrap();
+    symlink("l2", dir.0.join("l1")).unwrap();
+    symlink("l1", dir.0.join("l2")).unwrap();
+    let d = dir.0.to_str().unwrap();
+    for command in [
+        vec!["report", "summarize", "--json", d],
+        vec!["report", "export", "--format", "csv", d],
+    ] {
+        let r = run_bounded(&command);
+        assert_eq!(r.code, 1, "{r:#?}");
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(
+            lines[..2],
+            [
+                format!("warning: {fifo}: a FIFO, not a regular file; skipped"),
+                format!("warning: {d}/loop: symbolic link to a directory; not followed"),
+            ],
+            "{r:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("error: {d}/l1: "))
+                && l.contains("symbolic links")),
+            "{r:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("error: {d}/l2: "))),
+            "{r:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("error: {d}/empty.json: unrecognised input: "))),
+            "{r:#?}"
+        );
+        // The name is escaped; no raw ESC or bidi override reaches stderr.
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!(
+                "error: {d}/evil\\u{{1b}}[2J\\u{{202e}}.txt: unrecognised input"
+            ))),
+            "{r:#?}"
+        );
+        assert!(!r.stderr.contains(['\u{1b}', '\u{202e}']), "{r:#?}");
+        assert_eq!(
+            *lines.last().unwrap(),
+            "error: 4 of 5 files could not be read as reports",
+            "{r:#?}"
+        );
+    }
+    let r = run_bounded(&["report", "summarize", "--json", d]);
+    assert_eq!(r.json()["reports"], 1);
+    // A link on the command line is followed once: the same result.
+    let via_link = dir.path("loop");
+    let r = run_bounded(&["report", "summarize", "--json", &via_link]);
+    assert_eq!(r.json()["reports"], 1, "{r:#?}");
+    assert!(
+        r.stderr.lines().any(|l| l
+            == format!("warning: {via_link}/loop: symbolic link to a directory; not followed")),
+        "{r:#?}"
+    );
+}
+
+/// Issue 15 item 7: values of a report reach the text summary and the CSV
+/// export escaped, so the output cannot drive a terminal.
+#[test]
+fn summary_text_and_csv_escape_report_values() {
+    let dir = TempDir::new();
+    let json = String::from_utf8(report_bytes("mail-auth/rpt02.json"))
+        .unwrap()
+        .replace(
+            "\"Google Inc.\"",
+            "\"Google\\u001b]0;owned\\u0007 \\u202eInc.\\r\\nX\"",
+        );
+    let f = dir.write("evil.json", json);
+    let r = run(&["report", "summarize", &f]).ok();
+    assert!(
+        !r.stdout.contains(['\u{1b}', '\u{7}', '\u{202e}', '\r']),
+        "{r:#?}"
+    );
+    assert!(
+        r.stdout
+            .contains("Google\\u{1b}]0;owned\\u{7} \\u{202e}Inc.\\r\\nX"),
+        "{r:#?}"
+    );
+    let r = run(&["report", "export", "--format", "csv", &f]).ok();
+    assert!(
+        r.stdout
+            .contains("\r\nGoogle\\u{1b}]0;owned\\u{7} \\u{202e}Inc.\\r\\nX,"),
+        "{r:#?}"
+    );
+    assert!(
+        !r.stdout.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+        "{r:#?}"
+    );
+    // JSON keeps the value (escaped by JSON itself).
+    let r = run(&["report", "summarize", "--json", &f]).ok();
+    assert!(
+        r.json()["by_organization"]
+            .as_object()
+            .unwrap()
+            .contains_key("Google\u{1b}]0;owned\u{7} \u{202e}Inc.\r\nX"),
+        "{r:#?}"
+    );
+}
+
+/// Issue 15 item 4: distinct MX host names across files do not grow the
+/// summary without bound; `--max-groups` keeps the first N and counts the
+/// rest under `(other)`, with a warning.
+#[test]
+fn summarize_max_groups_folds_distinct_hosts() {
+    let dir = TempDir::new();
+    for f in 0..3 {
+        let details: Vec<String> = (0..50)
+            .map(|i| {
+                format!(
+                    r#"{{"result-type":"certificate-expired","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx{f}-{i}.example.com","failed-session-count":1}}"#
+                )
+            })
+            .collect();
+        dir.write(
+            &format!("r{f}.json"),
+            format!(
+                r#"{{"organization-name":"org","date-range":{{"start-datetime":"2024-01-01T00:00:00Z","end-datetime":"2024-01-01T23:59:59Z"}},"contact-info":"a@org.example","report-id":"r{f}","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: enforce","mx: *.example.com","max_age: 86400"],"policy-domain":"example.com","mx-host":["*.example.com"]}},"summary":{{"total-successful-session-count":0,"total-failure-session-count":50}},"failure-details":[{}]}}]}}"#,
+                details.join(",")
+            ),
+        );
+    }
+    let d = dir.0.to_str().unwrap();
+    let r = run(&["report", "summarize", "--json", "--max-groups", "10", d]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let v = r.json();
+    let hosts = v["by_mx_host"].as_object().unwrap();
+    assert_eq!(hosts.len(), 11);
+    assert_eq!(hosts["(other)"]["failed_sessions"], 140);
+    assert_eq!(v["folded"]["by_mx_host"], 140);
+    assert_eq!(v["failed_sessions"], 150);
+    assert!(
+        r.stderr.contains(
+            "warning: by_mx_host: more than 10 distinct keys; 140 addition(s) counted under (other) (--max-groups)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["report", "summarize", "--max-groups", "0", d]);
+    assert_eq!(r.code, 2, "{r:#?}");
+}

@@ -191,8 +191,11 @@ pub struct FetchFailure {
 /// Reader options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
-    /// Use the strict policy reader and require `text/plain` (DEC-01,
-    /// DEC-07); the default is lenient.
+    /// Use the strict policy reader and require a `Content-Type` header
+    /// (DEC-01, DEC-07); the default is lenient. In both modes the media
+    /// type, when present, must be `text/plain` (`text/html` and every
+    /// other type are refused); the lenient mode only accepts a missing
+    /// header, with a note. See [`Discovery::check_response`].
     pub strict: bool,
 }
 
@@ -602,6 +605,34 @@ impl Discovery {
 
     /// Check an HTTP response and parse the policy in it (STS-FETCH-05,
     /// STS-FETCH-08, STS-FETCH-10, DEC-07, DEC-27).
+    ///
+    /// - Only status 200 is accepted (`sts-policy-fetch-error` otherwise).
+    /// - `Content-Type`: the media type must be `text/plain` (any case,
+    ///   parameters ignored) in both modes; any other type, `text/html`
+    ///   included, is `sts-policy-invalid`. A missing header is an error in
+    ///   strict mode and accepted with a note (the third value) in lenient
+    ///   mode, because some servers omit it (DEC-07).
+    /// - The body is decoded as UTF-8 and parsed with the strict or the
+    ///   lenient reader; the second value holds the lenient reader's
+    ///   warnings.
+    ///
+    /// ```
+    /// use mta_sts_core::ResultType;
+    /// use mta_sts_core::discovery::{Discovery, HttpResponse, Options};
+    ///
+    /// let body = b"version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 86400\n".to_vec();
+    /// let resp = |ct: Option<&str>| HttpResponse { status: 200, content_type: ct.map(str::to_owned), body: body.clone() };
+    /// let (lenient, strict) = (Options::default(), Options { strict: true });
+    /// for options in [lenient, strict] {
+    ///     assert!(Discovery::check_response(&resp(Some("text/plain; charset=utf-8")), options).is_ok());
+    ///     let e = Discovery::check_response(&resp(Some("text/html")), options).unwrap_err();
+    ///     assert_eq!(e.result_type, ResultType::StsPolicyInvalid);
+    /// }
+    /// let (_, _, notes) = Discovery::check_response(&resp(None), lenient)?;
+    /// assert_eq!(notes, ["no Content-Type header (text/plain expected); accepted"]);
+    /// assert!(Discovery::check_response(&resp(None), strict).is_err());
+    /// # Ok::<(), mta_sts_core::discovery::PolicyFailure>(())
+    /// ```
     pub fn check_response(
         resp: &HttpResponse,
         options: Options,

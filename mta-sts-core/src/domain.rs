@@ -22,6 +22,8 @@
 
 use std::borrow::Cow;
 
+use crate::display::Escaped;
+
 /// The longest domain name in presentation form without the trailing dot.
 pub const MAX_NAME: usize = 253;
 
@@ -33,31 +35,34 @@ pub const MAX_LABEL: usize = 63;
 #[non_exhaustive]
 pub enum DomainError {
     /// Nothing (or only a dot) was given.
-    #[error("invalid domain `{input}`: empty")]
+    #[error("invalid domain `{}`: empty", Escaped(.input))]
     Empty {
         /// The input.
         input: String,
     },
     /// The name has U-labels that are not valid IDNA.
-    #[error("invalid domain `{input}`: not a valid internationalised name")]
+    #[error("invalid domain `{}`: not a valid internationalised name", Escaped(.input))]
     Idna {
         /// The input.
         input: String,
     },
     /// The name is an IP address, not a domain.
-    #[error("invalid domain `{input}`: an IP address, not a domain name")]
+    #[error("invalid domain `{}`: an IP address, not a domain name", Escaped(.input))]
     Address {
         /// The input.
         input: String,
     },
     /// The whole name is longer than [`MAX_NAME`].
-    #[error("invalid domain `{input}`: longer than {MAX_NAME} characters")]
+    #[error("invalid domain `{}`: longer than {MAX_NAME} characters", Escaped(.input))]
     TooLong {
         /// The input.
         input: String,
     },
     /// A label is empty or longer than [`MAX_LABEL`].
-    #[error("invalid domain `{input}`: label {index} must be 1 to {MAX_LABEL} characters")]
+    #[error(
+        "invalid domain `{}`: label {index} must be 1 to {MAX_LABEL} characters",
+        Escaped(.input)
+    )]
     LabelLength {
         /// The input.
         input: String,
@@ -66,7 +71,9 @@ pub enum DomainError {
     },
     /// A label has a character other than a letter, a digit, `-` or `_`.
     #[error(
-        "invalid domain `{input}`: label {index} has `{found}`; only letters, digits, `-` and `_` are allowed"
+        "invalid domain `{}`: label {index} has `{}`; only letters, digits, `-` and `_` are allowed",
+        Escaped(.input),
+        Escaped(.found.encode_utf8(&mut [0; 4]))
     )]
     Character {
         /// The input.

@@ -1,6 +1,8 @@
 //! Error types. Every error names what was wrong and where (byte offset or
 //! line number).
 
+use crate::display::Escaped;
+use crate::domain::{MAX_LABEL, MAX_NAME};
 use crate::txt::SyntaxError;
 
 /// An invalid `_mta-sts` TXT record.
@@ -14,7 +16,7 @@ pub enum RecordError {
     #[error("missing required field `id`")]
     MissingId,
     /// An `id` value that is not 1-32 letters and digits (STS-TXT-04, DEC-03).
-    #[error("byte {offset}: invalid id `{found}` (expected 1 to 32 letters and digits)")]
+    #[error("byte {offset}: invalid id `{}` (expected 1 to 32 letters and digits)", Escaped(.found))]
     InvalidId {
         /// Byte offset of the value.
         offset: usize,
@@ -58,7 +60,7 @@ pub enum MxError {
     #[error("empty MX pattern")]
     Empty,
     /// A character that no domain name may contain.
-    #[error("byte {offset}: invalid character {found:?} in MX pattern `{pattern}`")]
+    #[error("byte {offset}: invalid character {found:?} in MX pattern `{}`", Escaped(.pattern))]
     InvalidChar {
         /// The pattern.
         pattern: String,
@@ -68,7 +70,7 @@ pub enum MxError {
         found: char,
     },
     /// An empty label (two dots, a leading dot, or a trailing dot).
-    #[error("byte {offset}: empty label in MX pattern `{pattern}`")]
+    #[error("byte {offset}: empty label in MX pattern `{}`", Escaped(.pattern))]
     EmptyLabel {
         /// The pattern.
         pattern: String,
@@ -76,7 +78,7 @@ pub enum MxError {
         offset: usize,
     },
     /// A label that starts or ends with a hyphen.
-    #[error("byte {offset}: label in MX pattern `{pattern}` starts or ends with `-`")]
+    #[error("byte {offset}: label in MX pattern `{}` starts or ends with `-`", Escaped(.pattern))]
     Hyphen {
         /// The pattern.
         pattern: String,
@@ -85,7 +87,8 @@ pub enum MxError {
     },
     /// A `*` anywhere but as the whole left-most label.
     #[error(
-        "byte {offset}: `*` is only allowed as the whole left-most label (`*.example.com`) in `{pattern}`"
+        "byte {offset}: `*` is only allowed as the whole left-most label (`*.example.com`) in `{}`",
+        Escaped(.pattern)
     )]
     Wildcard {
         /// The pattern.
@@ -94,16 +97,38 @@ pub enum MxError {
         offset: usize,
     },
     /// A U-label (non-ASCII) in a policy; policies must use A-labels (STS-POL-06).
-    #[error("MX pattern `{pattern}` is not ASCII: write IDNs as A-labels (`xn--...`)")]
+    #[error("MX pattern `{}` is not ASCII: write IDNs as A-labels (`xn--...`)", Escaped(.pattern))]
     NotAscii {
         /// The pattern.
         pattern: String,
     },
     /// A U-label given to the builder could not be converted to A-labels.
-    #[error("MX pattern `{pattern}` cannot be converted to A-labels")]
+    #[error("MX pattern `{}` cannot be converted to A-labels", Escaped(.pattern))]
     Idna {
         /// The pattern.
         pattern: String,
+    },
+    /// A label longer than 63 octets (RFC 1035 2.3.4): no host name can
+    /// match the pattern.
+    #[error(
+        "byte {offset}: label of {length} characters in MX pattern `{pattern}` (at most {MAX_LABEL})"
+    )]
+    LabelTooLong {
+        /// The pattern.
+        pattern: String,
+        /// Byte offset of the label.
+        offset: usize,
+        /// The label's length.
+        length: usize,
+    },
+    /// A pattern longer than 253 characters (RFC 1035 2.3.4 in text
+    /// form): no host name can match it.
+    #[error("MX pattern of {length} characters (at most {MAX_NAME}): `{pattern}`")]
+    TooLong {
+        /// The pattern.
+        pattern: String,
+        /// Its length.
+        length: usize,
     },
 }
 
@@ -150,7 +175,8 @@ pub enum PolicyError {
     },
     /// A key that is not a valid field name.
     #[error(
-        "line {line}: invalid key `{key}` (keys are a letter or digit then up to 31 of letters, digits, `_`, `-`, `.`)"
+        "line {line}: invalid key `{}` (keys are a letter or digit then up to 31 of letters, digits, `_`, `-`, `.`)",
+        Escaped(.key)
     )]
     InvalidKey {
         /// 1-based line number.
@@ -159,7 +185,7 @@ pub enum PolicyError {
         key: String,
     },
     /// A value with a control character, or an empty value.
-    #[error("line {line}: invalid value for `{key}`: {reason}")]
+    #[error("line {line}: invalid value for `{}`: {reason}", Escaped(.key))]
     InvalidValue {
         /// 1-based line number.
         line: usize,
@@ -169,7 +195,7 @@ pub enum PolicyError {
         reason: &'static str,
     },
     /// `version` is not `STSv1` (STS-POL-02).
-    #[error("line {line}: unsupported version `{found}` (expected `STSv1`)")]
+    #[error("line {line}: unsupported version `{}` (expected `STSv1`)", Escaped(.found))]
     UnsupportedVersion {
         /// 1-based line number.
         line: usize,
@@ -177,7 +203,10 @@ pub enum PolicyError {
         found: String,
     },
     /// `mode` is not one of `enforce`, `testing`, `none` (STS-POL-03).
-    #[error("line {line}: unknown mode `{found}` (expected `enforce`, `testing` or `none`)")]
+    #[error(
+        "line {line}: unknown mode `{}` (expected `enforce`, `testing` or `none`)",
+        Escaped(.found)
+    )]
     UnknownMode {
         /// 1-based line number.
         line: usize,
@@ -185,7 +214,7 @@ pub enum PolicyError {
         found: String,
     },
     /// `max_age` is not 1-10 digits (STS-POL-04).
-    #[error("line {line}: invalid max_age `{found}` (expected 1 to 10 digits)")]
+    #[error("line {line}: invalid max_age `{}` (expected 1 to 10 digits)", Escaped(.found))]
     InvalidMaxAge {
         /// 1-based line number.
         line: usize,
@@ -214,7 +243,7 @@ pub enum PolicyError {
     #[error("missing required field `{0}`")]
     MissingField(&'static str),
     /// An extension given to the builder is invalid.
-    #[error("extension `{name}`: {reason}")]
+    #[error("extension `{}`: {reason}", Escaped(.name))]
     InvalidExtension {
         /// The extension name.
         name: String,

@@ -64,6 +64,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "cert")))]
 pub mod cert;
 pub mod discovery;
+pub mod display;
 pub mod domain;
 pub mod enforce;
 pub mod error;

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::domain::{MAX_LABEL, MAX_NAME};
 use crate::error::MxError;
 
 /// A validated `mx` pattern: an RFC 5321 `Domain` in A-labels, optionally
@@ -63,8 +64,24 @@ pub(crate) fn check_domain(pattern: &str, s: &str, base: usize) -> Result<(), Mx
 impl<'a> MxPattern<'a> {
     /// Validate a pattern as it must appear in a policy file: `["*."]
     /// Domain`, A-labels only (STS-POL-05, STS-POL-06). No trailing dot, no
-    /// `_`, no partial wildcards.
+    /// `_`, no partial wildcards; labels of at most 63 octets and at most
+    /// 253 characters in all ([`MAX_LABEL`], [`MAX_NAME`]).
+    ///
+    /// ```
+    /// use mta_sts_core::{MxError, MxPattern};
+    /// let long = format!("{}.example.net", "a".repeat(64));
+    /// assert!(matches!(MxPattern::parse(&long), Err(MxError::LabelTooLong { offset: 0, length: 64, .. })));
+    /// ```
     pub fn parse(s: &'a str) -> Result<Self, MxError> {
+        let p = Self::parse_syntax(s)?;
+        p.check_lengths()?;
+        Ok(p)
+    }
+
+    /// [`parse`](Self::parse) without the length limits: the characters
+    /// and the shape only. The lenient policy reader ignores a pattern
+    /// that fails [`check_lengths`](Self::check_lengths), with a warning.
+    pub(crate) fn parse_syntax(s: &'a str) -> Result<Self, MxError> {
         if s.is_empty() {
             return Err(MxError::Empty);
         }
@@ -81,6 +98,32 @@ impl<'a> MxPattern<'a> {
         Ok(Self {
             text: Cow::Borrowed(s),
         })
+    }
+
+    /// The DNS length limits (RFC 1035 2.3.4, RFC 5321 4.5.3.1.2): every
+    /// label at most [`MAX_LABEL`] octets and the whole pattern (the `*`
+    /// counted as a label) at most [`MAX_NAME`] characters. No host name
+    /// can match a pattern beyond them.
+    pub(crate) fn check_lengths(&self) -> Result<(), MxError> {
+        let text: &str = &self.text;
+        let mut offset = 0;
+        for label in text.split('.') {
+            if label.len() > MAX_LABEL {
+                return Err(MxError::LabelTooLong {
+                    pattern: text.to_owned(),
+                    offset,
+                    length: label.len(),
+                });
+            }
+            offset += label.len() + 1;
+        }
+        if text.len() > MAX_NAME {
+            return Err(MxError::TooLong {
+                pattern: text.to_owned(),
+                length: text.len(),
+            });
+        }
+        Ok(())
     }
 
     /// Validate a pattern given by a person (the builder, the CLI): a

@@ -165,6 +165,21 @@ pub enum PolicyWarning {
         /// The key.
         key: String,
     },
+    /// An `mx` pattern beyond the DNS length limits (a label longer than
+    /// 63 octets, or more than 253 characters): no host name can match it,
+    /// so it is left out of [`Policy::mx`] (matching is unchanged, and the
+    /// policy written back is strictly valid, DEC-01). The strict reader
+    /// refuses the policy ([`MxError::LabelTooLong`](crate::MxError::LabelTooLong),
+    /// [`MxError::TooLong`](crate::MxError::TooLong)), and so does the
+    /// lenient one when no other pattern is left in `enforce` or `testing`
+    /// mode.
+    #[error("line {line}: {reason}; pattern ignored (no host name can match it)")]
+    MxTooLong {
+        /// 1-based line number.
+        line: usize,
+        /// What is too long (the strict reader's error message).
+        reason: String,
+    },
 }
 
 crate::code_enum! {
@@ -180,6 +195,8 @@ crate::code_enum! {
         MaxAgeCapped => "max-age-capped",
         /// [`PolicyWarning::DuplicateField`].
         DuplicateField => "duplicate-field",
+        /// [`PolicyWarning::MxTooLong`].
+        MxTooLong => "mx-too-long",
     }
 }
 
@@ -198,6 +215,7 @@ impl PolicyWarning {
             Self::LeadingWhitespace { .. } => PolicyWarningCode::LeadingWhitespace,
             Self::MaxAgeCapped { .. } => PolicyWarningCode::MaxAgeCapped,
             Self::DuplicateField { .. } => PolicyWarningCode::DuplicateField,
+            Self::MxTooLong { .. } => PolicyWarningCode::MxTooLong,
         }
     }
 }
@@ -258,9 +276,11 @@ impl<'a> Policy<'a> {
     }
 
     /// Parse with the lenient reader: additionally accepts a UTF-8 BOM,
-    /// blank lines, whitespace before keys (DEC-06) and caps `max_age` above
-    /// 31557600 (DEC-05); every such acceptance is returned as a warning, as
-    /// is every ignored duplicate field.
+    /// blank lines, whitespace before keys (DEC-06), caps `max_age` above
+    /// 31557600 (DEC-05) and ignores an `mx` pattern beyond the DNS length
+    /// limits (a label over 63 octets, more than 253 characters), which
+    /// could match no host; every such acceptance is returned as a warning,
+    /// as is every ignored duplicate field.
     ///
     /// ```
     /// use mta_sts_core::Policy;
@@ -444,6 +464,8 @@ fn parse_impl<'a>(
     let mut version = false;
     let mut max_age: Option<u32> = None;
     let mut mx = Vec::new();
+    // The first `mx` pattern the lenient reader ignored as too long.
+    let mut too_long: Option<PolicyError> = None;
     let mut extensions = Vec::new();
     let mut ignored = Vec::new();
 
@@ -574,10 +596,28 @@ fn parse_impl<'a>(
                 max_age = Some(capped);
             }
             "mx" => {
-                let p = MxPattern::parse(value).map_err(|error| PolicyError::InvalidMx {
+                let invalid = |error| PolicyError::InvalidMx {
                     line: Some(n),
                     error,
-                })?;
+                };
+                let p = MxPattern::parse_syntax(value).map_err(invalid)?;
+                // Beyond the DNS length limits: the strict reader refuses
+                // the policy; the lenient one ignores the pattern, which
+                // matches nothing, with a warning (like DEC-05, the other
+                // patterns still protect the domain).
+                if let Err(error) = p.check_lengths() {
+                    match lenient.as_deref_mut() {
+                        Some(w) => {
+                            w.push(PolicyWarning::MxTooLong {
+                                line: n,
+                                reason: error.to_string(),
+                            });
+                            too_long.get_or_insert(invalid(error));
+                            continue;
+                        }
+                        None => return Err(invalid(error)),
+                    }
+                }
                 mx.push(p);
             }
             _ => {
@@ -601,7 +641,8 @@ fn parse_impl<'a>(
     let mode = mode.ok_or(PolicyError::MissingField("mode"))?;
     let max_age = max_age.ok_or(PolicyError::MissingField("max_age"))?;
     if mx.is_empty() && mode != Mode::None {
-        return Err(PolicyError::MissingMx(mode.as_str()));
+        // Only too-long patterns: their error says more than "missing".
+        return Err(too_long.unwrap_or(PolicyError::MissingMx(mode.as_str())));
     }
     Ok(Policy {
         raw: Cow::Borrowed(text),

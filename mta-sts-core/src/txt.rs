@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+use crate::display::Escaped;
+
 /// Join the character-strings of one TXT resource record with nothing in
 /// between (RFC 8461 3.1, RFC 8460 3, citing RFC 7208 3.3; STS-TXT-11).
 ///
@@ -189,7 +191,7 @@ pub enum SyntaxError {
         found: Found,
     },
     /// A field name longer than 32 characters.
-    #[error("byte {offset}: field name `{name}` is longer than 32 characters")]
+    #[error("byte {offset}: field name `{}` is longer than 32 characters", Escaped(.name))]
     NameTooLong {
         /// Byte offset of the name.
         offset: usize,
@@ -198,7 +200,7 @@ pub enum SyntaxError {
     },
     /// An extension field with an empty value or a character outside
     /// `%x21-3A / %x3C / %x3E-7E`.
-    #[error("byte {offset}: invalid value for field `{name}`: {reason}")]
+    #[error("byte {offset}: invalid value for field `{}`: {reason}", Escaped(.name))]
     InvalidValue {
         /// Byte offset of the value.
         offset: usize,

@@ -7,7 +7,7 @@
 //! unix = ["/run/mtasts/socketmap"] # Unix-domain listeners (default none)
 //! unix_mode = 0o660                # permissions of the socket files
 //! state_dir = "/var/lib/mtasts"    # policies.redb lives here (default: memory only)
-//! strict = false                   # strict policy reader, text/plain required
+//! strict = false                   # strict policy reader, Content-Type required
 //! # resolver = "127.0.0.1:53"      # the only DNS server (default: system's)
 //! # ca_file = "/etc/mtasts/ca.pem" # trust anchors instead of the system's
 //! # https_port = 443               # port of every policy fetch
@@ -81,8 +81,9 @@ pub struct Config {
     /// Directory of the persistent cache ([`STORE_FILE`]; created if
     /// missing). Without it the cache lives in memory only.
     pub state_dir: Option<PathBuf>,
-    /// Use the strict policy reader and require `text/plain` (default
-    /// false: lenient, as a sending MTA should be).
+    /// Use the strict policy reader and require a `Content-Type` header
+    /// (default false: lenient, as a sending MTA should be). In both modes
+    /// a media type other than `text/plain` is refused (DEC-07).
     pub strict: bool,
     /// The only DNS server to use (`IP:PORT`); default: the system's.
     pub resolver: Option<SocketAddr>,

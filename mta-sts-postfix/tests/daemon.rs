@@ -1013,7 +1013,9 @@ async fn lookup_flood_against_a_silent_dns_zone_is_bounded() {
     // The requests the closed connections left are answered (into the
     // void) at their deadline and stop waiting.
     assert!(
-        eventually(Duration::from_secs(6), || d.service().metrics().waiting == 0).await,
+        eventually(Duration::from_secs(6), || d.service().metrics().waiting
+            == 0)
+        .await,
         "{:?}",
         d.service().metrics()
     );
@@ -1028,7 +1030,11 @@ async fn lookup_flood_against_a_silent_dns_zone_is_bounded() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let t = Instant::now();
     assert_eq!(c.ask("x", "good.loc").await, GOOD);
-    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(d.service().metrics().busy >= 1);
 
     // A full waiting queue: the overflow is answered TEMP at once, the
@@ -1049,15 +1055,23 @@ async fn lookup_flood_against_a_silent_dns_zone_is_bounded() {
     assert_eq!(busy + notfound, 30, "{replies:?}");
     assert!(busy >= 14, "{replies:?}");
     assert_eq!(d.stats().busy - busy_before, busy as u64);
-    assert!(!log.find(Level::WARN, "busy: every lookup slot taken, answered TEMP").is_empty());
+    assert!(
+        !log.find(Level::WARN, "busy: every lookup slot taken, answered TEMP")
+            .is_empty()
+    );
     drop(q);
 
     // When the flood's discoveries have timed out, a domain first asked
     // during the flood is looked up normally: no back-off was recorded.
     let mut w = Client::tcp(addr).await;
-    assert!(matches!(w.ask("x", "wild.loc").await.as_str(), BUSY | NOTFOUND));
+    assert!(matches!(
+        w.ask("x", "wild.loc").await.as_str(),
+        BUSY | NOTFOUND
+    ));
     assert!(
-        eventually(Duration::from_secs(40), || d.service().metrics().running == 0).await,
+        eventually(Duration::from_secs(40), || d.service().metrics().running
+            == 0)
+        .await,
         "{:?}",
         d.service().metrics()
     );
@@ -1127,11 +1141,15 @@ async fn trickling_and_non_reading_clients_lose_their_slots() {
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     for h in tricklers {
         let held = h.await.unwrap();
-        assert!(held < Duration::from_secs(4), "trickler held its slot {held:?}");
+        assert!(
+            held < Duration::from_secs(4),
+            "trickler held its slot {held:?}"
+        );
     }
     assert_eq!(d.stats().request_timeouts, 2);
     assert_eq!(
-        log.find(Level::INFO, "request not complete in time; closing").len(),
+        log.find(Level::INFO, "request not complete in time; closing")
+            .len(),
         2
     );
 
@@ -1158,7 +1176,8 @@ async fn trickling_and_non_reading_clients_lose_their_slots() {
         d.stats()
     );
     assert_eq!(
-        log.find(Level::INFO, "client does not read its answers; closing").len(),
+        log.find(Level::INFO, "client does not read its answers; closing")
+            .len(),
         1
     );
     assert!(writer.await.unwrap() < Duration::from_secs(15));

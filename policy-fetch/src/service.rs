@@ -53,8 +53,9 @@ use crate::store::Store;
 /// Settings of the service.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Use the strict policy reader and require `text/plain` (default:
-    /// lenient, as a sending MTA should).
+    /// Use the strict policy reader and require a `Content-Type` header
+    /// (default: lenient, as a sending MTA should). In both modes a media
+    /// type other than `text/plain` is refused (DEC-07).
     pub strict: bool,
     /// How long a TXT check that confirmed the cached id stays good before
     /// the record is looked up again (default 5 minutes).
@@ -419,9 +420,7 @@ impl MtaSts {
     /// The cached entry of `domain`, if any (no IO).
     pub fn cached_entry(&self, domain: &str) -> Option<CacheEntry> {
         let slots = self.slots.read().ok()?;
-        slots
-            .get(&normalize_domain(domain))
-            .map(|s| s.full_entry())
+        slots.get(&normalize_domain(domain)).map(|s| s.full_entry())
     }
 
     /// Number of cached domains.
@@ -557,7 +556,10 @@ impl MtaSts {
             // sees the result never joins a finished discovery later.
             {
                 let mut map = this.inflight.lock().unwrap_or_else(|p| p.into_inner());
-                if map.get(&d).is_some_and(|i| i.result.same_channel(&tx.subscribe())) {
+                if map
+                    .get(&d)
+                    .is_some_and(|i| i.result.same_channel(&tx.subscribe()))
+                {
                     map.remove(&d);
                 }
             }

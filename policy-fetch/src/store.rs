@@ -142,7 +142,7 @@ impl RedbStore {
         &self,
         op: StoreOp,
         target: &str,
-        f: impl Fn(&Database) -> Result<T, redb::Error>,
+        f: impl Fn(&Database) -> Result<T, RedbError>,
     ) -> Result<T, StoreError> {
         let mut reopened = false;
         loop {
@@ -152,8 +152,8 @@ impl RedbStore {
             };
             match result {
                 Some(Ok(v)) => return Ok(v),
-                Some(Err(e)) if reopened || !needs_reopen(&e) => {
-                    return Err(StoreError::new(op, target, e));
+                Some(Err(RedbError(e))) if reopened || !needs_reopen(&e) => {
+                    return Err(StoreError::new(op, target, *e));
                 }
                 Some(Err(_)) | None => {
                     if reopened {
@@ -177,6 +177,18 @@ impl RedbStore {
         *guard = None;
         *guard = Some(Self::open_db(&self.path)?);
         Ok(())
+    }
+}
+
+/// A redb error, boxed (it is large) and converted from any of redb's
+/// error types by `?`.
+#[cfg(feature = "redb")]
+struct RedbError(Box<redb::Error>);
+
+#[cfg(feature = "redb")]
+impl<E: Into<redb::Error>> From<E> for RedbError {
+    fn from(e: E) -> Self {
+        Self(Box::new(e.into()))
     }
 }
 

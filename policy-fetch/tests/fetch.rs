@@ -792,7 +792,11 @@ async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
         .filter(|w| w.code == DiscoveryWarningCode::CacheFull)
         .collect();
     assert_eq!(full.len(), 1, "{:?}", c.warnings);
-    assert!(full[0].to_string().contains("evicted the 1 used least recently"));
+    assert!(
+        full[0]
+            .to_string()
+            .contains("evicted the 1 used least recently")
+    );
     assert_eq!(sts.len(), 2);
     assert!(sts.cached_entry("b.test").is_none());
     assert!(sts.cached_entry("a.test").is_some());

@@ -29,7 +29,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use mta_sts_core::policy::{policy_host, policy_url};
@@ -225,16 +224,47 @@ fn insert_capped(set: &mut BTreeSet<String>, v: String) {
     }
 }
 
-/// Collects findings over many reports.
-#[derive(Debug, Clone, Default)]
+/// Collects findings over many reports. At most [`Alerts::max_keys`]
+/// distinct (code, result type, policy domain, MX host) groups are kept
+/// (default [`crate::summary::MAX_GROUPS`]); details of further groups are
+/// added to one group per code whose result type, policy domain and MX
+/// host are [`crate::summary::OTHER`].
+#[derive(Debug, Clone)]
 pub struct Alerts {
     map: BTreeMap<Key, Acc>,
+    max_keys: usize,
+    folded: u64,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Self::with_max_keys(crate::summary::MAX_GROUPS)
+    }
 }
 
 impl Alerts {
     /// An empty collector.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty collector keeping at most `max` groups (at least 1).
+    pub fn with_max_keys(max: usize) -> Self {
+        Self {
+            map: BTreeMap::new(),
+            max_keys: max.max(1),
+            folded: 0,
+        }
+    }
+
+    /// The bound on distinct groups.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    /// Failure details added to a folded group (see the type's docs).
+    pub fn folded(&self) -> u64 {
+        self.folded
     }
 
     /// Add the failure details of one report. Duplicates are not detected
@@ -268,6 +298,18 @@ impl Alerts {
                     result_type: d.result_type.as_str().to_owned(),
                     policy_domain: policy_domain.clone(),
                     mx_host,
+                };
+                let key = if self.map.len() >= self.max_keys && !self.map.contains_key(&key) {
+                    self.folded = self.folded.saturating_add(1);
+                    let other = || Some(crate::summary::OTHER.to_owned());
+                    Key {
+                        code: key.code,
+                        result_type: crate::summary::OTHER.to_owned(),
+                        policy_domain: other(),
+                        mx_host: other(),
+                    }
+                } else {
+                    key
                 };
                 let acc = self.map.entry(key).or_default();
                 acc.result_type = Some(d.result_type.clone());
@@ -948,25 +990,5 @@ pub fn enforce_readiness<'r, 'a: 'r>(
         successful_sessions: successful,
         failures_attributable,
         failures_other,
-    }
-}
-
-/// `Cow` helper for the text renderer: control characters (which could
-/// drive a terminal) shown as escapes.
-pub(crate) fn printable(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| {
-                    if c.is_control() {
-                        c.escape_default().to_string()
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
     }
 }

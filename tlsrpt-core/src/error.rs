@@ -1,5 +1,6 @@
 //! Error types.
 
+use mta_sts_core::display::Escaped;
 use mta_sts_core::txt::SyntaxError;
 
 /// An invalid `_smtp._tls` record.
@@ -13,7 +14,7 @@ pub enum RecordError {
     #[error("missing required field `rua`")]
     MissingRua,
     /// A `rua` URI that is not a URI.
-    #[error("byte {offset}: invalid rua URI `{uri}`: {reason}")]
+    #[error("byte {offset}: invalid rua URI `{}`: {reason}", Escaped(.uri))]
     InvalidUri {
         /// Byte offset in the record.
         offset: usize,
@@ -38,7 +39,7 @@ pub enum ReportErrorKind {
     #[error("invalid UTF-8")]
     NotUtf8,
     /// A member appears twice in one object (I-JSON; RPT-JSON-01).
-    #[error("duplicate member `{0}`")]
+    #[error("duplicate member `{}`", Escaped(.0))]
     DuplicateMember(String),
     /// A required member is missing.
     #[error("missing member `{0}`")]
@@ -50,7 +51,7 @@ pub enum ReportErrorKind {
     #[error("invalid count: {0}")]
     InvalidCount(&'static str),
     /// A date-time that is not RFC 3339.
-    #[error("invalid date-time `{value}`: {error}")]
+    #[error("invalid date-time `{}`: {error}", Escaped(.value))]
     InvalidDate {
         /// The string.
         value: String,
@@ -58,7 +59,7 @@ pub enum ReportErrorKind {
         error: crate::time::TimeError,
     },
     /// A value that is not valid for its member (strict reader).
-    #[error("invalid value `{value}`: {reason}")]
+    #[error("invalid value `{}`: {reason}", Escaped(.value))]
     InvalidValue {
         /// The value.
         value: String,
@@ -79,7 +80,7 @@ pub enum ReportErrorKind {
 
 /// An invalid report: what, where (byte offset and JSON Pointer path).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("byte {offset}, at {}: {kind}", if path.is_empty() { "/" } else { path })]
+#[error("byte {offset}, at {}: {kind}", Escaped(if path.is_empty() { "/" } else { path }))]
 pub struct ReportError {
     /// Byte offset in the JSON text.
     pub offset: usize,

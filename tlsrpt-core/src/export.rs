@@ -15,14 +15,26 @@
 //! RFC 5952 form (or as written when they are not addresses).
 //!
 //! - [`CsvWriter`]: exactly parsedmarc's 17 columns ([`COLUMNS`]), header
-//!   row once, RFC 4180 (fields with `,` `"` CR or LF quoted, inner `"`
-//!   doubled, CRLF line ends). An absent value is an empty field. Values
-//!   are written as they are by default; reports are untrusted, so for
+//!   row once, RFC 4180 (fields with `,` or `"` quoted, inner `"` doubled,
+//!   CRLF line ends). An absent value is an empty field. Reports are
+//!   untrusted and CSV files end up in terminals (`cat`, `less`) and
+//!   pagers: control characters inside a value (C0 including TAB, CR and
+//!   LF, DEL, C1) and the Unicode line separators and bidirectional
+//!   overrides are written as escapes, `\t`, `\r`, `\n` or `\u{1b}`
+//!   style, as [`mta_sts_core::display::escape_controls`] does. So every
+//!   record is one line and a field never holds a raw line break; the
+//!   escaping is not reversed on reading (a backslash in a value is kept
+//!   as it is). Otherwise values are written as they are by default; for
 //!   files that people open in a spreadsheet use
 //!   [`CsvWriter::with_formula_guard`], which prefixes `'` to text fields
-//!   starting with `=`, `+`, `-`, `@`, TAB or CR (CSV formula injection,
-//!   OWASP). That alters the data, which is why it is not the default.
-//!   Numeric columns never need it (counts are unsigned).
+//!   starting with `=`, `+`, `-` or `@` (CSV formula injection, OWASP;
+//!   TAB and CR, which OWASP lists too, are escaped anyway). That alters
+//!   the data, which is why it is not the default. Numeric columns never
+//!   need it (counts are unsigned).
+//!
+//!   NDJSON needs no such escaping: JSON strings escape control
+//!   characters (the bidirectional overrides are kept as they are, as in
+//!   every JSON output).
 //! - [`NdjsonWriter`]: one JSON object per line with the same keys, in the
 //!   same order, plus `source` when given; counts are JSON numbers; an
 //!   absent value is `null` (every line has every key, which suits
@@ -59,6 +71,8 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+
+use mta_sts_core::display::escape_controls;
 
 use crate::report::{Ip, Report, write_json_string};
 use crate::time::Timestamp;
@@ -250,9 +264,11 @@ fn formula_like(s: &str) -> bool {
     )
 }
 
-/// Append one RFC 4180 field.
+/// Append one RFC 4180 field, its control characters escaped first (see
+/// the [module documentation](self)).
 fn csv_field(out: &mut String, s: &str, guard: bool) {
-    let prefix = if guard && formula_like(s) { "'" } else { "" };
+    let s = escape_controls(s);
+    let prefix = if guard && formula_like(&s) { "'" } else { "" };
     if s.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(prefix);
@@ -260,7 +276,7 @@ fn csv_field(out: &mut String, s: &str, guard: bool) {
         out.push('"');
     } else {
         out.push_str(prefix);
-        out.push_str(s);
+        out.push_str(&s);
     }
 }
 
@@ -282,8 +298,9 @@ impl Default for CsvWriter {
 }
 
 impl CsvWriter {
-    /// A writer whose buffer holds the header row; values are written
-    /// exactly.
+    /// A writer whose buffer holds the header row; values are written as
+    /// they are, but for their control characters, which are escaped (see
+    /// the [module documentation](self)).
     pub fn new() -> Self {
         let mut out = COLUMNS.join(",");
         out.push_str("\r\n");
@@ -295,7 +312,8 @@ impl CsvWriter {
     }
 
     /// A writer that prefixes `'` to text values starting with `=`, `+`,
-    /// `-`, `@`, TAB or CR, so that spreadsheets do not evaluate them.
+    /// `-` or `@` (after escaping control characters, so TAB and CR never
+    /// start a value), so that spreadsheets do not evaluate them.
     pub fn with_formula_guard() -> Self {
         Self {
             formula_guard: true,

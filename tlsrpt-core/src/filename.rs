@@ -35,6 +35,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use mta_sts_core::display::Escaped;
+
 use crate::report::Report;
 
 /// Header field naming the policy domain (RFC 8460 5.3, RPT-DELIV-07).
@@ -64,7 +66,7 @@ pub enum FilenameError {
         reason: &'static str,
     },
     /// A domain that cannot be converted to A-labels.
-    #[error("{field} `{value}` cannot be converted to A-labels: {reason}")]
+    #[error("{field} `{}` cannot be converted to A-labels: {reason}", Escaped(.value))]
     Idna {
         /// The field.
         field: &'static str,
@@ -77,7 +79,11 @@ pub enum FilenameError {
     #[error("the report has no policy-domain")]
     NoPolicyDomain,
     /// The report's policies name different policy domains.
-    #[error("the report's policies name different policy domains: `{first}` and `{other}`")]
+    #[error(
+        "the report's policies name different policy domains: `{}` and `{}`",
+        Escaped(.first),
+        Escaped(.other)
+    )]
     MixedPolicyDomains {
         /// The first policy domain.
         first: String,

@@ -38,7 +38,10 @@ pub enum RuaKind<'a> {
     },
     /// `https:`.
     Https,
-    /// Another scheme, or no scheme at all: kept, but not usable.
+    /// Another scheme, no scheme at all, a `mailto:` without an address or
+    /// an `https:` URI whose authority is malformed (no host, an unclosed
+    /// `[`, an invalid IPv6 address, a host that is not a domain name, a
+    /// bad port): kept, but not usable (DEC-14).
     Unsupported {
         /// Why it cannot be used.
         reason: &'static str,
@@ -101,6 +104,73 @@ fn percent_decode(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Why an `https:` URI without an authority cannot be used.
+const HTTPS_WITHOUT_HOST: &str = "`https:` without a host";
+
+/// Check the authority of an `https:` URI (`hier-part` after `//`,
+/// RFC 3986 3.2): optional `userinfo@`, then a host that is an IPv6
+/// literal in brackets, an IPv4 address or a domain name (the rules of
+/// [`mta_sts_core::domain::normalize`]: labels of 1 to 63 letters, digits,
+/// `-` and `_`, 253 characters in all), then an optional `:port` (digits,
+/// 1 to 65535; empty means the default). The characters were checked
+/// before. The error is the reason the URI is unusable.
+fn check_https_authority(after_slashes: &str) -> Result<(), &'static str> {
+    let end = after_slashes
+        .find(['/', '?', '#'])
+        .unwrap_or(after_slashes.len());
+    let authority = &after_slashes[..end];
+    let host_port = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => {
+            if userinfo.contains(['@', '[', ']']) {
+                return Err("`https:` URI with `@`, `[` or `]` in its user information");
+            }
+            host_port
+        }
+        None => authority,
+    };
+    let port = if let Some(literal) = host_port.strip_prefix('[') {
+        let Some((ip, after)) = literal.split_once(']') else {
+            return Err("`https:` URI with an unclosed `[` in its host");
+        };
+        if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("`https:` URI with an invalid IPv6 address in `[...]`");
+        }
+        match after {
+            "" => None,
+            a => match a.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return Err("`https:` URI with characters after the `]` of its host"),
+            },
+        }
+    } else {
+        let (host, port) = match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        };
+        if host.is_empty() {
+            return Err(HTTPS_WITHOUT_HOST);
+        }
+        if host.contains(['[', ']']) {
+            return Err("`https:` URI with `[` or `]` outside an IPv6 address");
+        }
+        if host.parse::<std::net::Ipv4Addr>().is_err()
+            && mta_sts_core::domain::normalize(host).is_err()
+        {
+            return Err("`https:` URI whose host is not a valid domain name");
+        }
+        port
+    };
+    // Empty means the default port (RFC 3986 3.2.3).
+    let port_ok = |p: &str| {
+        p.is_empty()
+            || (p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0))
+    };
+    match port {
+        Some(p) if !port_ok(p) => Err("`https:` URI with an invalid port (expected 1 to 65535)"),
+        _ => Ok(()),
+    }
+}
+
 /// Check one URI of the `rua` list against RFC 3986 characters, with `,`,
 /// `!` and `;` required to be percent-encoded (RPT-TXT-04).
 fn parse_uri<'a>(uri: &'a str, offset: usize) -> Result<Rua<'a>, RecordError> {
@@ -154,12 +224,12 @@ fn parse_uri<'a>(uri: &'a str, offset: usize) -> Result<Rua<'a>, RecordError> {
                     },
                 }
             } else if scheme.eq_ignore_ascii_case("https") {
-                if rest.starts_with("//") && rest.len() > 2 {
-                    RuaKind::Https
-                } else {
-                    RuaKind::Unsupported {
-                        reason: "`https:` without a host",
-                    }
+                match rest.strip_prefix("//").map(check_https_authority) {
+                    Some(Ok(())) => RuaKind::Https,
+                    Some(Err(reason)) => RuaKind::Unsupported { reason },
+                    None => RuaKind::Unsupported {
+                        reason: HTTPS_WITHOUT_HOST,
+                    },
                 }
             } else {
                 RuaKind::Unsupported {

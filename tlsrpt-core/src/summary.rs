@@ -24,6 +24,12 @@
 //!   from the JSON, never a file name or subject (RPT-GEN-06); a report
 //!   spanning several days is counted on its first day.
 //! - All additions saturate at `u64::MAX`.
+//! - Memory is bounded whatever the input: each grouping keeps at most
+//!   [`Aggregator::max_groups`] distinct keys (default [`MAX_GROUPS`]), the
+//!   first ones seen; later new keys are counted under [`OTHER`], and
+//!   [`Summary::folded`] says how many additions each grouping folded (the
+//!   text rendering shows it as a warning). Alerts are bounded the same way
+//!   ([`crate::alert::Alerts`]).
 //!
 //! ```
 //! use tlsrpt_core::Report;
@@ -50,11 +56,19 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::alert::{Alert, Alerts, normalize_name, printable};
+use mta_sts_core::display::escape_controls;
+
+use crate::alert::{Alert, Alerts, normalize_name};
 use crate::report::Report;
 
 /// The group key for a missing policy domain or MX host name.
 pub const UNKNOWN: &str = "(unknown)";
+
+/// The group key that collects what did not fit (see the module docs).
+pub const OTHER: &str = "(other)";
+
+/// Default bound on the distinct keys of each grouping of a [`Summary`].
+pub const MAX_GROUPS: usize = 10_000;
 
 /// Successful and failed sessions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -122,25 +136,70 @@ pub struct Summary {
     pub by_day: BTreeMap<String, ReportCounts>,
     /// Alerts with remediation (see [`crate::alert`]).
     pub alerts: Vec<Alert>,
+    /// Grouping (`by_mx_host`, ...) → additions counted under [`OTHER`]
+    /// because the grouping already had its maximum of distinct keys.
+    /// Empty when nothing was folded.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub folded: BTreeMap<String, u64>,
 }
 
 /// Builds a [`Summary`] from reports added one by one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Aggregator {
     summary: Summary,
     /// (organization-name, report-id) → sources.
     seen: BTreeMap<(String, String), Vec<String>>,
     alerts: Alerts,
+    max_groups: usize,
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Self::with_max_groups(MAX_GROUPS)
+    }
 }
 
 fn add(a: &mut u64, n: u64) {
     *a = a.saturating_add(n);
 }
 
+/// The entry of `key` in `map`, or of [`OTHER`] when `map` already has
+/// `max` keys and not this one (counted in `folded` under `name`).
+fn group<'m, T: Default>(
+    map: &'m mut BTreeMap<String, T>,
+    key: String,
+    max: usize,
+    folded: &mut BTreeMap<String, u64>,
+    name: &str,
+) -> &'m mut T {
+    if map.len() >= max && !map.contains_key(&key) {
+        add(folded.entry(name.to_owned()).or_default(), 1);
+        return map.entry(OTHER.to_owned()).or_default();
+    }
+    map.entry(key).or_default()
+}
+
 impl Aggregator {
     /// An empty aggregator.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty aggregator keeping at most `max` distinct keys per
+    /// grouping (at least 1; see the module docs).
+    pub fn with_max_groups(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            summary: Summary::default(),
+            seen: BTreeMap::new(),
+            alerts: Alerts::with_max_keys(max),
+            max_groups: max,
+        }
+    }
+
+    /// The bound on distinct keys per grouping.
+    pub fn max_groups(&self) -> usize {
+        self.max_groups
     }
 
     /// Add a report that came from `source` (a file name, a message id:
@@ -152,6 +211,7 @@ impl Aggregator {
             report.organization_name.to_string(),
             report.report_id.to_string(),
         );
+        let max = self.max_groups;
         let s = &mut self.summary;
         if let Some(sources) = self.seen.get_mut(&key) {
             sources.push(source.to_owned());
@@ -164,14 +224,19 @@ impl Aggregator {
         let failed = report.failed_sessions();
         add(&mut s.successful_sessions, ok);
         add(&mut s.failed_sessions, failed);
-        for counts in [
-            s.by_organization
-                .entry(report.organization_name.to_string())
-                .or_default(),
-            s.by_day
-                .entry(report.date_range.start.date_string())
-                .or_default(),
+        for (name, map, key) in [
+            (
+                "by_organization",
+                &mut s.by_organization,
+                report.organization_name.to_string(),
+            ),
+            (
+                "by_day",
+                &mut s.by_day,
+                report.date_range.start.date_string(),
+            ),
         ] {
+            let counts = group(map, key, max, &mut s.folded, name);
             add(&mut counts.reports, 1);
             add(&mut counts.successful_sessions, ok);
             add(&mut counts.failed_sessions, failed);
@@ -182,7 +247,13 @@ impl Aggregator {
                 .policy_domain
                 .as_deref()
                 .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
-            let d = s.by_policy_domain.entry(domain).or_default();
+            let d = group(
+                &mut s.by_policy_domain,
+                domain,
+                max,
+                &mut s.folded,
+                "by_policy_domain",
+            );
             add(
                 &mut d.successful_sessions,
                 p.summary.total_successful_session_count,
@@ -194,14 +265,33 @@ impl Aggregator {
             for f in &p.failure_details {
                 let rt = f.result_type.as_str();
                 let n = f.failed_session_count;
-                add(s.by_result_type.entry(rt.to_owned()).or_default(), n);
+                let folded = &mut s.folded;
+                add(
+                    group(
+                        &mut s.by_result_type,
+                        rt.to_owned(),
+                        max,
+                        folded,
+                        "by_result_type",
+                    ),
+                    n,
+                );
                 let mx = f
                     .receiving_mx_hostname
                     .as_deref()
                     .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
-                let m = s.by_mx_host.entry(mx).or_default();
+                let m = group(&mut s.by_mx_host, mx, max, folded, "by_mx_host");
                 add(&mut m.failed_sessions, n);
-                add(m.by_result_type.entry(rt.to_owned()).or_default(), n);
+                add(
+                    group(
+                        &mut m.by_result_type,
+                        rt.to_owned(),
+                        max,
+                        folded,
+                        "by_mx_host.by_result_type",
+                    ),
+                    n,
+                );
             }
         }
         self.alerts.add(report);
@@ -213,6 +303,7 @@ impl Aggregator {
         let mut s = self.summary.clone();
         s.duplicate_reports = duplicate_reports(&self.seen);
         s.alerts = self.alerts.findings();
+        note_folded_alerts(&mut s, &self.alerts);
         s
     }
 
@@ -221,7 +312,14 @@ impl Aggregator {
         let mut s = self.summary;
         s.duplicate_reports = duplicate_reports(&self.seen);
         s.alerts = self.alerts.findings();
+        note_folded_alerts(&mut s, &self.alerts);
         s
+    }
+}
+
+fn note_folded_alerts(s: &mut Summary, alerts: &Alerts) {
+    if alerts.folded() > 0 {
+        s.folded.insert("alerts".to_owned(), alerts.folded());
     }
 }
 
@@ -300,11 +398,17 @@ impl Summary {
             "TLS-RPT summary: {} report(s), {} duplicate(s) ignored, {} successful session(s), {} failed session(s)",
             self.reports, self.duplicates, self.successful_sessions, self.failed_sessions
         );
+        for (name, n) in &self.folded {
+            let _ = writeln!(
+                out,
+                "warning: {name} reached its limit of distinct keys; {n} addition(s) counted under {OTHER}"
+            );
+        }
         let rows: Vec<Vec<String>> = by_failures(&self.by_policy_domain, |c| c.failed_sessions)
             .into_iter()
             .map(|(k, c)| {
                 vec![
-                    printable(k).into_owned(),
+                    escape_controls(k).into_owned(),
                     c.successful_sessions.to_string(),
                     c.failed_sessions.to_string(),
                 ]
@@ -325,10 +429,10 @@ impl Summary {
             .map(|(k, m)| {
                 let types: Vec<String> = by_failures(&m.by_result_type, |n| *n)
                     .into_iter()
-                    .map(|(t, n)| format!("{} {n}", printable(t)))
+                    .map(|(t, n)| format!("{} {n}", escape_controls(t)))
                     .collect();
                 vec![
-                    printable(k).into_owned(),
+                    escape_controls(k).into_owned(),
                     m.failed_sessions.to_string(),
                     types.join(", "),
                 ]
@@ -346,7 +450,7 @@ impl Summary {
         );
         let rows: Vec<Vec<String>> = by_failures(&self.by_result_type, |n| *n)
             .into_iter()
-            .map(|(k, n)| vec![printable(k).into_owned(), n.to_string()])
+            .map(|(k, n)| vec![escape_controls(k).into_owned(), n.to_string()])
             .collect();
         table(
             &mut out,
@@ -372,7 +476,7 @@ impl Summary {
         let rows: Vec<Vec<String>> = by_failures(&self.by_organization, |c| c.failed_sessions)
             .into_iter()
             .map(|(k, c)| {
-                let mut r = vec![printable(k).into_owned()];
+                let mut r = vec![escape_controls(k).into_owned()];
                 r.extend(counts(c));
                 r
             })
@@ -399,9 +503,9 @@ impl Summary {
                 .iter()
                 .map(|d| {
                     vec![
-                        printable(&d.organization_name).into_owned(),
-                        printable(&d.report_id).into_owned(),
-                        printable(&d.sources.join(", ")).into_owned(),
+                        escape_controls(&d.organization_name).into_owned(),
+                        escape_controls(&d.report_id).into_owned(),
+                        escape_controls(&d.sources.join(", ")).into_owned(),
                     ]
                 })
                 .collect();
@@ -423,10 +527,11 @@ impl Summary {
                 vec![
                     f.severity.to_string(),
                     f.code.as_str().to_owned(),
-                    printable(f.where_.policy_domain.as_deref().unwrap_or(UNKNOWN)).into_owned(),
-                    printable(f.where_.mx_host.as_deref().unwrap_or("-")).into_owned(),
+                    escape_controls(f.where_.policy_domain.as_deref().unwrap_or(UNKNOWN))
+                        .into_owned(),
+                    escape_controls(f.where_.mx_host.as_deref().unwrap_or("-")).into_owned(),
                     f.where_.sessions_affected.to_string(),
-                    printable(&f.title).into_owned(),
+                    escape_controls(&f.title).into_owned(),
                 ]
             })
             .collect();

@@ -205,6 +205,65 @@ fn d5_sts_fetch_13_16_failure_without_cache() {
     }
 }
 
+/// Issue 15 item 8: the Content-Type rule in both modes, as DEC-07 says
+/// (and `examples/daemon.toml`, `docs/conformance.md` and the README):
+/// `text/plain` (any case, any parameters) is accepted by both; a missing
+/// header only by the lenient reader, with a note; every other media
+/// type, `text/html` first, is `sts-policy-invalid` in both.
+#[test]
+fn sts_fetch_08_dec_07_content_type_in_both_modes() {
+    let strict = Options { strict: true };
+    let lenient = Options::default();
+    let resp = |ct: Option<&str>| HttpResponse {
+        status: 200,
+        content_type: ct.map(str::to_owned),
+        body: ENFORCE.to_vec(),
+    };
+    for ct in [
+        "text/plain",
+        "Text/Plain",
+        "text/plain;charset=us-ascii",
+        " text/plain ; format=flowed",
+    ] {
+        for options in [strict, lenient] {
+            let (_, _, notes) = Discovery::check_response(&resp(Some(ct)), options)
+                .unwrap_or_else(|e| panic!("{ct} {options:?}: {e:?}"));
+            assert!(notes.is_empty(), "{ct}");
+        }
+    }
+    for ct in [
+        "text/html",
+        "text/html; charset=utf-8",
+        "application/octet-stream",
+        "",
+        "text/plain-x",
+    ] {
+        for options in [strict, lenient] {
+            assert_eq!(
+                Discovery::check_response(&resp(Some(ct)), options),
+                Err(PolicyFailure {
+                    result_type: ResultType::StsPolicyInvalid,
+                    reason: format!("Content-Type `{ct}` (text/plain is required)"),
+                }),
+                "{ct} {options:?}"
+            );
+        }
+    }
+    assert_eq!(
+        Discovery::check_response(&resp(None), strict)
+            .unwrap_err()
+            .reason,
+        "no Content-Type (text/plain is required)"
+    );
+    let (policy, warnings, notes) = Discovery::check_response(&resp(None), lenient).unwrap();
+    assert_eq!(policy.mode(), Mode::Enforce);
+    assert!(warnings.is_empty());
+    assert_eq!(
+        notes,
+        ["no Content-Type header (text/plain expected); accepted"]
+    );
+}
+
 #[test]
 fn sts_fetch_05_08_response_checks_dec_07() {
     let strict = Options { strict: true };

@@ -1,5 +1,5 @@
 use mta_sts_core::policy::{LineEnding, MAX_MAX_AGE, MAX_POLICY_BODY, policy_url};
-use mta_sts_core::{Mode, MxError, Policy, PolicyError, PolicyWarning};
+use mta_sts_core::{Mode, MxError, MxPattern, Policy, PolicyError, PolicyWarning};
 
 use crate::replaced;
 
@@ -147,6 +147,129 @@ fn sts_pol_05_mx_syntax() {
             error: MxError::Empty
         })
     );
+}
+
+/// Issue 15 item 8: a label of 64 octets, or a pattern of more than 253
+/// characters, can match no DNS name. The strict reader refuses it like
+/// any other invalid `mx`; the lenient reader ignores it with a warning
+/// (the other patterns still protect the domain, as in DEC-05), so that
+/// the policy written back is strictly valid (DEC-01).
+#[test]
+fn sts_pol_05_mx_dns_length_limits() {
+    let body = |m: &str| {
+        format!("version: STSv1\nmode: enforce\nmx: {m}\nmx: mx.example.net\nmax_age: 1\n")
+    };
+    let l63 = "a".repeat(63);
+    let l64 = "a".repeat(64);
+    // The limits themselves are fine.
+    let at_limit = format!("{l63}.example.net");
+    assert_eq!(
+        mx_of(&strict(&body(&at_limit)).unwrap()),
+        [at_limit.as_str(), "mx.example.net"]
+    );
+    let name_253 = format!("{l63}.{l63}.{l63}.{}", "b".repeat(61));
+    assert_eq!(name_253.len(), 253);
+    assert!(strict(&body(&name_253)).is_ok());
+    let wild_253 = format!("*.{l63}.{l63}.{l63}.{}", "b".repeat(59));
+    assert_eq!(wild_253.len(), 253);
+    assert!(strict(&body(&wild_253)).is_ok());
+
+    // One more octet: strict error with the place and the length.
+    let long_label = format!("mx.{l64}.example");
+    assert_eq!(
+        strict(&body(&long_label)),
+        Err(PolicyError::InvalidMx {
+            line: Some(3),
+            error: MxError::LabelTooLong {
+                pattern: long_label.clone(),
+                offset: 3,
+                length: 64
+            }
+        })
+    );
+    assert_eq!(
+        strict(&body(&long_label)).unwrap_err().to_string(),
+        format!("line 3: byte 3: label of 64 characters in MX pattern `{long_label}` (at most 63)")
+    );
+    let name_254 = format!("{name_253}b");
+    assert_eq!(
+        strict(&body(&name_254)),
+        Err(PolicyError::InvalidMx {
+            line: Some(3),
+            error: MxError::TooLong {
+                pattern: name_254.clone(),
+                length: 254
+            }
+        })
+    );
+    let wild_254 = format!("{wild_253}b");
+    assert!(matches!(
+        strict(&body(&wild_254)),
+        Err(PolicyError::InvalidMx {
+            error: MxError::TooLong { length: 254, .. },
+            ..
+        })
+    ));
+    assert!(matches!(
+        MxPattern::parse(&format!("*.{l64}.example")),
+        Err(MxError::LabelTooLong {
+            offset: 2,
+            length: 64,
+            ..
+        })
+    ));
+    assert!(
+        MxPattern::from_user(&long_label).is_err(),
+        "the builder applies the limits too"
+    );
+
+    // Lenient: ignored, one warning naming the line and the problem; the
+    // other pattern still works, and the canonical form is strictly valid.
+    for (pattern, reason_part) in [
+        (long_label.as_str(), "label of 64 characters"),
+        (
+            name_254.as_str(),
+            "MX pattern of 254 characters (at most 253)",
+        ),
+    ] {
+        let text = body(pattern);
+        let r = Policy::parse_lenient(&text).unwrap();
+        assert_eq!(mx_of(&r.value), ["mx.example.net"]);
+        assert_eq!(r.warnings.len(), 1, "{pattern}");
+        assert_eq!(r.warnings[0].code().as_str(), "mx-too-long");
+        let PolicyWarning::MxTooLong { line, reason } = &r.warnings[0] else {
+            panic!("{:?}", r.warnings[0]);
+        };
+        assert_eq!(*line, 3);
+        assert!(reason.contains(reason_part), "{reason}");
+        assert!(
+            r.warnings[0]
+                .to_string()
+                .ends_with("; pattern ignored (no host name can match it)"),
+        );
+        assert!(r.value.matches_mx("mx.example.net"));
+        let canonical = r.value.to_string();
+        assert_eq!(Policy::parse(&canonical).unwrap(), r.value);
+        // The policy string (TLS-RPT) still shows what was served.
+        let served = format!("mx: {pattern}");
+        assert!(r.value.policy_string().contains(&served.as_str()));
+    }
+    // Nothing else left: the lenient reader refuses the policy too, with
+    // the reason rather than "missing mx".
+    let only = format!("version: STSv1\nmode: enforce\nmx: {long_label}\nmax_age: 1\n");
+    assert_eq!(
+        Policy::parse_lenient(&only).unwrap_err(),
+        strict(&only).unwrap_err()
+    );
+    assert!(matches!(
+        Policy::parse_lenient(&only),
+        Err(PolicyError::InvalidMx {
+            line: Some(3),
+            error: MxError::LabelTooLong { .. }
+        })
+    ));
+    let none = format!("version: STSv1\nmode: none\nmx: {long_label}\nmax_age: 1\n");
+    assert!(Policy::parse_lenient(&none).unwrap().value.mx().is_empty());
 }
 
 #[test]
@@ -548,12 +671,52 @@ fn lint_findings_sts_cache_13_removal_advice() {
     assert!(c.contains(&(Severity::Warning, "wildcard-public-suffix")));
     assert!(c.contains(&(Severity::Info, "mx-covered-by-wildcard")));
     assert!(c.contains(&(Severity::Warning, "zero-max-age")));
+    // A pattern no host can match is ignored by the lenient reader (with
+    // an `mx-too-long` warning, which `mtasts policy lint` reports as an
+    // `mx-never-matches` error), so the lint does not see it.
     let long_label = format!(
-        "version: STSv1\nmode: enforce\nmx: {}.example\nmax_age: 604800\n",
+        "version: STSv1\nmode: enforce\nmx: {}.example\nmx: mx.example\nmax_age: 604800\n",
         "a".repeat(64)
     );
-    assert!(codes(&long_label).contains(&(Severity::Error, "mx-never-matches")));
+    assert!(!codes(&long_label).contains(&(Severity::Error, "mx-never-matches")));
     let c = codes("version: STSv1\nmode: none\nmax_age: 31557600\nmx: a.example\n");
     assert!(c.contains(&(Severity::Warning, "none-long-max-age")));
     assert!(c.contains(&(Severity::Info, "none-with-mx")));
+}
+
+/// Issue 15 item 7: error messages that echo the input show control
+/// characters, C1 controls and bidi overrides as escapes, so that printing
+/// an error cannot drive a terminal.
+#[test]
+fn errors_escape_echoed_input() {
+    let policy_error = |s: &str| Policy::parse(s).unwrap_err().to_string();
+    assert_eq!(
+        policy_error("version: STSv1\nmode: \u{9b}31m\nmax_age: 1\n"),
+        "line 2: unknown mode `\\u{9b}31m` (expected `enforce`, `testing` or `none`)"
+    );
+    assert_eq!(
+        policy_error("version: ST\u{202e}Sv1\nmode: none\nmax_age: 1\n"),
+        "line 1: unsupported version `ST\\u{202e}Sv1` (expected `STSv1`)"
+    );
+    assert!(
+        policy_error("version: STSv1\nmode: none\nmax_age: 1\nk\x1b[2Jey: v\n")
+            .starts_with("line 4: invalid key `k\\u{1b}[2Jey` ")
+    );
+    assert_eq!(
+        mta_sts_core::StsRecord::parse("v=STSv1; id=\x1b[2J;")
+            .unwrap_err()
+            .to_string(),
+        "byte 12: invalid id `\\u{1b}[2J` (expected 1 to 32 letters and digits)"
+    );
+    assert_eq!(
+        mta_sts_core::domain::normalize("a\u{1b}b.example")
+            .unwrap_err()
+            .to_string(),
+        "invalid domain `a\\u{1b}b.example`: label 0 has `\\u{1b}`; only letters, digits, `-` and `_` are allowed"
+    );
+    // The unescaped value is still there for programs.
+    assert!(matches!(
+        Policy::parse("version: STSv1\nmode: \u{9b}\nmax_age: 1\n"),
+        Err(PolicyError::UnknownMode { found, .. }) if found == "\u{9b}"
+    ));
 }

@@ -133,11 +133,67 @@ fn rfc4180_quoting() {
     w.write_report(&r);
     let text = w.into_string();
     assert!(text.contains("\r\n\"Big, \"\"Quoted\"\" Org\",2024-03-01T00:00:00Z,"));
-    assert!(text.ends_with(",\"first\r\nsecond\nthird\"\r\n"));
+    // Line breaks inside a value are escaped (issue 15): one line per record.
+    assert!(text.ends_with(",first\\r\\nsecond\\nthird\r\n"));
+    assert_eq!(text.matches("\r\n").count(), 3);
     let records = parse_csv(&text);
     assert_eq!(records.len(), 3);
     assert_eq!(records[1][0], "Big, \"Quoted\" Org");
-    assert_eq!(records[2][16], "first\r\nsecond\nthird");
+    assert_eq!(records[2][16], "first\\r\\nsecond\\nthird");
+}
+
+/// Issue 15 item 7: control characters, C1 controls, the Unicode line
+/// separators and bidi overrides inside CSV values are written as escapes
+/// (`mta_sts_core::display::escape_controls`), so that a CSV file shown in
+/// a terminal cannot drive it; quoting still applies to the escaped value.
+#[test]
+fn csv_fields_escape_control_characters() {
+    let mut r = report(
+        "Org",
+        "1",
+        "2024-03-01",
+        &[sts(
+            "example.com",
+            "testing",
+            &["mx.example.com"],
+            1,
+            1,
+            &[detail(
+                "validation-failure",
+                Some("mx.example.com"),
+                1,
+                None,
+            )],
+        )],
+    );
+    // Set after reading: the JSON helper of these tests does not escape.
+    r.organization_name = "\u{1b}]0;title\u{7}Org".into();
+    let d = &mut r.policies[0].failure_details[0];
+    d.receiving_mx_hostname = Some("mx\u{1b}[2J.example.com".into());
+    d.failure_reason_code = Some("a,\u{202e}b\u{9b}\tc\u{7f}\u{2029}".into());
+    for mut w in [CsvWriter::new(), CsvWriter::with_formula_guard()] {
+        w.write_report(&r);
+        let text = w.into_string();
+        assert!(
+            !text.contains(|c: char| {
+                (c.is_control() && c != '\r' && c != '\n')
+                    || matches!(c, '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            }),
+            "{text:?}"
+        );
+        let records = parse_csv(&text);
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1][0], "\\u{1b}]0;title\\u{7}Org");
+        assert_eq!(records[2][13], "mx\\u{1b}[2J.example.com");
+        assert_eq!(records[2][16], "a,\\u{202e}b\\u{9b}\\tc\\u{7f}\\u{2029}");
+        assert!(text.contains(",\"a,\\u{202e}b\\u{9b}\\tc\\u{7f}\\u{2029}\"\r\n"));
+    }
+    // NDJSON is left to JSON escaping.
+    let mut nd = NdjsonWriter::new();
+    nd.write_report(&r, None);
+    let first: serde_json::Value =
+        serde_json::from_str(nd.into_string().lines().next().unwrap_or("")).unwrap();
+    assert_eq!(first["organization_name"], "\u{1b}]0;title\u{7}Org");
 }
 
 #[test]

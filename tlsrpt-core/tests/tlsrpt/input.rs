@@ -1129,7 +1129,9 @@ fn header_bombs_cost_nothing_or_are_refused() {
         junk.push_str(&format!("X-Junk-{i}: a\r\n\tb\r\nReceived: c\r\n"));
     }
     let bomb = msg(
-        &format!("{junk}{TLS_HEADERS}\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary=\"=_b\""),
+        &format!(
+            "{junk}{TLS_HEADERS}\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary=\"=_b\""
+        ),
         &format!("--=_b\r\n{part}\r\n\r\n{JSON}\r\n--=_b--\r\n"),
     );
     let (_, r, _) = ok(&bomb);
@@ -1194,7 +1196,10 @@ fn string_lists_are_bounded() {
     assert_eq!(err.path, "/policies/0/policy/policy-string/16384");
     assert_eq!(err.kind.to_string(), "more than 16384 strings in one list");
     // One fewer is read.
-    let json = json.replace(&format!(",\"mx: m{}.example\"", tlsrpt_core::parse::MAX_STRINGS), "");
+    let json = json.replace(
+        &format!(",\"mx: m{}.example\"", tlsrpt_core::parse::MAX_STRINGS),
+        "",
+    );
     let r = Report::parse(json.as_bytes(), Strictness::Lenient).unwrap();
     assert_eq!(
         r.value.policies[0].policy.policy_string.len(),

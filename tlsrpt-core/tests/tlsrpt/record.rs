@@ -221,3 +221,107 @@ fn rfc_examples() {
     let h = String::from_utf8(data("rfc/rfc8460-section-3.1.2-txt-record-https.txt")).unwrap();
     assert_eq!(uris(&ok(&h)), ["https://reporting.example.com/v1/tlsrpt"]);
 }
+
+/// Issue 15 item 8: an `https:` URI whose authority is malformed is kept
+/// but flagged unusable, with the reason (a warning in `mtasts record
+/// parse`, and no report is sent to it), like other unusable URIs.
+#[test]
+fn rpt_txt_05_dec_14_https_authority_checked() {
+    let kind = |uri: &str| {
+        let text = format!("v=TLSRPTv1; rua={uri}");
+        let r = ok(&text);
+        assert_eq!(r.rua().len(), 1, "{uri}");
+        assert_eq!(r.rua()[0].uri, uri);
+        match r.rua()[0].kind {
+            RuaKind::Https => Ok(()),
+            RuaKind::Unsupported { reason } => Err(reason),
+            ref other => panic!("{uri}: {other:?}"),
+        }
+    };
+    for good in [
+        "https://reports.example.com/v1",
+        "https://reports.example.com",
+        "HTTPS://Reports.Example.COM./x?y#z",
+        "https://reports.example.com:8443/tlsrpt",
+        "https://reports.example.com:/tlsrpt",
+        "https://user:pw@reports.example.com/",
+        "https://[::1]/tlsrpt",
+        "https://[2001:db8::1]:443",
+        "https://192.0.2.1:443/r",
+        &format!("https://{}.example/", "a".repeat(63)),
+    ] {
+        assert_eq!(kind(good), Ok(()), "{good}");
+    }
+    for (bad, reason) in [
+        (
+            "https://[::1",
+            "`https:` URI with an unclosed `[` in its host",
+        ),
+        (
+            "https://[::1/x]",
+            "`https:` URI with an unclosed `[` in its host",
+        ),
+        (
+            "https://[not-an-ip]/",
+            "`https:` URI with an invalid IPv6 address in `[...]`",
+        ),
+        (
+            "https://[::1]x/",
+            "`https:` URI with characters after the `]` of its host",
+        ),
+        ("https://", "`https:` without a host"),
+        ("https:///path", "`https:` without a host"),
+        ("https://:443/path", "`https:` without a host"),
+        ("https://user@/path", "`https:` without a host"),
+        ("https:reports.example.com", "`https:` without a host"),
+        (
+            "https://a]b.example/",
+            "`https:` URI with `[` or `]` outside an IPv6 address",
+        ),
+        (
+            "https://a@b@c.example/",
+            "`https:` URI with `@`, `[` or `]` in its user information",
+        ),
+        (
+            "https://reports..example/",
+            "`https:` URI whose host is not a valid domain name",
+        ),
+        (
+            "https://r*.example/",
+            "`https:` URI whose host is not a valid domain name",
+        ),
+        (
+            "https://reports.example.com:https/",
+            "`https:` URI with an invalid port (expected 1 to 65535)",
+        ),
+        (
+            "https://reports.example.com:65536/",
+            "`https:` URI with an invalid port (expected 1 to 65535)",
+        ),
+        (
+            "https://reports.example.com:0/",
+            "`https:` URI with an invalid port (expected 1 to 65535)",
+        ),
+        (
+            "https://reports.example.com:443:1/",
+            "`https:` URI with an invalid port (expected 1 to 65535)",
+        ),
+        (
+            "https://[::1]:x/",
+            "`https:` URI with an invalid port (expected 1 to 65535)",
+        ),
+    ] {
+        assert_eq!(kind(bad), Err(reason), "{bad}");
+    }
+    let long = format!("https://{}.example/", "a".repeat(64));
+    assert_eq!(
+        kind(&long),
+        Err("`https:` URI whose host is not a valid domain name")
+    );
+    // The record itself still parses; a usable URI beside it is kept.
+    let r = ok("v=TLSRPTv1; rua=https://[::1,mailto:tlsrpt@example.com");
+    assert!(r.is_usable());
+    assert_eq!(r.usable_rua().count(), 1);
+    let r = ok("v=TLSRPTv1; rua=https://[::1");
+    assert!(!r.is_usable());
+}

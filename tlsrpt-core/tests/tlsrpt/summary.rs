@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use tlsrpt_core::Report;
-use tlsrpt_core::summary::{Aggregator, MxHostStats, ReportCounts, SessionCounts, UNKNOWN};
+use tlsrpt_core::summary::{Aggregator, MxHostStats, OTHER, ReportCounts, SessionCounts, UNKNOWN};
 
 use crate::alert::{corpus, detail, report, sts};
 
@@ -445,4 +445,114 @@ fn render_text_escapes_control_characters() {
     let text = agg.summary().render_text();
     assert!(!text.contains('\u{1b}'));
     assert!(text.contains("Evil\\u{1b}[2J"));
+}
+
+/// Issue 15 item 7: bidi overrides, the Unicode line separator and C1
+/// controls are escaped too (the shared `mta_sts_core::display` rules),
+/// and a line break in a value cannot add a line.
+#[test]
+fn render_text_escapes_bidi_overrides_and_c1() {
+    let mut r: Report<'static> = report(
+        "Org",
+        "1",
+        "2024-03-01",
+        &[sts(
+            "example.com",
+            "testing",
+            &["mx.example.com"],
+            1,
+            0,
+            &[],
+        )],
+    );
+    r.organization_name = "moc.\u{202e}elpmaxe\u{2028}x\u{9b}31m\nFAKE LINE".into();
+    let mut agg = Aggregator::new();
+    agg.add(&r, "x");
+    let text = agg.summary().render_text();
+    for c in ['\u{202e}', '\u{2028}', '\u{9b}'] {
+        assert!(!text.contains(c), "{c:?}");
+    }
+    assert!(text.contains("moc.\\u{202e}elpmaxe\\u{2028}x\\u{9b}31m\\nFAKE LINE"));
+    assert!(!text.lines().any(|l| l.starts_with("FAKE LINE")));
+}
+
+/// Issue 15 item 4: distinct MX host names (and the other groupings) do
+/// not grow the summary without bound: past the limit they are counted
+/// under `(other)`, with a warning, and the totals stay exact.
+#[test]
+fn groupings_are_bounded_and_fold_into_other() {
+    let details: Vec<String> = (0..10)
+        .map(|i| {
+            detail(
+                "certificate-expired",
+                Some(&format!("mx{i}.example.com")),
+                2,
+                None,
+            )
+        })
+        .collect();
+    let mut agg = Aggregator::with_max_groups(3);
+    assert_eq!(agg.max_groups(), 3);
+    for (k, day) in ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
+        .iter()
+        .enumerate()
+    {
+        let pol = sts(
+            &format!("d{k}.example.com"),
+            "enforce",
+            &["*.example.com"],
+            5,
+            20,
+            &details,
+        );
+        assert!(agg.add(&report(&format!("org{k}"), "r", day, &[pol]), "src"));
+    }
+    let s = agg.summary();
+    assert_eq!(
+        (s.reports, s.successful_sessions, s.failed_sessions),
+        (4, 20, 80)
+    );
+    // 3 hosts kept exactly, the 7 others under (other): 4 reports x 7.
+    assert_eq!(s.by_mx_host.len(), 4);
+    assert_eq!(s.by_mx_host["mx0.example.com"].failed_sessions, 8);
+    assert_eq!(s.by_mx_host[OTHER].failed_sessions, 4 * 7 * 2);
+    let sum: u64 = s.by_mx_host.values().map(|m| m.failed_sessions).sum();
+    assert_eq!(sum, 80);
+    assert_eq!(s.folded["by_mx_host"], 28);
+    // Four days, organisations and domains with room for three.
+    assert_eq!(s.by_day[OTHER], rc(1, 5, 20));
+    assert_eq!(s.folded["by_day"], 1);
+    assert_eq!(s.folded["by_organization"], 1);
+    assert_eq!(s.by_policy_domain[OTHER], counts(5, 20));
+    assert_eq!(s.folded["by_policy_domain"], 1);
+    assert!(!s.folded.contains_key("by_result_type"));
+    // Alerts: 3 groups kept, the rest in one folded group per code.
+    assert_eq!(s.alerts.len(), 4, "{:#?}", s.alerts);
+    assert_eq!(s.folded["alerts"], 4 * 10 - 3);
+    let text = s.render_text();
+    assert!(
+        text.contains(
+            "warning: by_mx_host reached its limit of distinct keys; 28 addition(s) counted under (other)"
+        ),
+        "{text}"
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["folded"]["by_mx_host"], 28);
+    // Nothing folded: no `folded` member at all.
+    let mut small = Aggregator::new();
+    small.add(
+        &report(
+            "o",
+            "r",
+            "2024-01-01",
+            &[sts("a.example", "enforce", &["mx.a.example"], 1, 0, &[])],
+        ),
+        "s",
+    );
+    assert!(
+        serde_json::to_value(small.summary())
+            .unwrap()
+            .get("folded")
+            .is_none()
+    );
 }
