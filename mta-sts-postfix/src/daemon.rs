@@ -64,7 +64,8 @@
 //!
 //! [`DaemonHandle::reload`] swaps, atomically for new requests, the zone
 //! settings (`zones`, `default_zone`) and the per-request limits
-//! (`idle_timeout_secs`, `lookup_timeout_secs`, `shutdown_timeout_secs`;
+//! (`idle_timeout_secs`, `request_timeout_secs`, `write_timeout_secs`,
+//! `lookup_timeout_secs`, `shutdown_timeout_secs`;
 //! `max_pipelined` for new connections). Listeners, the state directory,
 //! the network overrides, `strict`, `[cache]`, `max_connections`, `max_lookups` and `max_waiting_lookups` are
 //! fixed at start: a reload that changes them reports them in

@@ -38,8 +38,10 @@ use crate::report::{PolicyInfo, PolicyType, Report};
 
 pub use mta_sts_core::finding::Severity;
 
-/// At most this many distinct receiving IPs and failure reason codes are
-/// kept per finding (reports are untrusted input).
+/// At most this many distinct values of each list of a finding (receiving
+/// IPs, failure reason codes, reporting organisations, policy types,
+/// modes, MX patterns) are kept (reports are untrusted input); the first
+/// ones seen, so a list of this length may be incomplete.
 pub const MAX_LISTED: usize = 50;
 
 /// Where a failure class was seen.
@@ -56,7 +58,8 @@ pub struct Location {
     pub receiving_ips: Vec<String>,
     /// The distinct `policy-type` values of the policies concerned.
     pub policy_types: Vec<String>,
-    /// The distinct reporting organisations (`organization-name`), sorted.
+    /// The distinct reporting organisations (`organization-name`), sorted;
+    /// at most [`MAX_LISTED`].
     pub sending_organizations: Vec<String>,
     /// Failed sessions, summed over the failure details (saturating).
     pub sessions_affected: u64,
@@ -314,17 +317,19 @@ impl Alerts {
                 let acc = self.map.entry(key).or_default();
                 acc.result_type = Some(d.result_type.clone());
                 acc.sessions = acc.sessions.saturating_add(d.failed_session_count);
-                acc.orgs.insert(report.organization_name.to_string());
+                insert_capped(&mut acc.orgs, report.organization_name.to_string());
                 if let Some(ip) = &d.receiving_ip {
                     insert_capped(&mut acc.ips, ip.to_string());
                 }
                 if let Some(r) = &d.failure_reason_code {
                     insert_capped(&mut acc.reasons, r.to_string());
                 }
-                acc.policy_types
-                    .insert(p.policy.policy_type.as_str().to_owned());
+                insert_capped(
+                    &mut acc.policy_types,
+                    p.policy.policy_type.as_str().to_owned(),
+                );
                 if let Some(m) = policy_mode(&p.policy) {
-                    acc.modes.insert(m.to_owned());
+                    insert_capped(&mut acc.modes, m.to_owned());
                 }
                 for pat in &patterns {
                     insert_capped(&mut acc.patterns, pat.clone());

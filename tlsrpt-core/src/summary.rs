@@ -28,8 +28,11 @@
 //!   [`Aggregator::max_groups`] distinct keys (default [`MAX_GROUPS`]), the
 //!   first ones seen; later new keys are counted under [`OTHER`], and
 //!   [`Summary::folded`] says how many additions each grouping folded (the
-//!   text rendering shows it as a warning). Alerts are bounded the same way
-//!   ([`crate::alert::Alerts`]).
+//!   text rendering shows it as a warning). Each MX host keeps at most
+//!   [`MAX_RESULT_TYPES_PER_HOST`] result types. Alerts are bounded the
+//!   same way ([`crate::alert::Alerts`]); each lists at most
+//!   [`crate::alert::MAX_LISTED`] organisations, IPs, reasons, policy
+//!   types, modes and patterns.
 //!
 //! ```
 //! use tlsrpt_core::Report;
@@ -69,6 +72,10 @@ pub const OTHER: &str = "(other)";
 
 /// Default bound on the distinct keys of each grouping of a [`Summary`].
 pub const MAX_GROUPS: usize = 10_000;
+
+/// Bound on the result types kept per MX host (within
+/// [`Aggregator::max_groups`]); the registered ones are a dozen.
+pub const MAX_RESULT_TYPES_PER_HOST: usize = 64;
 
 /// Successful and failed sessions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -286,7 +293,7 @@ impl Aggregator {
                     group(
                         &mut m.by_result_type,
                         rt.to_owned(),
-                        max,
+                        max.min(MAX_RESULT_TYPES_PER_HOST),
                         folded,
                         "by_mx_host.by_result_type",
                     ),

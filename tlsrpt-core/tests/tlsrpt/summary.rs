@@ -556,3 +556,49 @@ fn groupings_are_bounded_and_fold_into_other() {
             .is_none()
     );
 }
+
+/// The nested and listed values are bounded too: result types per MX host
+/// (`MAX_RESULT_TYPES_PER_HOST`) and the organisations an alert lists
+/// (`MAX_LISTED`).
+#[test]
+fn result_types_per_host_and_alert_lists_are_bounded() {
+    use tlsrpt_core::alert::MAX_LISTED;
+    use tlsrpt_core::summary::MAX_RESULT_TYPES_PER_HOST;
+    let details: Vec<String> = (0..100)
+        .map(|i| {
+            detail(
+                &format!("x-unregistered-{i}"),
+                Some("mx.example.com"),
+                1,
+                None,
+            )
+        })
+        .collect();
+    let mut agg = Aggregator::new();
+    for k in 0..60 {
+        let pol = sts(
+            "example.com",
+            "enforce",
+            &["mx.example.com"],
+            0,
+            100,
+            &details,
+        );
+        agg.add(&report(&format!("org{k}"), "r", "2024-01-01", &[pol]), "s");
+    }
+    let s = agg.summary();
+    let host = &s.by_mx_host["mx.example.com"];
+    assert_eq!(host.by_result_type.len(), MAX_RESULT_TYPES_PER_HOST + 1);
+    assert_eq!(
+        host.by_result_type[OTHER],
+        60 * (100 - MAX_RESULT_TYPES_PER_HOST as u64)
+    );
+    assert_eq!(host.failed_sessions, 6000);
+    assert_eq!(s.folded["by_mx_host.by_result_type"], 60 * 36);
+    assert!(
+        s.alerts
+            .iter()
+            .all(|a| a.where_.sending_organizations.len() <= MAX_LISTED)
+    );
+    assert_eq!(s.alerts[0].where_.sending_organizations.len(), MAX_LISTED);
+}
