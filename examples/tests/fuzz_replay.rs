@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 use std::panic;
 use std::path::{Path, PathBuf};
 
+use arbitrary::{Arbitrary, Unstructured};
+
 #[path = "../../fuzz/targets/cert.rs"]
 mod cert;
 #[path = "../../fuzz/targets/daemon_config.rs"]
@@ -42,19 +44,35 @@ mod tlsrpt_report;
 /// A fuzz target's body: panics when the input breaks an invariant.
 type Run = fn(&[u8]);
 
+/// Run `check` on `data` decoded as libfuzzer-sys's `fuzz_target!` decodes
+/// a typed input: inputs shorter than the type's minimum size and inputs
+/// that do not decode are skipped, the rest is `arbitrary_take_rest`.
+fn typed<'a, T: Arbitrary<'a>>(data: &'a [u8], check: impl FnOnce(T)) {
+    if data.len() < T::size_hint(0).0 {
+        return;
+    }
+    if let Ok(input) = T::arbitrary_take_rest(Unstructured::new(data)) {
+        check(input);
+    }
+}
+
 /// Every fuzz target: its name (the file name in `fuzz/fuzz_targets/`) and
 /// its body.
 const TARGETS: &[(&str, Run)] = &[
     ("cert", cert::run),
-    ("daemon_config", daemon_config::run),
-    ("discovery", discovery::run),
-    ("mx_pattern", mx_pattern::run),
+    ("daemon_config", |data| typed(data, daemon_config::check)),
+    ("discovery", |data| typed(data, discovery::check)),
+    ("mx_pattern", |data| typed(data, mx_pattern::check)),
     ("policy", policy::run),
-    ("policy_roundtrip", policy_roundtrip::run),
+    ("policy_roundtrip", |data| {
+        typed(data, policy_roundtrip::check)
+    }),
     ("socketmap", socketmap::run),
     ("sts_record", sts_record::run),
     ("tlsrpt_differential", tlsrpt_differential::run),
-    ("tlsrpt_filename", tlsrpt_filename::run),
+    ("tlsrpt_filename", |data| {
+        typed(data, tlsrpt_filename::check)
+    }),
     ("tlsrpt_input", tlsrpt_input::run),
     ("tlsrpt_record", tlsrpt_record::run),
     ("tlsrpt_report", tlsrpt_report::run),

@@ -1,25 +1,13 @@
 //! The socketmap daemon's TOML configuration.
 use std::time::{Duration, Instant, SystemTime};
 
-use arbitrary::{Arbitrary, Unstructured};
 use mta_sts_postfix::Config;
 
 /// The fuzzer's structured input (`fuzz_target!(|text: &str| ...)`).
 pub(crate) type Input<'a> = &'a str;
 
-/// Runs the target on the bytes libFuzzer stores: decoded as
-/// `fuzz_target!` decodes a typed input, skipped when that fails.
-#[allow(dead_code)] // The fuzz target calls `check`, the replay test `run`.
-pub(crate) fn run(data: &[u8]) {
-    if data.len() < <Input<'_>>::size_hint(0).0 {
-        return;
-    }
-    if let Ok(input) = <Input<'_>>::arbitrary_take_rest(Unstructured::new(data)) {
-        check(input);
-    }
-}
-
-/// Runs the target on one decoded input.
+/// Runs the target on one decoded input (the replay test decodes stored
+/// bytes as `fuzz_target!` does: `examples/tests/fuzz_replay.rs` `typed`).
 pub(crate) fn check(text: Input<'_>) {
     match Config::from_toml(text) {
         Ok(c) => {

@@ -1,26 +1,14 @@
 //! The discovery state machine fed with arbitrary TXT answers and HTTP responses.
 use std::time::{Duration, SystemTime};
 
-use arbitrary::{Arbitrary, Unstructured};
 use mta_sts_core::discovery::{CacheAction, Discovery, HttpResponse, Options, Step, TxtAnswer};
 
 /// The fuzzer's structured input: TXT RRs, HTTP status, Content-Type, body,
 /// seconds between the two rounds, strict mode.
 pub(crate) type Input = (Vec<Vec<u8>>, u16, Option<String>, Vec<u8>, u32, bool);
 
-/// Runs the target on the bytes libFuzzer stores: decoded as
-/// `fuzz_target!` decodes a typed input, skipped when that fails.
-#[allow(dead_code)] // The fuzz target calls `check`, the replay test `run`.
-pub(crate) fn run(data: &[u8]) {
-    if data.len() < Input::size_hint(0).0 {
-        return;
-    }
-    if let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) {
-        check(input);
-    }
-}
-
-/// Runs the target on one decoded input.
+/// Runs the target on one decoded input (the replay test decodes stored
+/// bytes as `fuzz_target!` does: `examples/tests/fuzz_replay.rs` `typed`).
 pub(crate) fn check(input: Input) {
     let (rrs, status, content_type, body, dt, strict) = input;
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);

@@ -1,23 +1,11 @@
 //! Report file names and e-mail Subjects (RFC 8460 5.1, 5.3).
-use arbitrary::{Arbitrary, Unstructured};
 use tlsrpt_core::filename::{ReportFilename, parse_subject, subject};
 
 /// The fuzzer's structured input (`fuzz_target!(|s: &str| ...)`).
 pub(crate) type Input<'a> = &'a str;
 
-/// Runs the target on the bytes libFuzzer stores: decoded as
-/// `fuzz_target!` decodes a typed input, skipped when that fails.
-#[allow(dead_code)] // The fuzz target calls `check`, the replay test `run`.
-pub(crate) fn run(data: &[u8]) {
-    if data.len() < <Input<'_>>::size_hint(0).0 {
-        return;
-    }
-    if let Ok(input) = <Input<'_>>::arbitrary_take_rest(Unstructured::new(data)) {
-        check(input);
-    }
-}
-
-/// Runs the target on one decoded input.
+/// Runs the target on one decoded input (the replay test decodes stored
+/// bytes as `fuzz_target!` does: `examples/tests/fuzz_replay.rs` `typed`).
 pub(crate) fn check(s: Input<'_>) {
     if let Ok(f) = ReportFilename::parse(s) {
         // The canonical form parses back to the same name and is a fixed point.
