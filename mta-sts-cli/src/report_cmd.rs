@@ -716,4 +716,27 @@ mod tests {
         assert_eq!((MAX_DEPTH, MAX_FILES), (32, 1_000_000));
         fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn max_size_sets_the_part_limits_and_twice_that_for_the_message() {
+        let l = limits(&ReportLimitArgs { max_size: None });
+        assert_eq!(
+            (l.max_decompressed, l.max_attachment, l.max_message),
+            (32 << 20, 32 << 20, 64 << 20)
+        );
+        let l = limits(&ReportLimitArgs {
+            max_size: Some(1000),
+        });
+        assert_eq!(
+            (l.max_decompressed, l.max_attachment, l.max_message),
+            (1000, 1000, 64 << 20)
+        );
+        let l = limits(&ReportLimitArgs {
+            max_size: Some(40_000_000),
+        });
+        assert_eq!(
+            (l.max_decompressed, l.max_attachment, l.max_message),
+            (40_000_000, 40_000_000, 80_000_000)
+        );
+    }
 }

@@ -682,3 +682,16 @@ fn summarize_max_groups_folds_distinct_hosts() {
     let r = run(&["report", "summarize", "--max-groups", "0", d]);
     assert_eq!(r.code, 2, "{r:#?}");
 }
+
+/// A file larger than the read cap (the e-mail limit, 64 MiB by default)
+/// is refused without being read whole (docs/limits.md).
+#[test]
+fn parse_input_larger_than_the_read_cap() {
+    let dir = TempDir::new();
+    let big = dir.write("big.json", vec![b' '; (64 << 20) + 1]);
+    let e = run(&["report", "parse", &big]).fails_alone();
+    assert_eq!(
+        e,
+        format!("error: {big}: input is larger than the limit of 67108864 bytes")
+    );
+}

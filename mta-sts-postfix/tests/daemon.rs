@@ -1225,3 +1225,42 @@ async fn shutdown_answers_pipelined_requests_and_temp_for_the_unfinished() {
     assert!(replies[1..].iter().all(|r| r == GOOD), "{replies:?}");
     assert_eq!(stats.requests, 22);
 }
+
+/// Each listener has its own connection pool: clients holding every TCP
+/// slot do not take the Unix socket's (docs/limits.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_listener_has_its_own_connection_pool() {
+    let env = Env::new().await;
+    let sock = env.tmp.0.join("pool");
+    let d = start(
+        env.config(&format!(
+            "unix = [\"{}\"]\n[limits]\nmax_connections = 1\n",
+            sock.display()
+        )),
+        &Log::default(),
+    )
+    .await;
+    let addr = d.local_addrs()[0];
+    let mut held = Client::tcp(addr).await;
+    assert_eq!(held.ask("x", "good.loc").await, GOOD);
+    // The only TCP slot is taken: a second TCP client waits ...
+    let mut waiting = Client::tcp(addr).await;
+    waiting.send("x", "good.loc").await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), waiting.reply())
+            .await
+            .is_err()
+    );
+    // ... but the Unix socket has a slot of its own.
+    let mut unix = Client::unix(&sock).await;
+    let t = Instant::now();
+    assert_eq!(unix.ask("x", "good.loc").await, GOOD);
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    drop(held);
+    assert_eq!(waiting.reply().await.as_deref(), Some(GOOD));
+    d.shutdown().await;
+}

@@ -837,3 +837,38 @@ async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
     assert!(store.load_all().unwrap().entries.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stored entry that no longer decodes is skipped at load and listed,
+/// and the others load (docs/limits.md, "Store").
+#[test]
+fn undecodable_store_entries_are_skipped_and_listed() {
+    let dir = temp_dir("skip");
+    let path = dir.join("p.redb");
+    {
+        let store = RedbStore::open(&path).unwrap();
+        store
+            .put(&mta_sts_core::discovery::CacheEntry {
+                domain: "good.example".into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<'_, &str, &[u8]> =
+                redb::TableDefinition::new("mta_sts_policies_v1");
+            let mut t = tx.open_table(def).unwrap();
+            t.insert("bad.example", b"{not json".as_slice()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let loaded = RedbStore::open(&path).unwrap().load_all().unwrap();
+    let good: Vec<&str> = loaded.entries.iter().map(|e| e.domain.as_str()).collect();
+    assert_eq!(good, ["good.example"]);
+    assert_eq!(loaded.skipped.len(), 1);
+    assert_eq!(loaded.skipped[0].domain, "bad.example");
+    assert!(!loaded.skipped[0].reason.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

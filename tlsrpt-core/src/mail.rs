@@ -1563,4 +1563,17 @@ mod tests {
         assert_eq!(parts, [&b""[..], &b"x"[..]]);
         assert!(!closed);
     }
+
+    #[test]
+    fn encoded_words_are_searched_over_max_word_bytes() {
+        // `=?utf-8?q?` + text + `?=`: 12 bytes around the text.
+        let word = |len: usize| format!("=?utf-8?q?{}?=", "a".repeat(len - 12));
+        assert_eq!(word(MAX_WORD).len(), MAX_WORD);
+        let (s, problems) = words(&word(MAX_WORD));
+        assert_eq!(s, "a".repeat(MAX_WORD - 12));
+        assert!(problems.is_empty());
+        // One byte longer: not decoded, kept as written.
+        let long = word(MAX_WORD + 1);
+        assert_eq!(words(&long).0, long);
+    }
 }
