@@ -252,6 +252,11 @@ pub fn normalize_key(key: &str) -> Key {
             None => return Key::Skip(SkipReason::NotADomain),
         }
     };
+    // IDNA mapping drops some code points (U+FEFF, soft hyphens): what is
+    // left may be an address written to look like a name.
+    if is_ip_literal(&ascii) {
+        return Key::Skip(SkipReason::IpLiteral);
+    }
     if !is_domain(&ascii) {
         return Key::Skip(SkipReason::NotADomain);
     }
@@ -553,6 +558,11 @@ mod tests {
             ("192.0.2.1.", Key::Skip(IpLiteral)),
             ("[192.0.2.1.]:25", Key::Skip(IpLiteral)),
             ("192.0.2.1.:25", Key::Skip(IpLiteral)),
+            // Found by the 10-minute `socketmap` fuzz run: IDNA mapping
+            // drops U+FEFF and U+00AD, leaving an address (was
+            // `Domain("0.2.3.3")`).
+            ("0.2.3.3\u{feff}", Key::Skip(IpLiteral)),
+            ("[192.0.2.1\u{ad}]:25", Key::Skip(IpLiteral)),
             ("good.loc", dom("good.loc")),
             ("[good.loc]:123", dom("good.loc")),
             ("good.loc:123", dom("good.loc")),
