@@ -1,6 +1,8 @@
 //! `mtasts`: parse, lint, match and generate MTA-STS policies, parse
 //! `_mta-sts` and `_smtp._tls` TXT records, check MX host certificates,
-//! and read, summarize and export TLS-RPT reports.
+//! and read, summarize and export TLS-RPT reports. `mtasts completions`
+//! and `mtasts man` print shell completion scripts and man pages
+//! generated from the definitions below.
 //!
 //! Exit status: 0 when the input is valid or the check passed, 1 when the
 //! input is invalid or a check failed (with one `error: ...` line on
@@ -16,6 +18,7 @@ mod cert_cmd;
 mod check_cmd;
 #[cfg(unix)]
 mod daemon_cmd;
+mod gen_cmd;
 mod input;
 mod output;
 mod policy_cmd;
@@ -60,6 +63,10 @@ enum Command {
     /// Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps).
     #[cfg(unix)]
     Daemon(daemon_cmd::DaemonArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(gen_cmd::CompletionsArgs),
+    /// Print the man page of mtasts, or write one page per command with --out DIR.
+    Man(gen_cmd::ManArgs),
 }
 
 /// Network overrides shared by `mtasts check` and `mtasts daemon` (see
@@ -352,6 +359,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(a) => check_cmd::check(&a, json),
         #[cfg(unix)]
         Command::Daemon(a) => daemon_cmd::run(&a),
+        Command::Completions(a) => gen_cmd::completions(&a),
+        Command::Man(a) => gen_cmd::man(&a),
     }
 }
 

@@ -1,0 +1,155 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mtasts_global_optspecs
+    string join \n json h/help V/version
+end
+
+function __fish_mtasts_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mtasts_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mtasts_using_subcommand
+    set -l cmd (__fish_mtasts_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mtasts -n "__fish_mtasts_needs_command" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_needs_command" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_needs_command" -s V -l version -d 'Print version'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "policy" -d 'Work with policy files (`/.well-known/mta-sts.txt`)'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "record" -d 'Work with `_mta-sts` and `_smtp._tls` TXT records'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "report" -d 'Work with TLS-RPT reports (JSON, gzip or e-mail)'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "cert" -d 'Check MX host certificates'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -f -a "parse" -d 'Parse a policy file and print its fields (lenient reader by default)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -f -a "lint" -d 'Parse a policy file leniently and give advice; exit 1 on any error finding'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -f -a "match" -d 'Show which `mx` pattern matches each MX host; exit 1 unless all match'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -f -a "generate" -d 'Write a new policy and the matching TXT record'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and not __fish_seen_subcommand_from parse lint match generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from parse" -l strict -d 'Use the strict RFC 8461 grammar instead of the lenient reader'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from parse" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from lint" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from lint" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from match" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from match" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l mode -d 'The policy mode' -r -f -a "enforce\t'Refuse delivery to MX hosts that fail validation'
+testing\t'Deliver anyway, report failures'
+none\t'Withdraw the policy'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l mx -d 'An MX host pattern (`mail.example.com`, `*.example.net`; U-labels are converted to A-labels). Repeat for several; required unless the mode is `none`' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l max-age -d 'How long senders may cache the policy, in seconds (0 to 31557600)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l id -d 'The policy id for the TXT record [default: current UTC time as YYYYMMDDhhmmss]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l domain -d 'The Policy Domain [default: the placeholder `example.com`]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Parse a policy file and print its fields (lenient reader by default)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "lint" -d 'Parse a policy file leniently and give advice; exit 1 on any error finding'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "match" -d 'Show which `mx` pattern matches each MX host; exit 1 unless all match'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Write a new policy and the matching TXT record'
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and not __fish_seen_subcommand_from parse help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and not __fish_seen_subcommand_from parse help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and not __fish_seen_subcommand_from parse help" -f -a "parse" -d 'Select and parse the record of a DNS TXT answer (one argument per RR); the kind (`v=STSv1` or `v=TLSRPTv1`) is detected'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and not __fish_seen_subcommand_from parse help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from parse" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Select and parse the record of a DNS TXT answer (one argument per RR); the kind (`v=STSv1` or `v=TLSRPTv1`) is detected'
+complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l strict -d 'Use the strict RFC 8460 JSON reader instead of the lenient one'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l max-groups -d 'Distinct keys kept per grouping (MX hosts, policy domains, organisations, days, result types, alerts); later new keys are counted under `(other)`, with a warning. Bounds memory whatever the input' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -s v -l verbose -d 'List every reader warning per file (`warning: FILE: ...`) instead of one line counting them'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l format -d 'The output format' -r -f -a "csv\t'RFC 4180 CSV with a header row (CRLF line ends; control characters in values escaped, `\\u{1b}` style)'
+ndjson\t'One JSON object per line'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l formula-guard -d 'Prefix `\'` to CSV text values that start with `=`, `+`, `-` or `@`, so spreadsheets do not run them as formulas (alters the data; CSV only). Control characters in values are always escaped'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s v -l verbose -d 'List every reader warning per file (`warning: FILE: ...`) instead of one line counting them'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from check" -l mx -d 'The MX host name the certificate must be valid for' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from check" -l at -d 'Check at this time instead of now (RFC 3339, e.g. `2030-01-01T00:00:00Z`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from check" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l timeout -d 'Timeout in seconds of the policy fetch and of each MX probe' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts and MX certificates' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l smtp-port -d 'Port for every MX probe (each MX is still reached at its A/AAAA addresses)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l listen -d 'TCP address to listen on; repeat for several. Replaces `listen` of the configuration file' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l unix -d 'Unix-domain socket to listen on; repeat for several. Replaces `unix` of the configuration file' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l state -d 'Directory of the persistent policy cache (`policies.redb`); default: the file\'s `state_dir`, else memory only' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l config -d 'The TOML configuration file (re-read on SIGHUP)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts and MX certificates' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l smtp-port -d 'Port for every MX probe (each MX is still reached at its A/AAAA addresses)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l log-format -d 'Log lines on stderr as `text` (`info: message key=value ...`) or `json` (one object per line)' -r -f -a "text\t'`<level>: <message> key=value ...`'
+json\t'One JSON object per line'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -s v -l verbose -d 'Log more: `-v` debug events, `-vv` trace events (default: info)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l out -d 'Write every page (roff, section 1) into this directory instead of printing the top-level page' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "policy" -d 'Work with policy files (`/.well-known/mta-sts.txt`)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "record" -d 'Work with `_mta-sts` and `_smtp._tls` TXT records'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "report" -d 'Work with TLS-RPT reports (JSON, gzip or e-mail)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "cert" -d 'Check MX host certificates'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "parse" -d 'Parse a policy file and print its fields (lenient reader by default)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "lint" -d 'Parse a policy file leniently and give advice; exit 1 on any error finding'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "match" -d 'Show which `mx` pattern matches each MX host; exit 1 unless all match'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "generate" -d 'Write a new policy and the matching TXT record'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from record" -f -a "parse" -d 'Select and parse the record of a DNS TXT answer (one argument per RR); the kind (`v=STSv1` or `v=TLSRPTv1`) is detected'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
