@@ -424,8 +424,8 @@ fn render_text_aligned_and_sorted_by_failures() {
     );
 }
 
-#[test]
-fn render_text_escapes_control_characters() {
+/// The text summary of one report whose organisation is `name`.
+fn text_with_organization(name: &str) -> String {
     let mut r: Report<'static> = report(
         "Org",
         "1",
@@ -439,10 +439,15 @@ fn render_text_escapes_control_characters() {
             &[],
         )],
     );
-    r.organization_name = "Evil\u{1b}[2J".into();
+    r.organization_name = name.to_owned().into();
     let mut agg = Aggregator::new();
     agg.add(&r, "x");
-    let text = agg.summary().render_text();
+    agg.summary().render_text()
+}
+
+#[test]
+fn render_text_escapes_control_characters() {
+    let text = text_with_organization("Evil\u{1b}[2J");
     assert!(!text.contains('\u{1b}'));
     assert!(text.contains("Evil\\u{1b}[2J"));
 }
@@ -452,23 +457,7 @@ fn render_text_escapes_control_characters() {
 /// and a line break in a value cannot add a line.
 #[test]
 fn render_text_escapes_bidi_overrides_and_c1() {
-    let mut r: Report<'static> = report(
-        "Org",
-        "1",
-        "2024-03-01",
-        &[sts(
-            "example.com",
-            "testing",
-            &["mx.example.com"],
-            1,
-            0,
-            &[],
-        )],
-    );
-    r.organization_name = "moc.\u{202e}elpmaxe\u{2028}x\u{9b}31m\nFAKE LINE".into();
-    let mut agg = Aggregator::new();
-    agg.add(&r, "x");
-    let text = agg.summary().render_text();
+    let text = text_with_organization("moc.\u{202e}elpmaxe\u{2028}x\u{9b}31m\nFAKE LINE");
     for c in ['\u{202e}', '\u{2028}', '\u{9b}'] {
         assert!(!text.contains(c), "{c:?}");
     }
