@@ -397,9 +397,7 @@ impl Shared {
         };
         let reply = match waited {
             Ok(Ok(lookup)) if lookup.answer == Answer::Busy && lookup.policy.is_none() => {
-                inc(&self.counters.busy);
-                warn!(domain, "busy: every lookup slot taken, answered TEMP");
-                Reply::Temp("busy, try again later".into())
+                self.busy(&domain)
             }
             Ok(Ok(lookup)) => {
                 report(&domain, &lookup);
@@ -416,9 +414,7 @@ impl Shared {
                     .and_then(|e| e.valid_policy(SystemTime::now()).cloned());
                 if cached.is_none() && !self.sts.discovery_running(&domain) {
                     // Still queued for a discovery slot: it never started.
-                    inc(&self.counters.busy);
-                    warn!(domain, "busy: every lookup slot taken, answered TEMP");
-                    Reply::Temp("busy, try again later".into())
+                    self.busy(&domain)
                 } else {
                     inc(&self.counters.lookup_timeouts);
                     warn!(
@@ -431,6 +427,16 @@ impl Shared {
         };
         debug!(domain, reply = %reply, "answered");
         reply
+    }
+}
+
+impl Shared {
+    /// The answer for a request that got no discovery slot: counted,
+    /// logged, `TEMP`.
+    fn busy(&self, domain: &str) -> Reply {
+        inc(&self.counters.busy);
+        warn!(domain, "busy: every lookup slot taken, answered TEMP");
+        Reply::Temp("busy, try again later".into())
     }
 }
 

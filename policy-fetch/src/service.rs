@@ -33,7 +33,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -288,6 +288,9 @@ pub struct MtaSts {
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     inflight: Mutex<HashMap<String, Inflight>>,
     discovery_slots: Arc<Semaphore>,
+    /// Sum of the `bytes` of the slots (changed under the `slots` write
+    /// lock), so the size check after an insert does not walk the cache.
+    cached_bytes: AtomicUsize,
     metrics: Metrics,
 }
 
@@ -392,6 +395,7 @@ impl MtaSts {
             inflight: Mutex::new(HashMap::new()),
             discovery_slots: Arc::new(Semaphore::new(settings.max_discoveries.max(1))),
             settings,
+            cached_bytes: AtomicUsize::new(slots.values().map(|s| s.bytes).sum()),
             metrics: Metrics::default(),
         });
         // A store written with larger limits: keep what fits.
@@ -437,14 +441,25 @@ impl MtaSts {
     /// `domain` if it is valid at `now` and its TXT id was confirmed within
     /// the check interval. No IO, no allocation.
     pub fn fresh(&self, domain: &str, now: SystemTime) -> Option<Arc<CachedPolicy>> {
+        let interval = self.settings.txt_check_interval.as_secs();
+        self.cached_policy(domain, now, Some(interval))
+    }
+
+    /// The cached policy of the normalised `domain` if it is valid at
+    /// `now` and, with `checked_within`, its TXT id was confirmed less
+    /// than that many seconds ago; marked as used. No IO.
+    fn cached_policy(
+        &self,
+        domain: &str,
+        now: SystemTime,
+        checked_within: Option<u64>,
+    ) -> Option<Arc<CachedPolicy>> {
         let slots = self.slots.read().ok()?;
         let slot = slots.get(domain)?;
         let policy = slot.policy.as_ref()?;
         let t = unix_secs(now);
-        if !policy.is_valid(now)
-            || t.saturating_sub(slot.checked.load(Ordering::Relaxed))
-                >= self.settings.txt_check_interval.as_secs()
-        {
+        let unchecked_for = t.saturating_sub(slot.checked.load(Ordering::Relaxed));
+        if !policy.is_valid(now) || checked_within.is_some_and(|w| unchecked_for >= w) {
             return None;
         }
         slot.last_used.store(t, Ordering::Relaxed);
@@ -520,15 +535,7 @@ impl MtaSts {
 
     /// The cached policy of `domain` if it is valid now (no TXT check).
     fn valid_cached(&self, domain: &str) -> Option<Arc<CachedPolicy>> {
-        let slots = self.slots.read().ok()?;
-        let slot = slots.get(domain)?;
-        let policy = slot.policy.as_ref()?;
-        let now = SystemTime::now();
-        if !policy.is_valid(now) {
-            return None;
-        }
-        slot.last_used.store(unix_secs(now), Ordering::Relaxed);
-        Some(Arc::clone(policy))
+        self.cached_policy(domain, SystemTime::now(), None)
     }
 
     /// Start the discovery of `domain` in its own task, holding `permit`;
@@ -680,7 +687,10 @@ impl MtaSts {
                 let slot = Arc::new(Slot::new(entry, if confirmed { t } else { 0 }));
                 let evicted = match self.slots.write() {
                     Ok(mut slots) => {
-                        slots.insert(domain.to_owned(), slot);
+                        self.cached_bytes.fetch_add(slot.bytes, Ordering::Relaxed);
+                        if let Some(old) = slots.insert(domain.to_owned(), slot) {
+                            self.cached_bytes.fetch_sub(old.bytes, Ordering::Relaxed);
+                        }
                         self.trim(&mut slots, domain)
                     }
                     Err(_) => Vec::new(),
@@ -722,10 +732,12 @@ impl MtaSts {
 
     /// Evict the entries used least recently (never `keep`) until the
     /// cache is within 90 % of its limits, if it is over one of them.
+    /// `slots` is the map under the write lock (or, at start, the one
+    /// about to be installed) whose byte total is `cached_bytes`.
     /// Returns the evicted domains.
     fn trim(&self, slots: &mut HashMap<String, Arc<Slot>>, keep: &str) -> Vec<String> {
         let (max_n, max_b) = (self.settings.max_entries, self.settings.max_bytes);
-        let mut bytes: usize = slots.values().map(|s| s.bytes).sum();
+        let mut bytes = self.cached_bytes.load(Ordering::Relaxed);
         if slots.len() <= max_n && bytes <= max_b {
             return Vec::new();
         }
@@ -743,6 +755,7 @@ impl MtaSts {
             }
             slots.remove(&d);
             bytes = bytes.saturating_sub(b);
+            self.cached_bytes.fetch_sub(b, Ordering::Relaxed);
             inc(&self.metrics.evictions);
             evicted.push(d);
         }
@@ -798,8 +811,10 @@ impl MtaSts {
         for (domain, slot) in slots {
             let entry = slot.full_entry();
             if entry.should_evict(now, self.settings.evict_after) {
-                if let Ok(mut s) = self.slots.write() {
-                    s.remove(&domain);
+                if let Ok(mut s) = self.slots.write()
+                    && let Some(old) = s.remove(&domain)
+                {
+                    self.cached_bytes.fetch_sub(old.bytes, Ordering::Relaxed);
                 }
                 if let Err(e) = self.store_remove(&domain).await {
                     inc(&self.metrics.store_errors);
