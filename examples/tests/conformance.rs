@@ -385,7 +385,7 @@ fn snake_case_ids_in_function_names() {
         ["DEC-27", "DEC-28"]
     );
     assert_eq!(
-        snake_ids("generate_human_output_sts_cache_12_body_before_record"),
+        snake_ids("generate_human_output_sts_cache_12_body_on_stdout_records_on_stderr"),
         ["STS-CACHE-12"]
     );
     // Not IDs: `rpt01` is a file name, `dN` counts only at the start and

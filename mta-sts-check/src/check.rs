@@ -36,10 +36,34 @@
 //!   [`CheckReport::exit_failed`] is true when any finding is an error.
 //! - Without MX records the domain itself is the implicit MX (RFC 5321
 //!   5.1); a null MX (RFC 7505) is reported and not probed.
+//! - With [`CheckOptions::probe_smtp`] off (port 25 blocked where the
+//!   check runs), the MX hosts are looked up but not probed: each is
+//!   `not-probed`, one `info` finding says so, and nothing fails for that
+//!   alone.
+//! - Certificates are judged for expiry at [`Observations::now`] (the
+//!   assessment reads no clock; [`Checker`] passes the time of the check):
+//!   an MX host's or the policy host's certificate that expires within
+//!   [`EXPIRY_WARNING`] (14 days) is a warning, within [`EXPIRY_ERROR`] (3
+//!   days) an error where senders rely on it (an MX host under an
+//!   `enforce` or `testing` policy; the policy host whenever the policy is
+//!   in use), a warning otherwise. An expired certificate is already a
+//!   `certificate-expired` failure.
+//! - DANE: the TLSA records at `_25._tcp.<MX host>` (RFC 7672) are looked
+//!   up for every MX host. DNSSEC is `validated` only when the resolver set
+//!   the AD bit in its response; this crate does not validate DNSSEC
+//!   itself, so an answer without the bit is `unknown` (a validating
+//!   resolver and a non-validating one look the same). TLSA records draw
+//!   one `info` finding: senders that support DANE use it instead of
+//!   MTA-STS (RFC 8461 section 2) and ignore TLSA records DNSSEC does not
+//!   validate. A failed TLSA lookup is a warning.
+//! - Many domains: [`Checker::check_each`] checks them with bounded
+//!   concurrency and hands the reports back in input order.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use mta_sts_core::discovery::{Discovery, FetchFailure, HttpResponse, Options, TxtAnswer};
 use mta_sts_core::domain::DomainError;
@@ -55,12 +79,12 @@ use tlsrpt_core::TlsRptRecord;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use policy_fetch::dns::{Dns, Mx};
+use policy_fetch::dns::{Dns, Mx, TlsaAnswer};
 use policy_fetch::error::FetchError;
 use policy_fetch::https::{FetchConfig, PolicyClient};
 use policy_fetch::overrides::Overrides;
 
-use crate::smtp::{self, CertStatus, ProbeConfig, ProbeResult};
+use crate::smtp::{self, CertStatus, ProbeConfig, ProbeResult, TlsOutcome};
 
 /// Timeouts and limits of a check.
 #[derive(Debug, Clone)]
@@ -71,10 +95,16 @@ pub struct CheckOptions {
     pub connect_timeout: Duration,
     /// Timeout of the whole SMTP probe of one MX host (60 s).
     pub probe_timeout: Duration,
-    /// At most this many MX hosts are probed at once (8).
+    /// At most this many MX hosts of one domain are probed at once (8;
+    /// 0 counts as 1).
     pub max_concurrent_probes: usize,
     /// The name sent in `EHLO` (default: the local address literal).
     pub ehlo_name: Option<String>,
+    /// Probe the MX hosts over SMTP (true). False skips the probes (for
+    /// networks that block outbound port 25): the MX hosts are still looked
+    /// up, matched against the policy and their TLSA records read, and are
+    /// reported as not probed.
+    pub probe_smtp: bool,
 }
 
 impl Default for CheckOptions {
@@ -85,6 +115,7 @@ impl Default for CheckOptions {
             probe_timeout: Duration::from_secs(60),
             max_concurrent_probes: 8,
             ehlo_name: None,
+            probe_smtp: true,
         }
     }
 }
@@ -183,6 +214,9 @@ pub struct PolicyReport {
     pub mx: Vec<String>,
     /// Lint findings on a valid policy.
     pub lint: Vec<mta_sts_core::lint::Finding>,
+    /// The `notAfter` (RFC 3339) of the certificate the policy host
+    /// presented, when it could be read.
+    pub certificate_not_after: Option<String>,
 }
 
 /// Which policy senders apply.
@@ -259,7 +293,196 @@ pub struct MxReport {
     pub failures: Vec<ResultType>,
     /// What went wrong in the DNS lookup or the probe.
     pub error: Option<String>,
+    /// How far the SMTP probe got.
+    pub probe: ProbeState,
+    /// The TLSA records of the host (DANE); `null` when not looked up.
+    pub dane: Option<DaneReport>,
 }
+
+/// How far the SMTP probe of an MX host got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeState {
+    /// The probe learnt the TLS outcome (STARTTLS missing, or the
+    /// certificate's verdict).
+    Done,
+    /// The probe ran but ended before the TLS outcome was known
+    /// (connection refused, timeout, protocol error).
+    Failed,
+    /// The host has no usable address: nothing was probed.
+    NoAddress,
+    /// Not probed: the SMTP probes were turned off
+    /// ([`CheckOptions::probe_smtp`]).
+    NotProbed,
+}
+
+impl ProbeState {
+    /// `done`, `failed`, `no-address` or `not-probed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::NoAddress => "no-address",
+            Self::NotProbed => "not-probed",
+        }
+    }
+}
+
+/// Whether an MX host publishes TLSA records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DaneStatus {
+    /// At least one TLSA record.
+    Present,
+    /// No TLSA record (NXDOMAIN or no TLSA data).
+    Absent,
+    /// The lookup failed.
+    Error,
+}
+
+impl DaneStatus {
+    /// `present`, `absent` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Present => "present",
+            Self::Absent => "absent",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Whether DNSSEC vouched for a TLSA answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DnssecStatus {
+    /// The resolver set the AD bit: it validated the answer.
+    Validated,
+    /// No AD bit. This crate does not validate DNSSEC, and a resolver that
+    /// does not validate answers the same as one that found the zone
+    /// unsigned: whether senders would accept the records is unknown.
+    Unknown,
+}
+
+impl DnssecStatus {
+    /// `validated` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Validated => "validated",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The TLSA records of one MX host (`_25._tcp.<host>`, RFC 7672).
+#[derive(Debug, Clone, Serialize)]
+pub struct DaneReport {
+    /// The name looked up.
+    pub name: String,
+    /// `present`, `absent` or `error`.
+    pub status: DaneStatus,
+    /// The records in presentation form (`3 1 1 <hex>`).
+    pub records: Vec<String>,
+    /// Whether the resolver validated the answer.
+    pub dnssec: DnssecStatus,
+    /// Why the lookup failed.
+    pub error: Option<String>,
+}
+
+/// The TLSA owner name of an MX host: `_25._tcp.<host>`.
+pub fn tlsa_name(host: &str) -> String {
+    format!("_25._tcp.{host}")
+}
+
+/// The certificates of a domain in one word (see [`Summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificatesSummary {
+    /// Every certificate seen is valid and far from expiry.
+    Ok,
+    /// A certificate (MX or policy host) expires within
+    /// [`EXPIRY_WARNING`].
+    Expiring,
+    /// An MX certificate or the policy host's certificate is invalid.
+    Invalid,
+    /// Probed MX hosts offered no TLS (no STARTTLS), so no MX certificate
+    /// was seen.
+    None,
+    /// No MX host was probed to the end (probes turned off, hosts
+    /// unreachable, no MX host).
+    NotProbed,
+}
+
+impl CertificatesSummary {
+    /// `ok`, `expiring`, `invalid`, `none` or `not-probed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Expiring => "expiring",
+            Self::Invalid => "invalid",
+            Self::None => "none",
+            Self::NotProbed => "not-probed",
+        }
+    }
+}
+
+/// DANE for a domain in one word (see [`Summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DaneSummary {
+    /// No MX host has TLSA records.
+    None,
+    /// TLSA records, at least one answer without DNSSEC validation known.
+    Present,
+    /// TLSA records, every answer with them validated (AD bit).
+    Validated,
+    /// A TLSA lookup failed.
+    Error,
+}
+
+impl DaneSummary {
+    /// `none`, `present`, `validated` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Present => "present",
+            Self::Validated => "validated",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// The report in one line: what `mtasts check --format csv` writes per
+/// domain, and the summary of `mtasts check` for several domains.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The `_mta-sts` record.
+    pub record: RecordStatus,
+    /// The policy.
+    pub policy: PolicyStatus,
+    /// The mode of the policy in use.
+    pub mode: Option<Mode>,
+    /// The MX hosts an `mx` pattern covers, when an `enforce` or `testing`
+    /// policy applies (`null` otherwise).
+    pub mx_covered: Option<usize>,
+    /// The MX hosts (the implicit MX included).
+    pub mx_total: usize,
+    /// The certificates (see [`CertificatesSummary`]).
+    pub certificates: CertificatesSummary,
+    /// The `_smtp._tls` record.
+    pub tlsrpt: RecordStatus,
+    /// DANE (see [`DaneSummary`]).
+    pub dane: DaneSummary,
+    /// Findings of severity `error`.
+    pub errors: usize,
+    /// Findings of severity `warning`.
+    pub warnings: usize,
+}
+
+/// A certificate that expires within this time draws a warning (14 days).
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
+/// A certificate that expires within this time draws an error where
+/// senders rely on it (3 days).
+pub const EXPIRY_ERROR: Duration = Duration::from_secs(3 * 86_400);
 
 /// The `_smtp._tls` TXT record.
 #[derive(Debug, Clone, Serialize)]
@@ -305,6 +528,8 @@ mta_sts_core::code_enum! {
         /// See the finding message.
         PolicyInvalid => "policy-invalid",
         /// See the finding message.
+        PolicyCertificateExpiring => "policy-certificate-expiring",
+        /// See the finding message.
         MxLookup => "mx-lookup",
         /// See the finding message.
         NullMx => "null-mx",
@@ -328,6 +553,14 @@ mta_sts_core::code_enum! {
         MxCertificateNotTrusted => "mx-certificate-not-trusted",
         /// See the finding message.
         MxValidationFailure => "mx-validation-failure",
+        /// See the finding message.
+        MxCertificateExpiring => "mx-certificate-expiring",
+        /// See the finding message.
+        MxNotProbed => "mx-not-probed",
+        /// See the finding message.
+        DaneTlsa => "dane-tlsa",
+        /// See the finding message.
+        DaneLookup => "dane-lookup",
         /// See the finding message.
         TlsrptTemperror => "tlsrpt-temperror",
         /// See the finding message.
@@ -413,6 +646,8 @@ pub struct CheckReport {
     pub tlsrpt_record: TlsRptReport,
     /// Everything found, in check order.
     pub findings: Vec<Finding>,
+    /// The report in one line.
+    pub summary: Summary,
 }
 
 impl CheckReport {
@@ -459,6 +694,15 @@ pub enum CheckError {
     /// The resolver, the trust anchors or the TLS client could not be set up.
     #[error(transparent)]
     Setup(#[from] FetchError),
+    /// The task checking a domain ended abnormally (a bug: it panicked).
+    #[error("the check of {domain} stopped")]
+    Task {
+        /// The domain, as given.
+        domain: String,
+        /// Why the task ended.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// What the network returned for one domain: the input of [`assess`].
@@ -482,6 +726,13 @@ pub struct Observations {
     pub fetch_timeout: Duration,
     /// The SMTP port that was probed (named in findings).
     pub smtp_port: u16,
+    /// The TLS handshake with the policy host (`mta-sts.<domain>`), for its
+    /// certificate's expiry; `None` when it was not reached (the policy
+    /// fetch reports why).
+    pub policy_tls: Option<TlsOutcome>,
+    /// The time certificates are judged at for expiry warnings; `None`
+    /// judges no expiry (the assessment itself reads no clock).
+    pub now: Option<SystemTime>,
 }
 
 impl Observations {
@@ -500,6 +751,8 @@ impl Observations {
             tlsrpt_txt: TxtAnswer::NoRecord,
             fetch_timeout: CheckOptions::default().fetch_timeout,
             smtp_port: 25,
+            policy_tls: None,
+            now: None,
         }
     }
 
@@ -526,6 +779,18 @@ impl Observations {
         self.tlsrpt_txt = answer;
         self
     }
+
+    /// With this TLS handshake with the policy host.
+    pub fn with_policy_tls(mut self, tls: TlsOutcome) -> Self {
+        self.policy_tls = Some(tls);
+        self
+    }
+
+    /// Judge certificate expiry at `now`.
+    pub fn with_now(mut self, now: SystemTime) -> Self {
+        self.now = Some(now);
+        self
+    }
 }
 
 /// The MX lookup of a domain and the probe of each host.
@@ -540,6 +805,9 @@ pub struct MxObservation {
     pub null_mx: bool,
     /// The MX hosts in preference order, each with its addresses and probe.
     pub hosts: Vec<MxHostObservation>,
+    /// The SMTP probes were turned off ([`CheckOptions::probe_smtp`]): no
+    /// host has a probe, and that is not a failure.
+    pub probes_skipped: bool,
 }
 
 impl MxObservation {
@@ -566,6 +834,12 @@ impl MxObservation {
             ..Self::default()
         }
     }
+
+    /// The same, with the SMTP probes turned off.
+    pub fn without_probes(mut self) -> Self {
+        self.probes_skipped = true;
+        self
+    }
 }
 
 /// One MX host with its addresses and probe.
@@ -576,8 +850,11 @@ pub struct MxHostObservation {
     pub mx: Mx,
     /// Its addresses, or why they could not be looked up.
     pub addresses: Result<Vec<IpAddr>, String>,
-    /// The SMTP probe, when there were addresses.
+    /// The SMTP probe, when there were addresses (and probes are on).
     pub probe: Option<ProbeResult>,
+    /// The TLSA lookup at `_25._tcp.<host>`, or why it failed; `None` when
+    /// not looked up.
+    pub tlsa: Option<Result<TlsaAnswer, String>>,
 }
 
 impl MxHostObservation {
@@ -595,55 +872,192 @@ impl MxHostObservation {
             },
             addresses,
             probe,
+            tlsa: None,
         }
+    }
+
+    /// With this TLSA lookup.
+    pub fn with_tlsa(mut self, tlsa: Result<TlsaAnswer, String>) -> Self {
+        self.tlsa = Some(tlsa);
+        self
     }
 }
 
 /// Check `domain` end to end (see the module docs): look everything up,
 /// then [`assess`] it. Errors are setup problems only (invalid domain,
 /// unreadable CA file, resolver configuration); everything found on the
-/// network is in the report.
+/// network is in the report. To check several domains, set up one
+/// [`Checker`] and use [`Checker::check_each`].
 pub async fn check_domain(
     domain: &str,
     overrides: &Overrides,
     options: &CheckOptions,
 ) -> Result<CheckReport, CheckError> {
     let domain = normalize_domain(domain)?;
-    let dns = overrides.dns()?;
-    let roots = overrides.roots()?;
-    let client = PolicyClient::new(
-        dns.clone(),
-        &roots,
-        FetchConfig {
-            total_timeout: options.fetch_timeout,
-            connect_timeout: options.connect_timeout,
-            ..overrides.fetch_config()
-        },
-    )?;
-    let mut probe_config = ProbeConfig::new(roots.root_store().clone());
-    probe_config.port = overrides.smtp_port();
-    probe_config.connect_timeout = options.connect_timeout;
-    probe_config.timeout = options.probe_timeout;
-    probe_config.ehlo_name.clone_from(&options.ehlo_name);
-    let probe_config = Arc::new(probe_config);
+    Checker::new(overrides, options)?.check(&domain).await
+}
 
-    let sts_name = mta_sts_core::record::txt_name(&domain);
-    let rpt_name = tlsrpt_core::record::txt_name(&domain);
-    let (sts_txt, policy, mx, tlsrpt_txt) = tokio::join!(
-        dns.txt(&sts_name),
-        client.fetch(&domain),
-        lookup_and_probe(&dns, &domain, &probe_config, options.max_concurrent_probes),
-        dns.txt(&rpt_name),
-    );
-    Ok(assess(Observations {
-        domain,
-        sts_txt,
-        policy,
-        mx,
-        tlsrpt_txt,
-        fetch_timeout: options.fetch_timeout,
-        smtp_port: probe_config.port,
-    }))
+/// The resolver, trust anchors, HTTPS client and probe settings of
+/// [`check_domain`], set up once for any number of domains. Cloning is
+/// cheap (the clones share everything).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mta_sts_check::CheckError> {
+/// use std::ops::ControlFlow;
+/// use mta_sts_check::{CheckOptions, Checker};
+/// use policy_fetch::Overrides;
+///
+/// let checker = Checker::new(&Overrides::default(), &CheckOptions::default())?;
+/// let domains = vec!["example.com".to_owned(), "example.net".to_owned()];
+/// checker
+///     .check_each(domains, 8, |_, domain, result| {
+///         match result {
+///             Ok(report) => println!("{domain}: passed {}", report.passed),
+///             Err(e) => println!("{domain}: {e}"),
+///         }
+///         ControlFlow::Continue(())
+///     })
+///     .await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Checker {
+    inner: Arc<CheckerInner>,
+}
+
+struct CheckerInner {
+    dns: Dns,
+    client: PolicyClient,
+    probe: Arc<ProbeConfig>,
+    policy_tls: ProbeConfig,
+    options: CheckOptions,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// Set up the resolver, the trust anchors and the HTTPS client.
+    pub fn new(overrides: &Overrides, options: &CheckOptions) -> Result<Self, CheckError> {
+        let dns = overrides.dns()?;
+        let roots = overrides.roots()?;
+        let fetch = overrides.fetch_config();
+        let https_port = fetch.port;
+        let client = PolicyClient::new(
+            dns.clone(),
+            &roots,
+            FetchConfig {
+                total_timeout: options.fetch_timeout,
+                connect_timeout: options.connect_timeout,
+                ..fetch
+            },
+        )?;
+        let mut probe = ProbeConfig::new(roots.root_store().clone());
+        probe.port = overrides.smtp_port();
+        probe.connect_timeout = options.connect_timeout;
+        probe.timeout = options.probe_timeout;
+        probe.ehlo_name.clone_from(&options.ehlo_name);
+        let mut policy_tls = probe.clone();
+        policy_tls.port = https_port;
+        policy_tls.timeout = options.fetch_timeout;
+        Ok(Self {
+            inner: Arc::new(CheckerInner {
+                dns,
+                client,
+                probe: Arc::new(probe),
+                policy_tls,
+                options: options.clone(),
+            }),
+        })
+    }
+
+    /// Check one domain (see [`check_domain`]); the error is an invalid
+    /// domain name.
+    pub async fn check(&self, domain: &str) -> Result<CheckReport, CheckError> {
+        let domain = normalize_domain(domain)?;
+        let i = &*self.inner;
+        let sts_name = mta_sts_core::record::txt_name(&domain);
+        let rpt_name = tlsrpt_core::record::txt_name(&domain);
+        let (sts_txt, policy, mx, tlsrpt_txt, policy_tls) = tokio::join!(
+            i.dns.txt(&sts_name),
+            i.client.fetch(&domain),
+            lookup_and_probe(&i.dns, &domain, &i.probe, &i.options),
+            i.dns.txt(&rpt_name),
+            policy_host_tls(&i.dns, &domain, &i.policy_tls),
+        );
+        Ok(assess(Observations {
+            domain,
+            sts_txt,
+            policy,
+            mx,
+            tlsrpt_txt,
+            fetch_timeout: i.options.fetch_timeout,
+            smtp_port: i.probe.port,
+            policy_tls,
+            now: Some(SystemTime::now()),
+        }))
+    }
+
+    /// Check every domain of `domains`, at most `concurrency` at once (0
+    /// counts as 1), and call `each` with the position, the domain as given
+    /// and its result, **in input order**. A finished check waits for the
+    /// earlier ones; at most `4 × concurrency` checks are started ahead of
+    /// the oldest unfinished one, so memory stays bounded however long the
+    /// list. `each` returning [`ControlFlow::Break`] stops: the checks
+    /// under way are aborted and no more are started.
+    pub async fn check_each<I, F>(&self, domains: I, concurrency: usize, mut each: F)
+    where
+        I: IntoIterator<Item = String>,
+        F: FnMut(usize, &str, Result<CheckReport, CheckError>) -> ControlFlow<()>,
+    {
+        let concurrency = concurrency.max(1);
+        let window = concurrency.saturating_mul(4);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let mut pending = VecDeque::new();
+        let mut domains = domains.into_iter();
+        let mut index = 0;
+        loop {
+            while pending.len() < window {
+                let Some(domain) = domains.next() else { break };
+                let (checker, permits, name) = (self.clone(), permits.clone(), domain.clone());
+                let task = tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await.ok();
+                    checker.check(&name).await
+                });
+                pending.push_back((domain, task));
+            }
+            let Some((domain, task)) = pending.pop_front() else {
+                break;
+            };
+            let result = match task.await {
+                Ok(r) => r,
+                Err(source) => Err(CheckError::Task {
+                    domain: domain.clone(),
+                    source,
+                }),
+            };
+            if each(index, &domain, result).is_break() {
+                for (_, task) in &pending {
+                    task.abort();
+                }
+                break;
+            }
+            index += 1;
+        }
+    }
+}
+
+/// The handshake with the policy host, for its certificate; `None` when it
+/// has no address or cannot be reached.
+async fn policy_host_tls(dns: &Dns, domain: &str, config: &ProbeConfig) -> Option<TlsOutcome> {
+    let host = policy_host(domain);
+    let addrs = dns.ips(&host).await.ok()?;
+    smtp::probe_tls(&host, &addrs, config).await.ok()
 }
 
 /// Judge what the network returned (no IO): the record, the policy (strict
@@ -658,16 +1072,22 @@ pub fn assess(seen: Observations) -> CheckReport {
         tlsrpt_txt,
         fetch_timeout,
         smtp_port,
+        policy_tls,
+        now,
     } = seen;
     let sts_name = mta_sts_core::record::txt_name(&domain);
     let rpt_name = tlsrpt_core::record::txt_name(&domain);
     let mut f = Findings::default();
     let sts_record = sts_record_report(&domain, sts_name, &sts_txt, &mut f);
-    let (policy, applied_policy) = policy_report(
+    let record_valid = sts_record.status == RecordStatus::Valid;
+    let (mut policy, applied_policy) =
+        policy_report(&domain, record_valid, &fetched, fetch_timeout, &mut f);
+    policy_certificate(
         &domain,
-        sts_record.status == RecordStatus::Valid,
-        &fetched,
-        fetch_timeout,
+        &mut policy,
+        policy_tls.as_ref(),
+        applied_policy.is_some(),
+        now,
         &mut f,
     );
     let applied = match applied_policy.as_ref().map(Policy::mode) {
@@ -676,9 +1096,18 @@ pub fn assess(seen: Observations) -> CheckReport {
         Some(Mode::None) => Applied::None,
         None => Applied::NoPolicy,
     };
-    let mx = mx_reports(&domain, mx, applied_policy.as_ref(), smtp_port, &mut f);
+    let mx = mx_reports(&domain, mx, applied_policy.as_ref(), smtp_port, now, &mut f);
+    dane_findings(&mx, &mut f);
     let tlsrpt_record = tlsrpt_report(&domain, rpt_name, &tlsrpt_txt, &mut f);
     let findings = f.0;
+    let summary = summarize(
+        &sts_record,
+        &policy,
+        applied,
+        &mx,
+        &tlsrpt_record,
+        &findings,
+    );
     CheckReport {
         passed: !findings.iter().any(|f| f.severity == Severity::Error),
         domain,
@@ -688,6 +1117,182 @@ pub fn assess(seen: Observations) -> CheckReport {
         mx,
         tlsrpt_record,
         findings,
+        summary,
+    }
+}
+
+/// How soon a certificate expires, when that is worth a finding:
+/// `(urgent, message)`, urgent within [`EXPIRY_ERROR`], else within
+/// [`EXPIRY_WARNING`].
+fn expiring(not_after_unix: i64, not_after: &str, now: SystemTime) -> Option<(bool, String)> {
+    let now = mta_sts_core::time::Timestamp::from_system_time(now).unix_secs();
+    let left = not_after_unix.saturating_sub(now);
+    let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    if left > secs(EXPIRY_WARNING) {
+        return None;
+    }
+    let when = if left <= 0 {
+        format!("expired at {not_after}")
+    } else if left < 86_400 {
+        format!("expires at {not_after}, in less than a day")
+    } else {
+        // Rounded to the nearest day: a certificate checked a few seconds
+        // after it was issued for 10 days expires "in 10 days".
+        let days = (left + 43_200) / 86_400;
+        format!(
+            "expires at {not_after}, in {days} day{}",
+            if days == 1 { "" } else { "s" }
+        )
+    };
+    Some((left <= secs(EXPIRY_ERROR), when))
+}
+
+/// The policy host's certificate: its `notAfter`, and a finding when it
+/// expires soon (an error within [`EXPIRY_ERROR`] when the policy is in
+/// use).
+fn policy_certificate(
+    domain: &str,
+    r: &mut PolicyReport,
+    tls: Option<&TlsOutcome>,
+    in_use: bool,
+    now: Option<SystemTime>,
+    f: &mut Findings,
+) {
+    let Some(leaf) = tls.and_then(|t| t.leaf.as_ref()) else {
+        return;
+    };
+    r.certificate_not_after = Some(leaf.not_after.clone());
+    let valid = tls.is_some_and(|t| t.status == CertStatus::Valid);
+    let Some((urgent, when)) = now
+        .filter(|_| valid)
+        .and_then(|now| expiring(leaf.not_after_unix, &leaf.not_after, now))
+    else {
+        return;
+    };
+    let host = policy_host(domain);
+    let severity = if urgent && in_use {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    f.push(
+        severity,
+        CheckCode::PolicyCertificateExpiring,
+        format!("the certificate of {host} {when}: senders cannot fetch or refresh the policy once it has expired"),
+        format!("renew the certificate of {host} now (and automate its renewal)"),
+    );
+}
+
+/// One `info` finding for the TLSA records of the MX hosts (DANE takes
+/// precedence over MTA-STS), a warning for each failed TLSA lookup.
+fn dane_findings(mx: &[MxReport], f: &mut Findings) {
+    let mut present = Vec::new();
+    let mut unknown = false;
+    for m in mx {
+        let Some(d) = &m.dane else { continue };
+        match d.status {
+            DaneStatus::Present => {
+                let n = d.records.len();
+                present.push(format!(
+                    "{} ({n} record{}, DNSSEC {})",
+                    d.name,
+                    if n == 1 { "" } else { "s" },
+                    d.dnssec.as_str()
+                ));
+                unknown |= d.dnssec == DnssecStatus::Unknown;
+            }
+            DaneStatus::Absent => {}
+            DaneStatus::Error => f.push(
+                Severity::Warning,
+                CheckCode::DaneLookup,
+                format!(
+                    "the TLSA lookup for {} failed ({}): senders that support DANE defer mail to {} when its zone is DNSSEC-signed",
+                    d.name,
+                    d.error.as_deref().unwrap_or("unknown error"),
+                    m.host
+                ),
+                format!(
+                    "make sure the authoritative DNS servers of {} answer TLSA queries (NXDOMAIN or an empty answer when there are no records)",
+                    m.host
+                ),
+            ),
+        }
+    }
+    if present.is_empty() {
+        return;
+    }
+    let note = if unknown {
+        " (DNSSEC unknown: the resolver did not set the AD bit, and this check does not validate DNSSEC itself)"
+    } else {
+        ""
+    };
+    f.push(
+        Severity::Info,
+        CheckCode::DaneTlsa,
+        format!(
+            "DANE: TLSA records at {}: senders that support DANE (RFC 7672) use it instead of MTA-STS (RFC 8461 section 2), and ignore TLSA records that DNSSEC does not validate{note}",
+            present.join(", ")
+        ),
+        "keep the TLSA records in step with the MX certificates (publish the next key's record before a rollover) and the zones DNSSEC-signed; MTA-STS still protects mail from senders without DANE".into(),
+    );
+}
+
+/// The report in one line.
+fn summarize(
+    record: &StsRecordReport,
+    policy: &PolicyReport,
+    applied: Applied,
+    mx: &[MxReport],
+    tlsrpt: &TlsRptReport,
+    findings: &[Finding],
+) -> Summary {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let has = |c: CheckCode| findings.iter().any(|f| f.code == c);
+    let policy_invalid_cert = policy.status == PolicyStatus::Failed(ResultType::StsWebpkiInvalid);
+    let certificates = if policy_invalid_cert
+        || mx
+            .iter()
+            .any(|m| m.certificate.is_some_and(|c| c != CertStatus::Valid))
+    {
+        CertificatesSummary::Invalid
+    } else if has(CheckCode::MxCertificateExpiring) || has(CheckCode::PolicyCertificateExpiring) {
+        CertificatesSummary::Expiring
+    } else if mx.iter().any(|m| m.certificate.is_some()) {
+        CertificatesSummary::Ok
+    } else if mx.iter().any(|m| m.probe == ProbeState::Done) {
+        CertificatesSummary::None
+    } else {
+        CertificatesSummary::NotProbed
+    };
+    let danes: Vec<&DaneReport> = mx.iter().filter_map(|m| m.dane.as_ref()).collect();
+    let with_tlsa: Vec<&&DaneReport> = danes
+        .iter()
+        .filter(|d| d.status == DaneStatus::Present)
+        .collect();
+    let dane = if danes.iter().any(|d| d.status == DaneStatus::Error) {
+        DaneSummary::Error
+    } else if with_tlsa.is_empty() {
+        DaneSummary::None
+    } else if with_tlsa
+        .iter()
+        .all(|d| d.dnssec == DnssecStatus::Validated)
+    {
+        DaneSummary::Validated
+    } else {
+        DaneSummary::Present
+    };
+    Summary {
+        record: record.status,
+        policy: policy.status.clone(),
+        mode: policy.mode,
+        mx_covered: matches!(applied, Applied::Enforce | Applied::Testing)
+            .then(|| mx.iter().filter(|m| m.in_policy == Some(true)).count()),
+        mx_total: mx.len(),
+        certificates,
+        tlsrpt: tlsrpt.status,
+        dane,
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
     }
 }
 
@@ -893,6 +1498,7 @@ fn policy_report(
         max_age: None,
         mx: Vec::new(),
         lint: Vec::new(),
+        certificate_not_after: None,
     };
     if let Ok(resp) = fetched {
         r.http_status = Some(resp.status);
@@ -958,13 +1564,11 @@ async fn lookup_and_probe(
     dns: &Dns,
     domain: &str,
     config: &Arc<ProbeConfig>,
-    max_concurrent: usize,
+    options: &CheckOptions,
 ) -> MxObservation {
     let mut out = MxObservation {
-        error: None,
-        implicit: false,
-        null_mx: false,
-        hosts: Vec::new(),
+        probes_skipped: !options.probe_smtp,
+        ..MxObservation::default()
     };
     let mut mxs = match dns.mx(domain).await {
         Ok(m) => m,
@@ -984,16 +1588,19 @@ async fn lookup_and_probe(
         out.null_mx = true;
         return out;
     }
-    let sem = Arc::new(Semaphore::new(max_concurrent.max(1)));
+    let sem = Arc::new(Semaphore::new(options.max_concurrent_probes.max(1)));
+    let probe_smtp = options.probe_smtp;
     let mut set = JoinSet::new();
     for (i, mx) in mxs.iter().enumerate() {
         let (dns, config, sem, mx) = (dns.clone(), config.clone(), sem.clone(), mx.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.ok();
-            let addresses = dns.ips(&mx.host).await.map_err(|e| e.to_string());
+            let tlsa_at = tlsa_name(&mx.host);
+            let (addresses, tlsa) = tokio::join!(dns.ips(&mx.host), dns.tlsa(&tlsa_at));
+            let addresses = addresses.map_err(|e| e.to_string());
             let probe = match &addresses {
-                Ok(a) => Some(smtp::probe(&mx.host, a, &config).await),
-                Err(_) => None,
+                Ok(a) if probe_smtp => Some(smtp::probe(&mx.host, a, &config).await),
+                _ => None,
             };
             (
                 i,
@@ -1001,6 +1608,7 @@ async fn lookup_and_probe(
                     mx,
                     addresses,
                     probe,
+                    tlsa: Some(tlsa.map_err(|e| e.to_string())),
                 },
             )
         });
@@ -1021,10 +1629,40 @@ async fn lookup_and_probe(
                 mx,
                 addresses: Err("probe task failed".into()),
                 probe: None,
+                tlsa: None,
             })
         })
         .collect();
     out
+}
+
+/// The TLSA report of an MX host.
+fn dane_report(host: &str, tlsa: Result<TlsaAnswer, String>) -> DaneReport {
+    let name = tlsa_name(host);
+    match tlsa {
+        Ok(a) => DaneReport {
+            name,
+            status: if a.records.is_empty() {
+                DaneStatus::Absent
+            } else {
+                DaneStatus::Present
+            },
+            records: a.records.iter().map(ToString::to_string).collect(),
+            dnssec: if a.authentic_data {
+                DnssecStatus::Validated
+            } else {
+                DnssecStatus::Unknown
+            },
+            error: None,
+        },
+        Err(e) => DaneReport {
+            name,
+            status: DaneStatus::Error,
+            records: Vec::new(),
+            dnssec: DnssecStatus::Unknown,
+            error: Some(e),
+        },
+    }
 }
 
 fn mx_reports(
@@ -1032,6 +1670,7 @@ fn mx_reports(
     lookup: MxObservation,
     policy: Option<&Policy<'static>>,
     port: u16,
+    now: Option<SystemTime>,
     f: &mut Findings,
 ) -> Vec<MxReport> {
     // The policy MX hosts are judged against (none under `mode: none`).
@@ -1072,13 +1711,34 @@ fn mx_reports(
     let total = lookup.hosts.len();
     let mut probed = 0;
     let mut out = Vec::new();
+    if lookup.probes_skipped && total > 0 {
+        f.push(
+            Severity::Info,
+            CheckCode::MxNotProbed,
+            format!(
+                "the MX hosts were not probed over SMTP (probes turned off): STARTTLS and the certificates of {total} MX host{} are not verified",
+                if total == 1 { "" } else { "s" }
+            ),
+            format!("run the check without --no-smtp where outbound port {port} is open"),
+        );
+    }
     for MxHostObservation {
         mx,
         addresses,
         probe,
+        tlsa,
     } in lookup.hosts
     {
         let host = mx.host.clone();
+        let state = if addresses.is_err() {
+            ProbeState::NoAddress
+        } else if lookup.probes_skipped || probe.is_none() {
+            ProbeState::NotProbed
+        } else if probe.as_ref().and_then(ProbeResult::tls_status).is_some() {
+            ProbeState::Done
+        } else {
+            ProbeState::Failed
+        };
         let mut r = MxReport {
             host: host.clone(),
             preference: mx.preference,
@@ -1103,6 +1763,8 @@ fn mx_reports(
             result: None,
             failures: Vec::new(),
             error: None,
+            probe: state,
+            dane: tlsa.map(|t| dane_report(&host, t)),
         };
         if strict_mode && r.in_policy == Some(false) {
             f.push(
@@ -1141,6 +1803,18 @@ fn mx_reports(
             }
             tls = p.tls_status();
             tls_findings(&r, p, tls_severity, port, f);
+            if let (Some(t), Some(now)) = (&p.tls, now)
+                && t.status == CertStatus::Valid
+                && let Some(leaf) = &t.leaf
+                && let Some((urgent, when)) = expiring(leaf.not_after_unix, &leaf.not_after, now)
+            {
+                f.push(
+                    if urgent { tls_severity } else { Severity::Warning },
+                    CheckCode::MxCertificateExpiring,
+                    format!("the certificate of MX {host} {when}: senders applying the policy refuse it (enforce) or report it (testing) once it has expired"),
+                    format!("renew the certificate of {host} now (and automate its renewal)"),
+                );
+            }
         }
         if tls.is_some() {
             probed += 1;
@@ -1159,7 +1833,7 @@ fn mx_reports(
         }
         out.push(r);
     }
-    if total > 0 && probed == 0 {
+    if total > 0 && probed == 0 && !lookup.probes_skipped {
         f.push(
             Severity::Error,
             CheckCode::MxNoneProbed,

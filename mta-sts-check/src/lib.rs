@@ -7,8 +7,11 @@
 //!   ([`Observations`]) and gives the verdicts and the findings, each with
 //!   its fix ([`CheckReport`]). No IO: unit-testable without servers.
 //! - [`check_domain`]: the IO — the `_mta-sts` and `_smtp._tls` lookups,
-//!   the policy fetch (through `policy-fetch`), MX lookups and an SMTP
+//!   the policy fetch (through `policy-fetch`) and a TLS handshake with the
+//!   policy host for its certificate, MX and TLSA lookups and an SMTP
 //!   STARTTLS probe of every MX host ([`smtp`]) — then [`assess`].
+//!   [`Checker`] does the same for many domains with one setup and
+//!   bounded concurrency.
 //!
 //! ```
 //! use mta_sts_check::{Applied, Observations, assess};
@@ -38,7 +41,8 @@ pub mod check;
 pub mod smtp;
 
 pub use check::{
-    Applied, CheckError, CheckOptions, CheckReport, Finding, Observations, assess, check_domain,
+    Applied, CheckError, CheckOptions, CheckReport, Checker, Finding, Observations, Summary,
+    assess, check_domain,
 };
 
 /// The crate README's examples, compiled and run as doctests.

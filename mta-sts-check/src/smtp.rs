@@ -7,6 +7,9 @@
 //! provider) with SNI = the MX host name. It then sends `EHLO` again and
 //! `QUIT`.
 //!
+//! [`probe_tls`] performs the same TLS handshake without SMTP (implicit
+//! TLS): `mtasts check` reads the policy host's certificate with it.
+//!
 //! # Certificates
 //!
 //! The probe **accepts every certificate and records it**: a custom
@@ -375,6 +378,8 @@ pub struct LeafInfo {
     pub not_before: String,
     /// `notAfter`, RFC 3339.
     pub not_after: String,
+    /// `notAfter` in Unix seconds (for expiry warnings).
+    pub not_after_unix: i64,
 }
 
 impl LeafInfo {
@@ -391,6 +396,7 @@ impl LeafInfo {
             dns_names,
             not_before: rfc3339(v.not_before.timestamp()),
             not_after: rfc3339(v.not_after.timestamp()),
+            not_after_unix: v.not_after.timestamp(),
         })
     }
 }
@@ -874,6 +880,80 @@ pub async fn probe(host: &str, addrs: &[IpAddr], config: &ProbeConfig) -> ProbeR
     r
 }
 
+/// Connect to `host` at `addrs` (tried in order) on `config.port` and
+/// perform a TLS handshake at once (implicit TLS, no SMTP) with SNI =
+/// `host`, recording the certificate chain like [`probe`] does; then close.
+/// `mtasts check` uses it for the policy host (`mta-sts.<domain>`, HTTPS),
+/// whose certificate expiry the policy fetch does not report. Errors are
+/// the connect or setup failures, and [`ProbeError::Timeout`] when the
+/// whole exchange takes longer than [`ProbeConfig::timeout`]; a failed
+/// handshake is a [`TlsOutcome`] that says so.
+pub async fn probe_tls(
+    host: &str,
+    addrs: &[IpAddr],
+    config: &ProbeConfig,
+) -> Result<TlsOutcome, ProbeError> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let run = async {
+        let tcp = connect(addrs, config).await?;
+        let tls_config = client_config(&config.roots, seen.clone())?;
+        let name = ServerName::try_from(host.to_owned()).map_err(|source| {
+            ProbeError::InvalidHostName {
+                host: host.to_owned(),
+                source,
+            }
+        })?;
+        let (outcome, stream) = handshake(tls_config, name, tcp, &seen, host).await;
+        if let Some(mut stream) = stream {
+            let _ = stream.shutdown().await;
+        }
+        Ok(outcome)
+    };
+    match tokio::time::timeout(config.timeout, run).await {
+        Ok(r) => r,
+        Err(_) => Err(ProbeError::Timeout {
+            stage: ProbeStage::TlsHandshake,
+            after: config.timeout,
+        }),
+    }
+}
+
+/// The TLS handshake over `tcp`; the outcome and, when it completed, the
+/// stream.
+async fn handshake(
+    tls_config: ClientConfig,
+    name: ServerName<'static>,
+    tcp: TcpStream,
+    seen: &Arc<Mutex<Seen>>,
+    host: &str,
+) -> (
+    TlsOutcome,
+    Option<tokio_rustls::client::TlsStream<TcpStream>>,
+) {
+    match TlsConnector::from(Arc::new(tls_config))
+        .connect(name, tcp)
+        .await
+    {
+        Ok(stream) => {
+            let (_, session) = stream.get_ref();
+            let version = session
+                .protocol_version()
+                .map_or_else(|| "unknown".to_owned(), tls_version);
+            let cipher = session
+                .negotiated_cipher_suite()
+                .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
+            (outcome(seen, host, Ok((version, cipher))), Some(stream))
+        }
+        Err(e) => {
+            let e = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(t) => t.to_string(),
+                None => e.to_string(),
+            };
+            (outcome(seen, host, Err(e)), None)
+        }
+    }
+}
+
 async fn connect(addrs: &[IpAddr], config: &ProbeConfig) -> Result<TcpStream, ProbeError> {
     if addrs.is_empty() {
         return Err(ProbeError::NoAddresses);
@@ -969,28 +1049,11 @@ async fn run(
             host: host.to_owned(),
             source,
         })?;
-    let stream = match TlsConnector::from(Arc::new(tls_config))
-        .connect(name, tcp)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let e = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(t) => t.to_string(),
-                None => e.to_string(),
-            };
-            r.tls = Some(outcome(seen, host, Err(e)));
-            return Ok(());
-        }
+    let (tls, stream) = handshake(tls_config, name, tcp, seen, host).await;
+    r.tls = Some(tls);
+    let Some(stream) = stream else {
+        return Ok(());
     };
-    let (_, session) = stream.get_ref();
-    let version = session
-        .protocol_version()
-        .map_or_else(|| "unknown".to_owned(), tls_version);
-    let cipher = session
-        .negotiated_cipher_suite()
-        .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
-    r.tls = Some(outcome(seen, host, Ok((version, cipher))));
     let mut secure = BufReader::new(stream);
     *stage = ProbeStage::EhloAfterTls;
     send(

@@ -287,3 +287,268 @@ fn under_mode_none_no_mx_is_in_or_out_of_the_policy() {
     );
     assert!(!r.exit_failed());
 }
+
+// ------------------------------------------------ certificate expiry, --no-smtp, DANE
+
+use std::time::{Duration, SystemTime};
+
+use mta_sts_check::check::{CertificatesSummary, DaneSummary, ProbeState};
+use mta_sts_check::smtp::LeafInfo;
+use policy_fetch::dns::{Tlsa, TlsaAnswer};
+
+/// The fixed "now" of these tests: 2026-01-01T00:00:00Z.
+const NOW: u64 = 1_767_225_600;
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(NOW)
+}
+
+/// A valid TLS outcome whose leaf expires `secs` seconds after [`NOW`].
+fn valid_until(secs: i64) -> TlsOutcome {
+    let not_after_unix = i64::try_from(NOW).unwrap() + secs;
+    TlsOutcome {
+        leaf: Some(LeafInfo {
+            subject: "CN=host".into(),
+            issuer: "CN=CA".into(),
+            dns_names: vec!["host".into()],
+            not_before: "2025-01-01T00:00:00Z".into(),
+            not_after: format!("T+{secs}"),
+            not_after_unix,
+        }),
+        ..tls(CertStatus::Valid).tls.unwrap()
+    }
+}
+
+fn mx_until(secs: i64) -> ProbeResult {
+    ProbeResult {
+        tls: Some(valid_until(secs)),
+        ..tls(CertStatus::Valid)
+    }
+}
+
+const DAY: i64 = 86_400;
+
+#[test]
+fn mx_certificate_expiry_thresholds() {
+    let one = |secs: i64, body: &str, now: Option<SystemTime>| {
+        let mut seen = deployment(MxObservation::hosts(vec![host(
+            10,
+            "mail.example.com",
+            mx_until(secs),
+        )]))
+        .with_policy(served(body));
+        if let Some(n) = now {
+            seen = seen.with_now(n);
+        }
+        assess(seen)
+    };
+    let expiring = |secs, body| {
+        let r = one(secs, body, Some(now()));
+        codes(&r)
+            .into_iter()
+            .filter(|(_, c)| *c == "mx-certificate-expiring")
+            .map(|(s, _)| s)
+            .collect::<Vec<_>>()
+    };
+    // enforce: 2 days (and exactly 3) error, 10 (and exactly 14) warning, 60 and 14 days + 1 s nothing.
+    assert_eq!(expiring(2 * DAY, ENFORCE), [Severity::Error]);
+    assert_eq!(expiring(3 * DAY, ENFORCE), [Severity::Error]);
+    assert_eq!(expiring(3 * DAY + 1, ENFORCE), [Severity::Warning]);
+    assert_eq!(expiring(10 * DAY, ENFORCE), [Severity::Warning]);
+    assert_eq!(expiring(14 * DAY, ENFORCE), [Severity::Warning]);
+    assert_eq!(expiring(14 * DAY + 1, ENFORCE), []);
+    assert_eq!(expiring(60 * DAY, ENFORCE), []);
+    // Under mode none senders do not rely on it: a warning.
+    let none = ENFORCE.replace("mode: enforce", "mode: none");
+    assert_eq!(expiring(2 * DAY, &none), [Severity::Warning]);
+    // Without a time, no expiry is judged.
+    assert_eq!(codes(&one(2 * DAY, ENFORCE, None)), []);
+
+    let r = one(2 * DAY, ENFORCE, Some(now()));
+    assert_eq!(
+        r.findings[0].message,
+        "the certificate of MX mail.example.com expires at T+172800, in 2 days: senders applying the policy refuse it (enforce) or report it (testing) once it has expired"
+    );
+    assert_eq!(r.summary.certificates, CertificatesSummary::Expiring);
+    let r = one(3600, ENFORCE, Some(now()));
+    assert!(
+        r.findings[0].message.ends_with("expires at T+3600, in less than a day: senders applying the policy refuse it (enforce) or report it (testing) once it has expired"),
+        "{}",
+        r.findings[0].message
+    );
+    let r = one(DAY, ENFORCE, Some(now()));
+    assert!(
+        r.findings[0].message.contains(", in 1 day: "),
+        "{}",
+        r.findings[0].message
+    );
+    // A certificate the probe found valid but that is past its notAfter
+    // at `now` (the clocks differ) reads "expired", an error.
+    let r = one(-60, ENFORCE, Some(now()));
+    assert_eq!(codes(&r), [(Severity::Error, "mx-certificate-expiring")]);
+    assert!(
+        r.findings[0].message.contains("expired at T+-60"),
+        "{}",
+        r.findings[0].message
+    );
+    // An invalid certificate is not judged for expiry (it already fails).
+    let mut bad = mx_until(2 * DAY);
+    bad.tls.as_mut().unwrap().status = CertStatus::CertificateHostMismatch;
+    let r = assess(
+        deployment(MxObservation::hosts(vec![host(
+            10,
+            "mail.example.com",
+            bad,
+        )]))
+        .with_now(now()),
+    );
+    assert_eq!(
+        codes(&r),
+        [(Severity::Error, "mx-certificate-host-mismatch")]
+    );
+    assert_eq!(r.summary.certificates, CertificatesSummary::Invalid);
+}
+
+#[test]
+fn policy_host_certificate_expiry() {
+    let good = || MxObservation::hosts(vec![host(10, "mail.example.com", tls(CertStatus::Valid))]);
+    let with = |secs: i64| {
+        assess(
+            deployment(good())
+                .with_policy_tls(valid_until(secs))
+                .with_now(now()),
+        )
+    };
+    assert_eq!(
+        codes(&with(2 * DAY)),
+        [(Severity::Error, "policy-certificate-expiring")]
+    );
+    assert_eq!(
+        codes(&with(10 * DAY)),
+        [(Severity::Warning, "policy-certificate-expiring")]
+    );
+    assert_eq!(codes(&with(60 * DAY)), []);
+    let r = with(60 * DAY);
+    assert_eq!(r.policy.certificate_not_after.as_deref(), Some("T+5184000"));
+    assert_eq!(r.summary.certificates, CertificatesSummary::Ok);
+    let r = with(2 * DAY);
+    assert_eq!(
+        r.findings[0].message,
+        "the certificate of mta-sts.example.com expires at T+172800, in 2 days: senders cannot fetch or refresh the policy once it has expired"
+    );
+    assert_eq!(
+        r.findings[0].remediation,
+        "renew the certificate of mta-sts.example.com now (and automate its renewal)"
+    );
+    // Without a valid record the policy is not in use: a warning.
+    let r = assess(
+        deployment(good())
+            .with_sts_txt(TxtAnswer::NoRecord)
+            .with_policy_tls(valid_until(2 * DAY))
+            .with_now(now()),
+    );
+    assert!(
+        codes(&r).contains(&(Severity::Warning, "policy-certificate-expiring")),
+        "{:?}",
+        codes(&r)
+    );
+}
+
+#[test]
+fn mx_hosts_not_probed() {
+    let hosts = vec![
+        MxHostObservation::new(
+            10,
+            "mail.example.com",
+            Ok(vec!["192.0.2.1".parse().unwrap()]),
+            None,
+        ),
+        MxHostObservation::new(20, "mx2.example.net", Err("no A/AAAA records".into()), None),
+    ];
+    let r = assess(deployment(MxObservation::hosts(hosts).without_probes()).with_now(now()));
+    assert_eq!(
+        codes(&r),
+        [
+            (Severity::Info, "mx-not-probed"),
+            (Severity::Warning, "mx-no-address")
+        ]
+    );
+    assert!(r.passed);
+    assert_eq!(r.mx[0].probe, ProbeState::NotProbed);
+    assert_eq!(r.mx[1].probe, ProbeState::NoAddress);
+    assert_eq!(r.summary.certificates, CertificatesSummary::NotProbed);
+    assert_eq!(r.summary.mx_covered, Some(2));
+    assert_eq!(r.summary.mx_total, 2);
+    // The same hosts probed but unreachable: the error stays.
+    let unreachable = ProbeResult {
+        error: Some("cannot connect".into()),
+        ..ProbeResult::default()
+    };
+    let r = assess(deployment(MxObservation::hosts(vec![host(
+        10,
+        "mail.example.com",
+        unreachable,
+    )])));
+    assert_eq!(r.mx[0].probe, ProbeState::Failed);
+    assert_eq!(
+        codes(&r),
+        [
+            (Severity::Warning, "mx-unreachable"),
+            (Severity::Error, "mx-none-probed")
+        ]
+    );
+}
+
+#[test]
+fn dane_summary_and_findings() {
+    let tlsa = |n: usize, ad: bool| TlsaAnswer {
+        records: (0..n)
+            .map(|i| Tlsa {
+                usage: 3,
+                selector: 1,
+                matching: 1,
+                data: vec![u8::try_from(i).unwrap(); 2],
+            })
+            .collect(),
+        authentic_data: ad,
+    };
+    let with = |a: Result<TlsaAnswer, String>, b: Result<TlsaAnswer, String>| {
+        assess(deployment(MxObservation::hosts(vec![
+            host(10, "mail.example.com", tls(CertStatus::Valid)).with_tlsa(a),
+            host(20, "mx2.example.net", tls(CertStatus::Valid)).with_tlsa(b),
+        ])))
+    };
+    let r = with(Ok(tlsa(0, false)), Ok(tlsa(0, false)));
+    assert_eq!(codes(&r), []);
+    assert_eq!(r.summary.dane, DaneSummary::None);
+    let r = with(Ok(tlsa(2, true)), Ok(tlsa(0, false)));
+    assert_eq!(codes(&r), [(Severity::Info, "dane-tlsa")]);
+    assert_eq!(r.summary.dane, DaneSummary::Validated);
+    assert_eq!(
+        r.mx[0].dane.as_ref().unwrap().records,
+        ["3 1 1 0000", "3 1 1 0101"]
+    );
+    let r = with(Ok(tlsa(1, true)), Ok(tlsa(1, false)));
+    assert_eq!(r.summary.dane, DaneSummary::Present);
+    let r = with(
+        Ok(tlsa(1, true)),
+        Err("temporary DNS failure: SERVFAIL".into()),
+    );
+    assert_eq!(
+        codes(&r),
+        [
+            (Severity::Warning, "dane-lookup"),
+            (Severity::Info, "dane-tlsa")
+        ]
+    );
+    assert_eq!(r.summary.dane, DaneSummary::Error);
+    assert!(r.passed);
+    // Not looked up: no DANE report.
+    let r = assess(deployment(MxObservation::hosts(vec![host(
+        10,
+        "mail.example.com",
+        tls(CertStatus::Valid),
+    )])));
+    assert!(r.mx[0].dane.is_none());
+    assert_eq!(r.summary.dane, DaneSummary::None);
+}

@@ -181,8 +181,16 @@ async fn good_domain_sts_cert_07_09_sni_and_tls_versions() {
     );
     let port = ran.https.addr().port();
     assert_ne!(port, 443);
+    // The policy host's certificate, read by a handshake of its own.
+    let not_after = v["policy"]["certificate_not_after"].as_str().unwrap();
+    assert!(not_after.ends_with('Z'), "{not_after}");
+    let mut policy = v["policy"].clone();
+    policy
+        .as_object_mut()
+        .unwrap()
+        .remove("certificate_not_after");
     assert_eq!(
-        v["policy"],
+        policy,
         json!({
             "status": "ok",
             "reason": null,
@@ -243,8 +251,34 @@ async fn good_domain_sts_cert_07_09_sni_and_tls_versions() {
         assert_eq!(m["result"], "success");
         assert_eq!(m["failures"], json!([]));
         assert_eq!(m["error"], json!(null));
+        assert_eq!(m["probe"], "done");
+        assert_eq!(
+            m["dane"],
+            json!({
+                "name": format!("_25._tcp.{host}"),
+                "status": "absent",
+                "records": [],
+                "dnssec": "unknown",
+                "error": null,
+            })
+        );
         assert!(m.get("chain").is_none());
     }
+    assert_eq!(
+        v["summary"],
+        json!({
+            "record": "valid",
+            "policy": "ok",
+            "mode": "enforce",
+            "mx_covered": 2,
+            "mx_total": 2,
+            "certificates": "ok",
+            "tlsrpt": "valid",
+            "dane": "none",
+            "errors": 0,
+            "warnings": 0,
+        })
+    );
     // The chain is captured (leaf, then the CA).
     assert_eq!(r.mx[0].chain.len(), 2);
 
@@ -984,4 +1018,406 @@ async fn hostile_smtp_servers() {
         };
         assert!(text.contains(expect), "{expect}: {r:?}");
     }
+}
+
+// ------------------------------------------------ issue 14 item 4
+
+/// A leaf for `names` valid from a day ago until `days` days from now.
+fn expiring_in(ca: &TestCa, names: &[&str], days: i64) -> Leaf {
+    let now = time::OffsetDateTime::now_utc();
+    ca.issue_with(
+        names,
+        now - time::Duration::days(1),
+        now + time::Duration::days(days),
+    )
+}
+
+/// Certificates that expire in 2 days (error under `enforce`), 10 days
+/// (warning) and 60 days (nothing), on MX hosts and on the policy host.
+#[tokio::test]
+async fn certificate_expiry_of_mx_and_policy_hosts() {
+    // MX hosts: mx1 in 2 days, mx2 in 10 days; the policy host in 60 days.
+    let mut setup = Setup::new();
+    let mx1 = expiring_in(&setup.ca, &["mx1.example.com"], 2);
+    let certs = CertSet::new(mx1.clone())
+        .with_sni("mx1.example.com", mx1)
+        .with_sni(
+            "mx2.example.com",
+            expiring_in(&setup.ca, &["mx2.example.com"], 10),
+        );
+    setup.smtp = Some(SmtpOptions::starttls("mx.example.com", certs));
+    setup.https_cert = Some(expiring_in(&setup.ca, &["mta-sts.example.com"], 60));
+    let ran = setup.run().await;
+    let r = &ran.report;
+    assert_eq!(
+        codes(r),
+        ["mx-certificate-expiring", "mx-certificate-expiring"],
+        "{:#?}",
+        r.findings
+    );
+    assert!(r.exit_failed());
+    for m in &r.mx {
+        assert_eq!(m.certificate, Some(CertStatus::Valid));
+        assert_eq!(m.result.as_deref(), Some("success"));
+    }
+    let (e, w) = (&r.findings[0], &r.findings[1]);
+    assert_eq!(e.severity, Severity::Error);
+    let mx1_after = mx(r, "mx1.example.com")
+        .certificate_not_after
+        .clone()
+        .unwrap();
+    assert_eq!(
+        e.message,
+        format!(
+            "the certificate of MX mx1.example.com expires at {mx1_after}, in 2 days: senders applying the policy refuse it (enforce) or report it (testing) once it has expired"
+        )
+    );
+    assert_eq!(
+        e.remediation,
+        "renew the certificate of mx1.example.com now (and automate its renewal)"
+    );
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(
+        w.message
+            .starts_with("the certificate of MX mx2.example.com expires at ")
+            && w.message.contains(", in 10 days: "),
+        "{w:?}"
+    );
+    assert_eq!(r.summary.certificates.as_str(), "expiring");
+    assert_eq!((r.summary.errors, r.summary.warnings), (1, 1));
+    assert!(r.policy.certificate_not_after.is_some());
+
+    // The policy host in 2 days (error: the policy is in use), then in 10
+    // days (warning); the MX hosts in 60 days.
+    for (days, severity) in [(2, Severity::Error), (10, Severity::Warning)] {
+        let mut setup = Setup::new();
+        let certs = CertSet::new(expiring_in(&setup.ca, &["mx1.example.com"], 60)).with_sni(
+            "mx2.example.com",
+            expiring_in(&setup.ca, &["mx2.example.com"], 60),
+        );
+        setup.smtp = Some(SmtpOptions::starttls("mx.example.com", certs));
+        setup.https_cert = Some(expiring_in(&setup.ca, &["mta-sts.example.com"], days));
+        let ran = setup.run().await;
+        let r = &ran.report;
+        assert_eq!(
+            codes(r),
+            ["policy-certificate-expiring"],
+            "{:#?}",
+            r.findings
+        );
+        let f = &r.findings[0];
+        assert_eq!(f.severity, severity);
+        let after = r.policy.certificate_not_after.clone().unwrap();
+        assert_eq!(
+            f.message,
+            format!(
+                "the certificate of mta-sts.example.com expires at {after}, in {days} days: senders cannot fetch or refresh the policy once it has expired"
+            )
+        );
+        assert_eq!(r.policy.status, PolicyStatus::Ok);
+        assert_eq!(r.exit_failed(), severity == Severity::Error);
+        // The policy was fetched once; the certificate came from a
+        // handshake without a request.
+        assert_eq!(ran.https.requests().len(), 1);
+    }
+}
+
+/// `probe_smtp: false`: the MX hosts are looked up and matched, not
+/// probed; one info finding, no failure.
+#[tokio::test]
+async fn no_smtp_probes() {
+    let mut setup = Setup::new();
+    setup.options.probe_smtp = false;
+    let ran = setup.run().await;
+    let r = &ran.report;
+    assert!(ran.smtp.sessions().is_empty());
+    assert_eq!(codes(r), ["mx-not-probed"], "{:#?}", r.findings);
+    let f = &r.findings[0];
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(
+        f.message,
+        "the MX hosts were not probed over SMTP (probes turned off): STARTTLS and the certificates of 2 MX hosts are not verified"
+    );
+    assert!(r.passed && !r.exit_failed());
+    for m in &r.mx {
+        assert_eq!(m.probe.as_str(), "not-probed");
+        assert_eq!(m.in_policy, Some(true));
+        assert_eq!(m.starttls, None);
+        assert_eq!(m.certificate, None);
+        assert_eq!(m.result, None);
+        assert_eq!(m.addresses, [std::net::IpAddr::from(LOCAL)]);
+    }
+    assert_eq!(r.summary.certificates.as_str(), "not-probed");
+    assert_eq!(r.summary.mx_covered, Some(2));
+    let v = serde_json::to_value(r).unwrap();
+    assert_eq!(v["mx"][0]["probe"], "not-probed");
+    assert_eq!(v["summary"]["certificates"], "not-probed");
+}
+
+/// DANE: TLSA records at `_25._tcp.<mx>`, with and without the AD bit, and
+/// a failed TLSA lookup.
+#[tokio::test]
+async fn dane_tlsa_records() {
+    let mut setup = Setup::new();
+    setup.zones = good_zones()
+        .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &[0xab; 32])
+        .tlsa("_25._tcp.mx1.example.com", 2, 0, 1, &[0xcd; 32])
+        .tlsa("_25._tcp.mx2.example.com", 3, 1, 1, &[0xef; 32])
+        .authentic("_25._tcp.mx2.example.com");
+    let ran = setup.run().await;
+    let r = &ran.report;
+    assert_eq!(codes(r), ["dane-tlsa"], "{:#?}", r.findings);
+    assert!(r.passed);
+    let d1 = mx(r, "mx1.example.com").dane.clone().unwrap();
+    assert_eq!(d1.name, "_25._tcp.mx1.example.com");
+    assert_eq!(d1.status.as_str(), "present");
+    assert_eq!(d1.dnssec.as_str(), "unknown");
+    let mut recs = d1.records.clone();
+    recs.sort();
+    assert_eq!(
+        recs,
+        [
+            format!("2 0 1 {}", "cd".repeat(32)),
+            format!("3 1 1 {}", "ab".repeat(32))
+        ]
+    );
+    let d2 = mx(r, "mx2.example.com").dane.clone().unwrap();
+    assert_eq!(d2.records, [format!("3 1 1 {}", "ef".repeat(32))]);
+    assert_eq!(d2.dnssec.as_str(), "validated");
+    let f = &r.findings[0];
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(
+        f.message,
+        "DANE: TLSA records at _25._tcp.mx1.example.com (2 records, DNSSEC unknown), _25._tcp.mx2.example.com (1 record, DNSSEC validated): senders that support DANE (RFC 7672) use it instead of MTA-STS (RFC 8461 section 2), and ignore TLSA records that DNSSEC does not validate (DNSSEC unknown: the resolver did not set the AD bit, and this check does not validate DNSSEC itself)"
+    );
+    assert_eq!(r.summary.dane.as_str(), "present");
+    assert!(
+        ran.dns
+            .queries()
+            .iter()
+            .any(|q| q.name == "_25._tcp.mx1.example.com." && q.rtype == "TLSA")
+    );
+
+    // Every TLSA answer validated; a SERVFAIL for mx1's TLSA name.
+    let mut setup = Setup::new();
+    setup.zones = good_zones()
+        .tlsa("_25._tcp.mx2.example.com", 3, 1, 1, &[0xef; 32])
+        .authentic("_25._tcp.mx2.example.com");
+    let ran = setup.run().await;
+    assert_eq!(ran.report.summary.dane.as_str(), "validated");
+    assert!(
+        ran.report.findings[0]
+            .message
+            .contains("(1 record, DNSSEC validated): "),
+        "{:#?}",
+        ran.report.findings
+    );
+    assert!(!ran.report.findings[0].message.contains("AD bit"));
+
+    let mut setup = Setup::new();
+    setup.zones = good_zones().servfail("_25._tcp.mx1.example.com");
+    let ran = setup.run().await;
+    let r = &ran.report;
+    assert_eq!(codes(r), ["dane-lookup"], "{:#?}", r.findings);
+    let f = &r.findings[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.message.starts_with(
+            "the TLSA lookup for _25._tcp.mx1.example.com failed (temporary DNS failure: "
+        ),
+        "{f:?}"
+    );
+    assert_eq!(
+        mx(r, "mx1.example.com")
+            .dane
+            .as_ref()
+            .unwrap()
+            .status
+            .as_str(),
+        "error"
+    );
+    assert_eq!(r.summary.dane.as_str(), "error");
+    assert!(r.passed);
+}
+
+/// `max_concurrent_probes` bounds the SMTP sessions of one domain.
+#[tokio::test]
+async fn max_concurrent_probes_bounds_the_smtp_sessions() {
+    for (limit, expected) in [(1, 1), (2, 2), (8, 4)] {
+        let mut setup = Setup::new();
+        setup.zones = good_zones()
+            .mx(D, 30, "mx3.example.com")
+            .mx(D, 40, "mx4.example.com")
+            .a("mx3.example.com", LOCAL)
+            .a("mx4.example.com", LOCAL);
+        setup.routes = Routes::new().policy(
+            D,
+            "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 1209600\n",
+        );
+        let mut certs = setup.good_mx_certs();
+        for h in ["mx3.example.com", "mx4.example.com"] {
+            certs = certs.with_sni(h, setup.ca.issue(&[h]));
+        }
+        setup.smtp = Some(
+            SmtpOptions::starttls("mx.example.com", certs)
+                .with_greeting_delay(Duration::from_millis(300)),
+        );
+        setup.options.max_concurrent_probes = limit;
+        let ran = setup.run().await;
+        let r = &ran.report;
+        assert!(r.passed, "{:#?}", r.findings);
+        assert_eq!(r.mx.len(), 4);
+        assert_eq!(ran.smtp.sessions().len(), 4);
+        assert_eq!(ran.smtp.max_concurrent(), expected, "limit {limit}");
+    }
+}
+
+/// Zones for `n` domains `d0.example` ... each with one MX host
+/// `mx.dN.example`, a valid record, TLS-RPT and addresses.
+fn many_zones(n: usize) -> Zones {
+    let mut z = Zones::new();
+    for i in 0..n {
+        let d = format!("d{i}.example");
+        z = z
+            .txt(&format!("_mta-sts.{d}"), &["v=STSv1; id=1"])
+            .txt(
+                &format!("_smtp._tls.{d}"),
+                &[format!("v=TLSRPTv1; rua=mailto:tlsrpt@{d}")],
+            )
+            .mx(&d, 10, &format!("mx.{d}"))
+            .a(&format!("mta-sts.{d}"), LOCAL)
+            .a(&format!("mx.{d}"), LOCAL);
+    }
+    z
+}
+
+/// Servers for [`many_zones`]: one HTTPS server for every policy host and
+/// one SMTP server for every MX host (certificates by SNI).
+async fn many_servers(n: usize, delay: Duration) -> (TestCa, DnsServer, HttpsServer, SmtpServer) {
+    let ca = TestCa::new();
+    let dns = DnsServer::start(many_zones(n)).await.unwrap();
+    let mut routes = Routes::new();
+    let mut https_certs = CertSet::new(ca.issue(&["mta-sts.d0.example"]));
+    let mut smtp_certs = CertSet::new(ca.issue(&["mx.d0.example"]));
+    for i in 0..n {
+        let d = format!("d{i}.example");
+        routes = routes.policy(
+            &d,
+            format!("version: STSv1\nmode: enforce\nmx: mx.{d}\nmax_age: 1209600\n"),
+        );
+        let (p, m) = (format!("mta-sts.{d}"), format!("mx.{d}"));
+        https_certs = https_certs.with_sni(p.clone(), ca.issue(&[&p]));
+        smtp_certs = smtp_certs.with_sni(m.clone(), ca.issue(&[&m]));
+    }
+    let https = HttpsServer::start_with(https_certs, routes).await.unwrap();
+    let smtp = SmtpServer::start(
+        SmtpOptions::starttls("mx.example", smtp_certs).with_greeting_delay(delay),
+    )
+    .await
+    .unwrap();
+    (ca, dns, https, smtp)
+}
+
+/// `Checker::check_each`: results in input order, at most `concurrency`
+/// domains at once, invalid names as per-domain errors, and a stop.
+#[tokio::test]
+async fn check_each_in_order_with_bounded_concurrency() {
+    use mta_sts_check::Checker;
+    use std::ops::ControlFlow;
+
+    let (ca, dns, https, smtp) = many_servers(4, Duration::from_millis(200)).await;
+    let ca_file = CaFile::new(&ca);
+    let overrides = Overrides {
+        resolver: Some(dns.addr()),
+        ca_file: Some(ca_file.0.clone()),
+        https_port: Some(https.addr().port()),
+        smtp_port: Some(smtp.addr().port()),
+        ..Overrides::default()
+    };
+    let checker = Checker::new(&overrides, &Setup::new().options).unwrap();
+    let input: Vec<String> = [
+        "d3.example",
+        "not a domain",
+        "D1.Example",
+        "d0.example",
+        "d2.example",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for (concurrency, expected) in [(1, 1), (4, 4)] {
+        let before = smtp.sessions().len();
+        let mut seen = Vec::new();
+        checker
+            .check_each(input.clone(), concurrency, |i, domain, result| {
+                let outcome = match result {
+                    Ok(r) => {
+                        assert!(r.passed, "{domain}: {:#?}", r.findings);
+                        assert_eq!(r.mx[0].result.as_deref(), Some("success"));
+                        r.domain
+                    }
+                    Err(e) => format!("error: {e}"),
+                };
+                seen.push((i, domain.to_owned(), outcome));
+                ControlFlow::Continue(())
+            })
+            .await;
+        assert_eq!(
+            seen,
+            [
+                (0, "d3.example".into(), "d3.example".into()),
+                (
+                    1,
+                    "not a domain".into(),
+                    "error: invalid domain `not a domain`: label 0 has ` `; only letters, digits, `-` and `_` are allowed".into()
+                ),
+                (2, "D1.Example".into(), "d1.example".into()),
+                (3, "d0.example".into(), "d0.example".into()),
+                (4, "d2.example".into(), "d2.example".into()),
+            ]
+        );
+        assert_eq!(smtp.sessions().len() - before, 4);
+        // The most at once so far: 1 one by one; then, with 4 at once, the
+        // four delayed SMTP sessions overlap.
+        assert_eq!(smtp.max_concurrent(), expected);
+    }
+
+    // Stop after the first result: nothing else is reported.
+    let mut calls = 0;
+    checker
+        .check_each(input.clone(), 2, |_, _, _| {
+            calls += 1;
+            ControlFlow::Break(())
+        })
+        .await;
+    assert_eq!(calls, 1);
+}
+
+/// At most 64 TLSA records are read; a 65th makes the lookup a temporary
+/// failure (`policy_fetch::dns::MAX_TLSA_RECORDS`).
+#[tokio::test]
+async fn tlsa_answers_are_bounded() {
+    let mut zones = good_zones();
+    for i in 0..65u8 {
+        if i < 64 {
+            zones = zones.tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &[i; 32]);
+        }
+        zones = zones.tlsa("_25._tcp.mx2.example.com", 3, 1, 1, &[i; 32]);
+    }
+    let mut setup = Setup::new();
+    setup.zones = zones;
+    let ran = setup.run().await;
+    let r = &ran.report;
+    let d1 = mx(r, "mx1.example.com").dane.clone().unwrap();
+    assert_eq!(d1.status.as_str(), "present");
+    assert_eq!(d1.records.len(), 64);
+    let d2 = mx(r, "mx2.example.com").dane.clone().unwrap();
+    assert_eq!(d2.status.as_str(), "error");
+    assert_eq!(
+        d2.error.as_deref(),
+        Some(
+            "temporary DNS failure: TLSA answer for _25._tcp.mx2.example.com has more than 64 records"
+        )
+    );
+    assert_eq!(codes(r), ["dane-lookup", "dane-tlsa"], "{:#?}", r.findings);
 }

@@ -55,6 +55,51 @@ _mtasts() {
             mtasts__subcmd__cert__subcmd__help,help)
                 cmd="mtasts__subcmd__cert__subcmd__help__subcmd__help"
                 ;;
+            mtasts__subcmd__daemon,cache)
+                cmd="mtasts__subcmd__daemon__subcmd__cache"
+                ;;
+            mtasts__subcmd__daemon,help)
+                cmd="mtasts__subcmd__daemon__subcmd__help"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache,flush)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__flush"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache,help)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__help"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache,list)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__list"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache,show)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__show"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache__subcmd__help,flush)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__flush"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache__subcmd__help,help)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__help"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache__subcmd__help,list)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__list"
+                ;;
+            mtasts__subcmd__daemon__subcmd__cache__subcmd__help,show)
+                cmd="mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__show"
+                ;;
+            mtasts__subcmd__daemon__subcmd__help,cache)
+                cmd="mtasts__subcmd__daemon__subcmd__help__subcmd__cache"
+                ;;
+            mtasts__subcmd__daemon__subcmd__help,help)
+                cmd="mtasts__subcmd__daemon__subcmd__help__subcmd__help"
+                ;;
+            mtasts__subcmd__daemon__subcmd__help__subcmd__cache,flush)
+                cmd="mtasts__subcmd__daemon__subcmd__help__subcmd__cache__subcmd__flush"
+                ;;
+            mtasts__subcmd__daemon__subcmd__help__subcmd__cache,list)
+                cmd="mtasts__subcmd__daemon__subcmd__help__subcmd__cache__subcmd__list"
+                ;;
+            mtasts__subcmd__daemon__subcmd__help__subcmd__cache,show)
+                cmd="mtasts__subcmd__daemon__subcmd__help__subcmd__cache__subcmd__show"
+                ;;
             mtasts__subcmd__help,cert)
                 cmd="mtasts__subcmd__help__subcmd__cert"
                 ;;
@@ -84,6 +129,18 @@ _mtasts() {
                 ;;
             mtasts__subcmd__help__subcmd__cert,check)
                 cmd="mtasts__subcmd__help__subcmd__cert__subcmd__check"
+                ;;
+            mtasts__subcmd__help__subcmd__daemon,cache)
+                cmd="mtasts__subcmd__help__subcmd__daemon__subcmd__cache"
+                ;;
+            mtasts__subcmd__help__subcmd__daemon__subcmd__cache,flush)
+                cmd="mtasts__subcmd__help__subcmd__daemon__subcmd__cache__subcmd__flush"
+                ;;
+            mtasts__subcmd__help__subcmd__daemon__subcmd__cache,list)
+                cmd="mtasts__subcmd__help__subcmd__daemon__subcmd__cache__subcmd__list"
+                ;;
+            mtasts__subcmd__help__subcmd__daemon__subcmd__cache,show)
+                cmd="mtasts__subcmd__help__subcmd__daemon__subcmd__cache__subcmd__show"
                 ;;
             mtasts__subcmd__help__subcmd__policy,generate)
                 cmd="mtasts__subcmd__help__subcmd__policy__subcmd__generate"
@@ -274,12 +331,24 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__check)
-            opts="-h --timeout --resolver --ca-file --extra-ca-file --https-port --smtp-port --json --help"
+            opts="-h --domains-file --concurrency --format --no-smtp --timeout --resolver --ca-file --extra-ca-file --https-port --smtp-port --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --domains-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json csv" -- "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -326,7 +395,7 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__daemon)
-            opts="-v -h --listen --unix --state --config --resolver --ca-file --extra-ca-file --https-port --smtp-port --verbose --log-format --json --help"
+            opts="-v -h --listen --unix --state --database --config --metrics --resolver --ca-file --extra-ca-file --https-port --verbose --log-format --json --help cache help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -344,7 +413,15 @@ _mtasts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -364,14 +441,256 @@ _mtasts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --smtp-port)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache)
+            opts="-h --json --help list show flush help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__flush)
+            opts="-h --state --database --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__help)
+            opts="list show flush help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__list)
+            opts="-h --state --database --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__cache__subcmd__show)
+            opts="-h --state --database --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__help)
+            opts="cache help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__help__subcmd__cache)
+            opts="list show flush"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__help__subcmd__cache__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__help__subcmd__cache__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__help__subcmd__cache__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__daemon__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -450,8 +769,64 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__help__subcmd__daemon)
-            opts=""
+            opts="cache"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__daemon__subcmd__cache)
+            opts="list show flush"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__daemon__subcmd__cache__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__daemon__subcmd__cache__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__daemon__subcmd__cache__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -678,7 +1053,7 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__policy__subcmd__generate)
-            opts="-h --mode --mx --max-age --id --domain --json --help"
+            opts="-h --mode --mx --max-age --id --domain --rua --output-dir --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,6 +1076,14 @@ _mtasts() {
                     return 0
                     ;;
                 --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rua)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -922,7 +1305,7 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__report__subcmd__export)
-            opts="-v -h --format --formula-guard --verbose --max-size --json --help"
+            opts="-v -h --format --formula-guard --verbose --strict-inputs --max-size --since --until --domain --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -933,6 +1316,18 @@ _mtasts() {
                     return 0
                     ;;
                 --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1032,13 +1427,33 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__report__subcmd__summarize)
-            opts="-v -h --verbose --max-size --max-groups --json --help"
+            opts="-v -h --verbose --strict-inputs --max-size --since --until --domain --top --readiness-days --no-fail-on-alerts --max-groups --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --readiness-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,9 +54,11 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_su
 testing\t'Deliver anyway, report failures'
 none\t'Withdraw the policy'"
 complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l mx -d 'An MX host pattern (`mail.example.com`, `*.example.net`; U-labels are converted to A-labels). Repeat for several; required unless the mode is `none`' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l max-age -d 'How long senders may cache the policy, in seconds (0 to 31557600)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l max-age -d 'How long senders may cache the policy, in seconds (0 to 31557600; under 86400 draws the lint warning)' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l id -d 'The policy id for the TXT record [default: current UTC time as YYYYMMDDhhmmss]' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l domain -d 'The Policy Domain [default: the placeholder `example.com`]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l rua -d 'A TLS-RPT reporting address (`mailto:` or `https:`) for the `_smtp._tls` record; repeat for several' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l output-dir -d 'Write `mta-sts.txt` (the policy body) and `dns.txt` (the DNS records in zone-file syntax) into DIR (created if missing) instead of printing them' -r -F
 complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mtasts -n "__fish_mtasts_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Parse a policy file and print its fields (lenient reader by default)'
@@ -83,15 +85,26 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l since -d 'Only reports whose date range starts on DATE (UTC) or later' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l until -d 'Only reports whose date range starts on DATE (UTC) or earlier; also the last day of the readiness window' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l domain -d 'Only the policies of this policy domain (repeat for several); reports without one are left out' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l top -d 'Show at most N rows per table (text output; the most recent days in the table by day; --json lists everything)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l readiness-days -d 'The length of the readiness window, in UTC days' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l max-groups -d 'Distinct keys kept per grouping (MX hosts, policy domains, organisations, days, result types, alerts); later new keys are counted under `(other)`, with a warning. Bounds memory whatever the input' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -s v -l verbose -d 'List every reader warning per file (`warning: FILE: ...`) instead of one line counting them'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -s v -l verbose -d 'List every reader warning per input (`warning: NAME: ...`) instead of one line counting them'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l strict-inputs -d 'Fail on inputs that are no report at all (mail without a report part, files that are neither JSON, gzip nor e-mail, empty files) found in a directory or an mbox, instead of skipping them with a warning'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l no-fail-on-alerts -d 'Exit 0 even when an alert has severity error (default: status 3)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l format -d 'The output format' -r -f -a "csv\t'RFC 4180 CSV with a header row (CRLF line ends; control characters in values escaped, `\\u{1b}` style)'
 ndjson\t'One JSON object per line'"
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l since -d 'Only reports whose date range starts on DATE (UTC) or later' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l until -d 'Only reports whose date range starts on DATE (UTC) or earlier; also the last day of the readiness window' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l domain -d 'Only the policies of this policy domain (repeat for several); reports without one are left out' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l formula-guard -d 'Prefix `\'` to CSV text values that start with `=`, `+`, `-` or `@`, so spreadsheets do not run them as formulas (alters the data; CSV only). Control characters in values are always escaped'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s v -l verbose -d 'List every reader warning per file (`warning: FILE: ...`) instead of one line counting them'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s v -l verbose -d 'List every reader warning per input (`warning: NAME: ...`) instead of one line counting them'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l strict-inputs -d 'Fail on inputs that are no report at all (mail without a report part, files that are neither JSON, gzip nor e-mail, empty files) found in a directory or an mbox, instead of skipping them with a warning'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
@@ -108,28 +121,45 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subc
 complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l domains-file -d 'Also check the domains listed in FILE (`-` for stdin): one per line, blank lines and `#` comments ignored, at most 10 MiB; an invalid name is reported as that domain\'s error' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l concurrency -d 'Check at most N domains at once' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l format -d 'Output format (`--json` is `--format json`)' -r -f -a "text\t'One readable block per domain, then a summary line per domain'
+json\t'The report object (one domain) or an array of them'
+csv\t'A header and one row per domain'"
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l timeout -d 'Timeout in seconds of the policy fetch and of each MX probe' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts and MX certificates' -r -F
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l smtp-port -d 'Port for every MX probe (each MX is still reached at its A/AAAA addresses)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l no-smtp -d 'Do not probe the MX hosts over SMTP (outbound port 25 blocked): they are looked up and matched, and reported as not probed (--smtp-port is then unused)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand check" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand check" -s h -l help -d 'Print help'
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l listen -d 'TCP address to listen on; repeat for several. Replaces `listen` of the configuration file' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l unix -d 'Unix-domain socket to listen on; repeat for several. Replaces `unix` of the configuration file' -r -F
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l state -d 'Directory of the persistent policy cache (`policies.redb`); default: the file\'s `state_dir`, else memory only' -r -F
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l config -d 'The TOML configuration file (re-read on SIGHUP)' -r -F
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts and MX certificates' -r -F
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l smtp-port -d 'Port for every MX probe (each MX is still reached at its A/AAAA addresses)' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l log-format -d 'Log lines on stderr as `text` (`info: message key=value ...`) or `json` (one object per line)' -r -f -a "text\t'`<level>: <message> key=value ...`'
+complete -c mtasts -n "__fish_mtasts_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l listen -d 'TCP address to listen on; repeat for several. Replaces `listen` of the configuration file' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l unix -d 'Unix-domain socket to listen on; repeat for several. Replaces `unix` of the configuration file' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l state -d 'Directory of the persistent policy cache (`policies.redb`); default: the file\'s `state_dir`, else memory only' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l database -d 'Share the policy cache with other MTAs in PostgreSQL (`postgresql://user@host/db`, or `host=/run/postgresql dbname=mail`; no TLS: use a Unix socket, loopback or a trusted network) instead of a state directory. Replaces `database` of the configuration file' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l config -d 'The TOML configuration file (re-read on SIGHUP)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l metrics -d 'Serve Prometheus metrics (GET /metrics, plain HTTP, no authentication) on this address; replaces `metrics` of the configuration file. A change needs a restart' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l log-format -d 'Log lines on stderr as `text` (`info: message key=value ...`) or `json` (one object per line)' -r -f -a "text\t'`<level>: <message> key=value ...`'
 json\t'One JSON object per line'"
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -s v -l verbose -d 'Log more: `-v` debug events, `-vv` trace events (default: info)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -s v -l verbose -d 'Log more: `-v` debug events, `-vv` trace events (default: info)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -f -a "cache" -d 'Inspect or flush the persistent policy cache of a stopped daemon'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and not __fish_seen_subcommand_from cache help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -f -a "list" -d 'One line per cached domain: domain, mode, policy id, fetched at, expires at, policy size in bytes (\'-\' where there is no policy)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -f -a "show" -d 'One cached entry and its policy body'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -f -a "flush" -d 'Remove the entry of DOMAIN, or every entry'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "cache" -d 'Inspect or flush the persistent policy cache of a stopped daemon'
+complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l out -d 'Write every page (roff, section 1) into this directory instead of printing the top-level page' -r -F
@@ -153,3 +183,4 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subc
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "cache" -d 'Inspect or flush the persistent policy cache of a stopped daemon'

@@ -151,7 +151,11 @@ pub(crate) struct PolicyMatchArgs {
 #[command(
     after_help = "The policy id defaults to the current UTC time as YYYYMMDDhhmmss (14 digits, \
                   e.g. 20250131235959); publish a new id whenever the policy changes. \
-                  --id overrides it (1 to 32 letters and digits)."
+                  --id overrides it (1 to 32 letters and digits).\n\n\
+                  Without --json, stdout is the policy body alone (so `> mta-sts.txt` writes a \
+                  valid policy file) and the DNS records and instructions go to stderr. \
+                  --output-dir DIR writes DIR/mta-sts.txt (the body) and DIR/dns.txt (zone-file \
+                  lines: the _mta-sts TXT record, and the _smtp._tls record when --rua is given)."
 )]
 pub(crate) struct PolicyGenerateArgs {
     /// The policy mode.
@@ -162,8 +166,14 @@ pub(crate) struct PolicyGenerateArgs {
     /// is `none`.
     #[arg(long = "mx", value_name = "PATTERN", num_args = 1..)]
     pub(crate) mx: Vec<String>,
-    /// How long senders may cache the policy, in seconds (0 to 31557600).
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    /// How long senders may cache the policy, in seconds (0 to 31557600;
+    /// under 86400 draws the lint warning).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        default_value = "604800"
+    )]
     pub(crate) max_age: String,
     /// The policy id for the TXT record [default: current UTC time as YYYYMMDDhhmmss].
     #[arg(long)]
@@ -171,6 +181,15 @@ pub(crate) struct PolicyGenerateArgs {
     /// The Policy Domain [default: the placeholder `example.com`].
     #[arg(long)]
     pub(crate) domain: Option<String>,
+    /// A TLS-RPT reporting address (`mailto:` or `https:`) for the
+    /// `_smtp._tls` record; repeat for several.
+    #[arg(long, value_name = "URI")]
+    pub(crate) rua: Vec<String>,
+    /// Write `mta-sts.txt` (the policy body) and `dns.txt` (the DNS records
+    /// in zone-file syntax) into DIR (created if missing) instead of
+    /// printing them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output_dir: Option<PathBuf>,
 }
 
 /// The `--mode` values of `policy generate`.
@@ -199,9 +218,12 @@ enum RecordCommand {
                   defined) is printed, but the command exits with status 1."
 )]
 pub(crate) struct RecordParseArgs {
-    /// The TXT RRs of one DNS answer, each with its character-strings
-    /// already joined (e.g. `'v=STSv1; id=20160831085700Z;'` or
-    /// `'v=TLSRPTv1; rua=mailto:tlsrpt@example.com'`).
+    /// The TXT RRs of one DNS answer, one argument each: the text
+    /// (`'v=STSv1; id=20160831085700Z;'`), or as `dig +short` prints it,
+    /// quoted and possibly split into several strings
+    /// (`'"v=TLSRPTv1; " "rua=mailto:tlsrpt@example.com"'`). `-` reads
+    /// the answer from stdin, one RR per line (`dig +short TXT
+    /// _mta-sts.example.com | mtasts record parse -`).
     #[arg(value_name = "RECORD", required = true, num_args = 1..)]
     pub(crate) records: Vec<String>,
 }
@@ -251,35 +273,88 @@ pub(crate) struct ReportParseArgs {
 /// Which files to read, for `report summarize` and `report export`.
 #[derive(Debug, Args)]
 pub(crate) struct ReportFilesArgs {
-    /// List every reader warning per file (`warning: FILE: ...`) instead of
-    /// one line counting them.
+    /// List every reader warning per input (`warning: NAME: ...`) instead
+    /// of one line counting them.
     #[arg(short, long)]
     pub(crate) verbose: bool,
+    /// Fail on inputs that are no report at all (mail without a report
+    /// part, files that are neither JSON, gzip nor e-mail, empty files)
+    /// found in a directory or an mbox, instead of skipping them with a
+    /// warning.
+    #[arg(long)]
+    pub(crate) strict_inputs: bool,
     /// Input limits.
     #[command(flatten)]
     pub(crate) limits: ReportLimitArgs,
-    /// Report files or directories (read recursively, in sorted order).
+    /// Report files, directories (read recursively, in sorted order; a
+    /// Maildir too), mbox files (every message), or `-` for one input on
+    /// stdin. Every path must exist.
     #[arg(value_name = "PATH", required = true, num_args = 1..)]
     pub(crate) paths: Vec<PathBuf>,
+}
+
+/// Which reports count, for `report summarize` and `report export`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportFilterArgs {
+    /// Only reports whose date range starts on DATE (UTC) or later.
+    #[arg(long, value_name = "DATE", value_parser = report_cmd::parse_day)]
+    pub(crate) since: Option<i64>,
+    /// Only reports whose date range starts on DATE (UTC) or earlier; also
+    /// the last day of the readiness window.
+    #[arg(long, value_name = "DATE", value_parser = report_cmd::parse_day)]
+    pub(crate) until: Option<i64>,
+    /// Only the policies of this policy domain (repeat for several);
+    /// reports without one are left out.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub(crate) domains: Vec<String>,
 }
 
 /// Arguments of `mtasts report summarize`.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Every regular file under the given directories is read (JSON, gzip or \
-                  e-mail, detected from the content). A file that is not a readable report \
-                  gets one `error: PATH: ...` line on stderr; the others are still \
-                  summarized and the command exits with status 1. The same report \
-                  (organization-name and report-id) seen twice is counted once. Inside \
-                  directories, FIFOs, sockets, devices, symbolic links to directories and \
-                  other file systems are skipped with a warning; the walk stops at 32 \
-                  levels and 1000000 files. Control characters in names and values are \
-                  printed escaped (`\\u{1b}`)."
+                  e-mail, detected from the content); an mbox file gives every message \
+                  (named PATH#N). A missing path fails the command before anything is read. \
+                  An input that is no report at all (mail without a report part, a file \
+                  that is neither JSON, gzip nor e-mail) found in a directory or an mbox is \
+                  skipped with a warning (--strict-inputs: an error); named on the command \
+                  line it is an error. An input that is not a readable report gets one \
+                  `error: NAME: ...` line on stderr; the others are still summarized and \
+                  the command exits with status 1. The same report (organization-name and \
+                  report-id) seen twice is counted once. Inside directories, FIFOs, \
+                  sockets, devices, symbolic links to directories and other file systems \
+                  are skipped with a warning; the walk stops at 32 levels and 1000000 \
+                  files. Control characters in names and values are printed escaped \
+                  (`\\u{1b}`).\n\n\
+                  --since and --until count a report by the UTC day its date range starts \
+                  on (both inclusive). The readiness verdict (testing -> enforce) of each \
+                  policy domain covers the --readiness-days UTC days ending with --until, \
+                  or with the last day a report covers. Text output lists what to do for \
+                  each alert; --json adds `readiness`, `filter` and `inputs` (errors, \
+                  warnings and skipped inputs).\n\n\
+                  Exit status: 0 every input read and no alert of severity error; 1 an \
+                  input could not be read or a path is missing; 2 usage error; 3 every \
+                  input read, but an alert has severity error (a broken MX host or \
+                  policy; for cron jobs), unless --no-fail-on-alerts."
 )]
 pub(crate) struct ReportSummarizeArgs {
     /// Which files.
     #[command(flatten)]
     pub(crate) files: ReportFilesArgs,
+    /// Which reports count.
+    #[command(flatten)]
+    pub(crate) filter: ReportFilterArgs,
+    /// Show at most N rows per table (text output; the most recent days
+    /// in the table by day; --json lists everything).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) top: Option<u64>,
+    /// The length of the readiness window, in UTC days.
+    #[arg(long, value_name = "DAYS", default_value_t = tlsrpt_core::alert::READINESS_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub(crate) readiness_days: u32,
+    /// Exit 0 even when an alert has severity error (default: status 3).
+    #[arg(long)]
+    pub(crate) no_fail_on_alerts: bool,
     /// Distinct keys kept per grouping (MX hosts, policy domains,
     /// organisations, days, result types, alerts); later new keys are
     /// counted under `(other)`, with a warning. Bounds memory whatever the
@@ -293,13 +368,15 @@ pub(crate) struct ReportSummarizeArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "One summary row per policy, then one row per failure detail \
-                  (parsedmarc's 17 columns; NDJSON adds `source`, the file). Files are read \
-                  as for `report summarize`; a report seen again (same organization-name \
-                  and report-id) is not exported twice. --json is ignored: --format decides."
+                  (parsedmarc's 17 columns; NDJSON adds `source`, the input). Inputs are \
+                  read as for `report summarize` (mbox messages, skipped non-reports, \
+                  --strict-inputs, --since/--until/--domain); a report seen again (same \
+                  organization-name and report-id) is not exported twice. --json is \
+                  ignored: --format decides."
 )]
 pub(crate) struct ReportExportArgs {
     /// The output format.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "ndjson")]
     pub(crate) format: ExportFormat,
     /// Prefix `'` to CSV text values that start with `=`, `+`, `-` or `@`,
     /// so spreadsheets do not run them as formulas (alters the data; CSV
@@ -309,6 +386,9 @@ pub(crate) struct ReportExportArgs {
     /// Which files.
     #[command(flatten)]
     pub(crate) files: ReportFilesArgs,
+    /// Which reports count.
+    #[command(flatten)]
+    pub(crate) filter: ReportFilterArgs,
 }
 
 /// The `--format` values of `report export`.
@@ -358,7 +438,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cert(CertCommand::Check(a)) => cert_cmd::check(&a, json),
         Command::Check(a) => check_cmd::check(&a, json),
         #[cfg(unix)]
-        Command::Daemon(a) => daemon_cmd::run(&a),
+        Command::Daemon(a) => daemon_cmd::run(&a, json),
         Command::Completions(a) => gen_cmd::completions(&a),
         Command::Man(a) => gen_cmd::man(&a),
     }
@@ -384,6 +464,28 @@ fn check_usage(cli: Cli) -> Result<Cli, clap::Error> {
             "--formula-guard applies to --format csv only",
         ));
     }
+    let (name, filter) = match &cli.command {
+        Command::Report(ReportCommand::Summarize(a)) => ("summarize", &a.filter),
+        Command::Report(ReportCommand::Export(a)) => ("export", &a.filter),
+        _ => return Ok(cli),
+    };
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && since > until
+    {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        cmd.build();
+        let sub = cmd
+            .find_subcommand_mut("report")
+            .and_then(|c| c.find_subcommand_mut(name));
+        let cmd = match sub {
+            Some(c) => c,
+            None => &mut cmd,
+        };
+        return Err(cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--since is after --until",
+        ));
+    }
     Ok(cli)
 }
 
@@ -406,5 +508,90 @@ fn main() -> ExitCode {
         }
         // The panic hook has already printed one `error:` line.
         Err(_) => ExitCode::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, check_usage};
+
+    /// The source files whose remediation texts quote `mtasts` commands.
+    const REMEDIATION_SOURCES: &[&str] = &[
+        "../mta-sts-core/src/lint.rs",
+        "../tlsrpt-core/src/alert.rs",
+        "../mta-sts-check/src/check.rs",
+    ];
+
+    /// Every backtick-quoted `mtasts ...` command in `source`, with
+    /// `{placeholder}` format arguments and `<placeholder>` words
+    /// replaced by sample values.
+    /// Comment lines (rustdoc included) are left out: they describe
+    /// commands, they are not remediation texts.
+    fn quoted_commands(source: &str) -> Vec<String> {
+        let code: String = source
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut out = Vec::new();
+        for (i, part) in code.split('`').enumerate() {
+            // Odd parts are inside backticks.
+            if i % 2 == 1 && part.starts_with("mtasts ") {
+                let mut cmd = String::new();
+                let mut chars = part.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '{' => {
+                            for c in chars.by_ref() {
+                                if c == '}' {
+                                    break;
+                                }
+                            }
+                            cmd.push_str("mx1.example.com");
+                        }
+                        '<' | '>' => {}
+                        c => cmd.push(c),
+                    }
+                }
+                out.push(cmd);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_command_quoted_in_a_remediation_text_parses() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut seen = 0;
+        for file in REMEDIATION_SOURCES {
+            let path = format!("{root}/{file}");
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            for cmd in quoted_commands(&source) {
+                let args = cmd.split_whitespace();
+                let parsed = Cli::try_parse_from(args).and_then(check_usage);
+                assert!(
+                    parsed.is_ok(),
+                    "{file}: `{cmd}` does not parse: {}",
+                    parsed.err().map(|e| e.to_string()).unwrap_or_default()
+                );
+                seen += 1;
+            }
+        }
+        // lint.rs, alert.rs and check.rs each quote at least one command.
+        assert!(seen >= 3, "only {seen} quoted commands found");
+    }
+
+    #[test]
+    fn quoted_commands_are_extracted_with_samples() {
+        let src = r#""run `mtasts cert check --mx {mx} <cert.pem>` or `openssl x`, then `mtasts policy lint FILE`""#;
+        assert_eq!(
+            quoted_commands(src),
+            [
+                "mtasts cert check --mx mx1.example.com cert.pem",
+                "mtasts policy lint FILE"
+            ]
+        );
     }
 }

@@ -253,6 +253,16 @@ struct GenerateJson<'a> {
     policy_url: &'a str,
     /// The policy id.
     id: &'a str,
+    /// The `_smtp._tls` record value, with `--rua`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlsrpt_record: Option<&'a str>,
+    /// The name of the `_smtp._tls` record, with `--rua`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlsrpt_name: Option<&'a str>,
+    /// The records in zone-file syntax (the contents of `dns.txt`).
+    dns_zone: &'a str,
+    /// Lint findings about the generated policy.
+    warnings: &'a [Finding],
 }
 
 /// Parse `--max-age`: decimal seconds, at most [`MAX_MAX_AGE`].
@@ -277,6 +287,65 @@ fn parse_domain(d: &str) -> Result<String> {
     MxPattern::from_user(d)
         .map(|p| p.as_str().to_ascii_lowercase())
         .map_err(|e| bad(&e))
+}
+
+/// Quote `value` as the character-strings of a zone-file TXT record:
+/// `"..."`, split into strings of at most 255 bytes (RFC 1035 3.3), with
+/// `"` and `\` escaped.
+fn zone_txt(value: &str) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    out.push('"');
+    for c in value.chars() {
+        if len + c.len_utf8() > 255 {
+            out.push_str("\" \"");
+            len = 0;
+        }
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+        len += c.len_utf8();
+    }
+    out.push('"');
+    out
+}
+
+/// The `_smtp._tls` record value for `--rua`, checked by the parser.
+fn tlsrpt_record(rua: &[String]) -> Result<Option<String>> {
+    if rua.is_empty() {
+        return Ok(None);
+    }
+    let text = format!("v=TLSRPTv1; rua={}", rua.join(","));
+    let record = tlsrpt_core::TlsRptRecord::parse(&text).map_err(|e| anyhow!("--rua: {e}"))?;
+    if let Some(bad) = record.rua().iter().find(|r| !r.is_usable()) {
+        bail!(
+            "--rua: `{}` is not a mailto: or https: address",
+            escape_controls(&bad.uri)
+        );
+    }
+    Ok(Some(record.to_string()))
+}
+
+/// Lint findings worth telling the author of a new policy: everything
+/// but the mode they chose on purpose.
+fn generate_findings(policy: &Policy<'_>) -> Vec<Finding> {
+    policy
+        .lint()
+        .into_iter()
+        .filter(|f| !matches!(f.code, LintCode::TestingMode | LintCode::NoneMode))
+        .filter(|f| f.severity != Severity::Info)
+        .collect()
+}
+
+/// Write `contents` to `dir/name` through a temporary file and a rename,
+/// so that a reader never sees half a file.
+fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> Result<std::path::PathBuf> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, contents).map_err(|e| anyhow!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// `mtasts policy generate`.
@@ -304,6 +373,7 @@ pub(crate) fn generate(args: &PolicyGenerateArgs, json: bool) -> Result<()> {
     let txt_record = StsRecord::new(id.as_str())
         .map_err(|e| anyhow!("--id: {e}"))?
         .to_string();
+    let tlsrpt = tlsrpt_record(&args.rua)?;
     let domain = match &args.domain {
         Some(d) => parse_domain(d)?,
         None => {
@@ -313,32 +383,57 @@ pub(crate) fn generate(args: &PolicyGenerateArgs, json: bool) -> Result<()> {
             PLACEHOLDER_DOMAIN.to_owned()
         }
     };
+    let findings = generate_findings(&policy);
+    for f in &findings {
+        output::warning(format_args!(
+            "policy: {} ({}); fix: {}",
+            f.message, f.code, f.remediation
+        ));
+    }
     let body = policy.to_string();
     let txt_name = record::txt_name(&domain);
+    let tlsrpt_name = format!("_smtp._tls.{domain}");
     let policy_host = policy::policy_host(&domain);
     let policy_url = policy::policy_url(&domain);
+    let mut dns = format!(
+        "; MTA-STS for {domain} (RFC 8461). {policy_host} must resolve (A/AAAA or CNAME) to an \
+         HTTPS server with a valid certificate for that name, serving mta-sts.txt at \
+         {policy_url} with Content-Type: text/plain.\n\
+         ; Publish the _mta-sts record only once the policy is served (RFC 8461 8.1), and give \
+         it a new id whenever the policy changes.\n\
+         {txt_name}. IN TXT {}\n",
+        zone_txt(&txt_record)
+    );
+    if let Some(t) = &tlsrpt {
+        let _ = writeln!(dns, "{tlsrpt_name}. IN TXT {}", zone_txt(t));
+    }
+    if let Some(dir) = &args.output_dir {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow!("--output-dir {}: {e}", dir.display()))?;
+        let a = write_file(dir, "mta-sts.txt", &body)?;
+        let b = write_file(dir, "dns.txt", &dns)?;
+        eprintln!("wrote {} and {}", a.display(), b.display());
+    }
     if json {
         return output::json(&GenerateJson {
             policy: &body,
             txt_record: &txt_record,
             txt_name: &txt_name,
+            tlsrpt_record: tlsrpt.as_deref(),
+            tlsrpt_name: tlsrpt.as_ref().map(|_| tlsrpt_name.as_str()),
+            dns_zone: &dns,
             policy_host: &policy_host,
             policy_url: &policy_url,
             id: &id,
+            warnings: &findings,
         });
     }
-    let mut out = body;
-    let _ = writeln!(
-        out,
-        "\n# Serve the policy above at {policy_url} with Content-Type: text/plain\n\
-         # then, once it is served (RFC 8461 8.1), publish this TXT record (zone-file syntax):\n\
-         {txt_name}. IN TXT \"{txt_record}\""
-    );
-    if args.domain.is_none() {
-        let _ = writeln!(
-            out,
-            "# `{PLACEHOLDER_DOMAIN}` is a placeholder: pass --domain with your domain"
-        );
+    if args.output_dir.is_none() {
+        // stdout is the body alone (`> mta-sts.txt`); the records go to stderr.
+        output::stdout(&body)?;
+        eprint!("{dns}");
     }
-    output::text(&out)
+    if args.domain.is_none() {
+        eprintln!("# `{PLACEHOLDER_DOMAIN}` is a placeholder: pass --domain with your domain");
+    }
+    Ok(())
 }

@@ -179,9 +179,100 @@ fn parse_tlsrpt(answer: &[&[u8]]) -> Result<Parsed> {
     })
 }
 
+/// The most bytes `record parse -` reads from stdin (a DNS message is at
+/// most 64 KiB).
+const MAX_STDIN: u64 = 64 * 1024;
+
+/// Undo the presentation format `dig` and zone files use for a TXT RR:
+/// `"a" "b"` becomes `ab`, with `\"`, `\\` and `\DDD` (a decimal byte)
+/// decoded. Text that does not start with `"` is taken as it is.
+fn unquote(rr: &str) -> Result<Vec<u8>> {
+    let t = rr.trim();
+    if !t.starts_with('"') {
+        return Ok(rr.as_bytes().to_vec());
+    }
+    let b = t.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' => i += 1,
+            b'"' => {
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => bail!("unterminated quoted string in `{}`", escape_controls(rr)),
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(b'\\') => {
+                            let digits = b
+                                .get(i + 1..i + 4)
+                                .filter(|d| d.iter().all(u8::is_ascii_digit));
+                            if let Some(d) = digits {
+                                let v = d.iter().fold(0u32, |v, c| v * 10 + u32::from(c - b'0'));
+                                let byte = u8::try_from(v).map_err(|_| {
+                                    anyhow!(
+                                        "escape `\\{}` is not a byte in `{}`",
+                                        String::from_utf8_lossy(d),
+                                        escape_controls(rr)
+                                    )
+                                })?;
+                                out.push(byte);
+                                i += 4;
+                            } else if let Some(&c) = b.get(i + 1) {
+                                out.push(c);
+                                i += 2;
+                            } else {
+                                bail!("unterminated quoted string in `{}`", escape_controls(rr));
+                            }
+                        }
+                        Some(&c) => {
+                            out.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            _ => bail!(
+                "text between quoted strings in `{}` (quote the whole record, or none of it)",
+                escape_controls(rr)
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// The RRs of the answer: the arguments, or stdin's lines for `-`.
+fn answer_rrs(args: &RecordParseArgs) -> Result<Vec<Vec<u8>>> {
+    if args.records.len() == 1 && args.records[0] == "-" {
+        use std::io::Read as _;
+        let mut text = String::new();
+        std::io::stdin()
+            .take(MAX_STDIN + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| anyhow!("stdin: {e}"))?;
+        if text.len() as u64 > MAX_STDIN {
+            bail!("stdin: more than {MAX_STDIN} bytes; a DNS answer is smaller");
+        }
+        let rrs: Vec<Vec<u8>> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(unquote)
+            .collect::<Result<_>>()?;
+        if rrs.is_empty() {
+            bail!("stdin: no TXT record (expected one per line)");
+        }
+        return Ok(rrs);
+    }
+    args.records.iter().map(|r| unquote(r)).collect()
+}
+
 /// `mtasts record parse`: all arguments together are one DNS answer.
 pub(crate) fn parse(args: &RecordParseArgs, json: bool) -> Result<()> {
-    let answer: Vec<&[u8]> = args.records.iter().map(|r| r.as_bytes()).collect();
+    let rrs = answer_rrs(args)?;
+    let answer: Vec<&[u8]> = rrs.iter().map(Vec::as_slice).collect();
     let present: Vec<&Kind> = KINDS
         .iter()
         .filter(|k| answer.iter().any(|rr| txt::is_candidate(rr, k.tag)))
@@ -222,5 +313,34 @@ pub(crate) fn parse(args: &RecordParseArgs, json: bool) -> Result<()> {
     match parsed.unusable {
         Some(why) => bail!("{why}"),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unquote;
+
+    #[test]
+    fn unquote_reads_dig_presentation_format() {
+        assert_eq!(unquote("v=STSv1; id=1;").unwrap(), b"v=STSv1; id=1;");
+        assert_eq!(unquote("\"v=STSv1; id=1;\"").unwrap(), b"v=STSv1; id=1;");
+        assert_eq!(
+            unquote(" \"v=TLSRPTv1; \" \"rua=mailto:a@example.com\" ").unwrap(),
+            b"v=TLSRPTv1; rua=mailto:a@example.com"
+        );
+        assert_eq!(unquote(r#""a\"b\\c\059d""#).unwrap(), b"a\"b\\c;d");
+        assert_eq!(unquote(r#""caf\195\169""#).unwrap(), "café".as_bytes());
+    }
+
+    #[test]
+    fn unquote_rejects_broken_quoting() {
+        let e = unquote("\"v=STSv1; id=1;").unwrap_err().to_string();
+        assert!(e.contains("unterminated quoted string"), "{e}");
+        let e = unquote("\"a\" b").unwrap_err().to_string();
+        assert!(e.contains("text between quoted strings"), "{e}");
+        let e = unquote(r#""\999""#).unwrap_err().to_string();
+        assert!(e.contains("not a byte"), "{e}");
+        let e = unquote("\"a\\").unwrap_err().to_string();
+        assert!(e.contains("unterminated"), "{e}");
     }
 }

@@ -4,44 +4,79 @@
 //! detects the shape from the content (JSON, gzip magic bytes, e-mail
 //! header lines), never from the file name.
 //!
-//! `summarize` and `export` take files and directories. A path on the
-//! command line is followed if it is a symbolic link, and read whatever
-//! it is (a FIFO such as `<(zcat r.json.gz)` too) unless it is a
-//! directory. Directories are walked recursively, entries in sorted order;
-//! regular files (and symbolic links to them) are read, whatever their
-//! name, so a file that is not a report is reported as a failure rather
-//! than skipped; an empty one is not even opened (pseudo-files such as
-//! `/proc/kmsg` have size 0 and block). Inside the walk, symbolic links
-//! to directories are not followed (no cycles), special files (FIFOs,
-//! sockets, devices, links to them) are skipped without being opened and
-//! directories on another file system (`/proc`, `/sys` below `/`) are not
-//! entered, each with a `warning: PATH: ...` line. The walk goes at most
-//! [`MAX_DEPTH`] directory levels down and collects at most
-//! [`MAX_FILES`] files; beyond that, `error:` lines say what was not read.
-//! A failing file gets one `error: PATH: ...` line on stderr and the rest
-//! are still processed; at the end a last `error: N of M files could not
-//! be read as reports` line and status 1. Every line on stderr and every
-//! text table has its control characters escaped (file names included);
-//! see [`mta_sts_core::display`].
-//! Reader warnings are listed per file with `-v`, otherwise counted on one
-//! `warning: ...` line. A progress bar is drawn on stderr only when stderr
-//! is a terminal and there are more than [`PROGRESS_MIN_FILES`] files.
+//! `summarize` and `export` take files, directories and `-` (one input on
+//! stdin). Every path on the command line must exist: a missing one fails
+//! the command before anything is read. A path on the command line is
+//! followed if it is a symbolic link, and read whatever it is (a FIFO such
+//! as `<(zcat r.json.gz)` too) unless it is a directory. Directories are
+//! walked recursively, entries in sorted order; regular files (and
+//! symbolic links to them) are read, whatever their name; an empty one is
+//! not even opened (pseudo-files such as `/proc/kmsg` have size 0 and
+//! block). Inside the walk, symbolic links to directories are not followed
+//! (no cycles), special files (FIFOs, sockets, devices, links to them) are
+//! skipped without being opened and directories on another file system
+//! (`/proc`, `/sys` below `/`) are not entered, each with a
+//! `warning: PATH: ...` line. The walk goes at most [`MAX_DEPTH`]
+//! directory levels down and collects at most [`MAX_FILES`] files; beyond
+//! that, `error:` lines say what was not read.
+//!
+//! An input that starts with an mbox `From ` line is cut into its messages
+//! ([`tlsrpt_core::input::split_mbox`]); each is read as one input, named
+//! `PATH#N` (N from 1) when there are several.
+//!
+//! An input that is no report at all (neither JSON, gzip nor an e-mail, an
+//! empty file, or an e-mail without a report part:
+//! [`tlsrpt_core::input::InputError::is_not_a_report`]) is skipped with a
+//! `warning: NAME: ...; skipped` line when it was found by walking a
+//! directory or is one of several messages of an mbox: mailboxes and
+//! report folders hold other mail too. Named on the command line (or on
+//! stdin), and with `--strict-inputs` anywhere, it is a failure. A failing
+//! input gets one `error: NAME: ...` line on stderr and the rest are still
+//! processed; at the end a last `error: N of M inputs could not be read as
+//! reports` line and status 1. Every line on stderr and every text table
+//! has its control characters escaped (file names included); see
+//! [`mta_sts_core::display`]. Reader warnings are listed per input with
+//! `-v`, otherwise counted on one `warning: ...` line. A progress bar is
+//! drawn on stderr only when stderr is a terminal and there are more than
+//! [`PROGRESS_MIN_FILES`] files.
+//!
+//! `summarize --json` adds to the summary the filter (`filter`) and what
+//! happened to every input (`inputs`: counts, errors, warnings, skipped
+//! inputs, each list at most [`MAX_LISTED_INPUTS`] long). `summarize`
+//! exits with status 3 when every input was read but some alert has
+//! severity `error` (unless `--no-fail-on-alerts`); a failed input (status
+//! 1) takes precedence.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tlsrpt_core::alert::Severity;
 use tlsrpt_core::input::{self, Limits};
+use tlsrpt_core::summary::{Filter, Summary, TextOptions};
 use tlsrpt_core::{Aggregator, CsvWriter, NdjsonWriter, Report, Strictness};
 
-use crate::{ExportFormat, ReportExportArgs, ReportFilesArgs, ReportLimitArgs, ReportParseArgs};
+use crate::{
+    ExportFormat, ReportExportArgs, ReportFilesArgs, ReportFilterArgs, ReportLimitArgs,
+    ReportParseArgs, ReportSummarizeArgs,
+};
 use crate::{input as cli_input, output};
 
 /// More files than this, and stderr a terminal: show a progress bar.
 const PROGRESS_MIN_FILES: usize = 50;
+
+/// The exit status of `report summarize` when an alert has severity
+/// `error` (and every input was read).
+pub(crate) const EXIT_ALERTS: i32 = 3;
+
+/// At most this many errors, warnings and skipped inputs are listed in
+/// `summarize --json` (each list); `inputs.omitted` counts the rest.
+const MAX_LISTED_INPUTS: usize = 10_000;
 
 /// The [`Limits`] for the command line: the defaults, or `--max-size` for
 /// the report JSON and e-mail parts with room for the e-mail around them.
@@ -56,55 +91,174 @@ fn limits(args: &ReportLimitArgs) -> Limits {
     limits
 }
 
+/// `--since` and `--until`: a UTC day `YYYY-MM-DD` as its day number.
+pub(crate) fn parse_day(s: &str) -> Result<i64, String> {
+    <&[u8; 10]>::try_from(s.as_bytes())
+        .ok()
+        .and_then(mta_sts_core::time::canonical_day)
+        .ok_or_else(|| format!("`{s}` is not a date YYYY-MM-DD (UTC)"))
+}
+
+/// The day number `day` as `YYYY-MM-DD`.
+fn day_string(day: i64) -> String {
+    tlsrpt_core::time::Timestamp::from_unix(day.saturating_mul(86_400)).date_string()
+}
+
+/// The core [`Filter`] of `--since`, `--until` and `--domain`.
+fn filter(args: &ReportFilterArgs) -> Filter {
+    let mut f = Filter::new();
+    if let Some(d) = args.since {
+        f = f.since(d);
+    }
+    if let Some(d) = args.until {
+        f = f.until(d);
+    }
+    for d in &args.domains {
+        f = f.policy_domain(d);
+    }
+    f
+}
+
+/// Something wrong with one input (or with the walk): where, and what.
+#[derive(Debug, Clone, Serialize)]
+struct Problem {
+    /// The input: a path, `<stdin>`, `PATH#N` for an mbox message; `None`
+    /// when it concerns no single input (the walk stopped).
+    source: Option<String>,
+    /// What happened.
+    message: String,
+}
+
+impl Problem {
+    /// A problem of the input `source`.
+    fn at(source: impl fmt::Display, message: impl fmt::Display) -> Self {
+        Self {
+            source: Some(source.to_string()),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(s) => write!(f, "{s}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// One warning about one input, for `--json`.
+#[derive(Debug, Clone, Serialize)]
+struct InputWarning {
+    /// The input.
+    source: String,
+    /// The warning's stable code (`mislabelled-part`, `mx-host-string`).
+    code: &'static str,
+    /// The JSON Pointer of the report member, for the JSON reader's
+    /// warnings.
+    path: Option<String>,
+    /// What happened.
+    message: String,
+    /// The line written on stderr after `NAME: `.
+    #[serde(skip)]
+    text: String,
+}
+
 /// A report read from one input.
 struct ReadReport {
-    /// How the input is named in messages: the path, or `<stdin>`.
-    name: String,
     /// The report.
     report: Report<'static>,
-    /// Extraction warnings, then the JSON reader's warnings, as text.
-    warnings: Vec<String>,
+    /// Extraction warnings, then the JSON reader's warnings.
+    warnings: Vec<InputWarning>,
 }
 
-/// Read and parse the report in `path` (or stdin for `-`). Errors are
-/// prefixed with the input's name.
-fn read(path: &Path, limits: &Limits, strict: bool) -> Result<ReadReport> {
-    // Nothing larger than an e-mail message is ever accepted.
-    let cap = limits.max_message.max(limits.max_decompressed);
-    let input = cli_input::read_capped(path, cap)?;
-    if input.bytes.len() > cap {
-        bail!(
-            "{}: input is larger than the limit of {cap} bytes",
-            input.name
-        );
+/// The strictness of the JSON reader.
+fn strictness(strict: bool) -> Strictness {
+    if strict {
+        Strictness::Strict
+    } else {
+        Strictness::Lenient
     }
-    parse_input(input.name, &input.bytes, limits, strict)
 }
 
-/// Parse the report in `bytes`, read from the input `name`. Errors are
-/// prefixed with the name.
-fn parse_input(name: String, bytes: &[u8], limits: &Limits, strict: bool) -> Result<ReadReport> {
+/// Read `path` (or stdin for `-`) whole, up to the largest input accepted.
+/// Errors name the input.
+fn read_bytes(path: &Path, limits: &Limits) -> Result<cli_input::Input, Problem> {
+    // Nothing larger than an e-mail message (or an mbox of that size) is
+    // ever accepted.
+    let cap = limits.max_message.max(limits.max_decompressed);
+    let name = if path.as_os_str() == "-" {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    let input = cli_input::read_capped(path, cap).map_err(|e| {
+        // `read_capped` prefixes the input's name.
+        let message = format!("{e:#}");
+        match message.strip_prefix(&format!("{name}: ")) {
+            Some(m) => Problem::at(&name, m),
+            None => Problem::at(&name, message),
+        }
+    })?;
+    if input.bytes.len() > cap {
+        return Err(Problem::at(
+            &input.name,
+            format_args!("input is larger than the limit of {cap} bytes"),
+        ));
+    }
+    Ok(input)
+}
+
+/// Why a report could not be read from an input.
+enum ReadError {
+    /// The input is no report at all (see the module docs).
+    NotAReport(Problem),
+    /// A broken report, or one too large.
+    Failed(Problem),
+}
+
+/// Parse the report in `bytes`, read from the input `name`.
+fn parse_input(
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    strict: bool,
+) -> Result<ReadReport, ReadError> {
     let options = input::ReadOptions {
         limits: *limits,
-        strictness: if strict {
-            Strictness::Strict
-        } else {
-            Strictness::Lenient
-        },
+        strictness: strictness(strict),
     };
-    let read = input::read_report(bytes, &options).map_err(|e| anyhow!("{name}: {e}"))?;
-    let report = read.value.report;
-    let mut warnings: Vec<String> = read
+    let read = input::read_report(bytes, &options).map_err(|e| {
+        let p = Problem::at(name, &e);
+        if e.is_not_a_report() {
+            ReadError::NotAReport(p)
+        } else {
+            ReadError::Failed(p)
+        }
+    })?;
+    let mut warnings: Vec<InputWarning> = read
         .value
         .extracted
         .warnings
         .iter()
-        .map(ToString::to_string)
+        .map(|w| InputWarning {
+            source: name.to_owned(),
+            code: w.code.as_str(),
+            path: None,
+            message: w.message.clone(),
+            text: w.to_string(),
+        })
         .collect();
-    warnings.extend(read.warnings.iter().map(ToString::to_string));
+    warnings.extend(read.warnings.iter().map(|w| InputWarning {
+        source: name.to_owned(),
+        code: w.code.as_str(),
+        path: Some(w.path.to_string()),
+        message: w.message.to_string(),
+        text: w.to_string(),
+    }));
     Ok(ReadReport {
-        name,
-        report,
+        report: read.value.report,
         warnings,
     })
 }
@@ -112,9 +266,14 @@ fn parse_input(name: String, bytes: &[u8], limits: &Limits, strict: bool) -> Res
 /// `mtasts report parse`: the report in strict RFC form on stdout (the
 /// same with or without `--json`), warnings on stderr.
 pub(crate) fn parse(args: &ReportParseArgs) -> Result<()> {
-    let read = read(&args.file, &limits(&args.limits), args.strict)?;
+    let limits = limits(&args.limits);
+    let input = read_bytes(&args.file, &limits).map_err(|p| anyhow!("{p}"))?;
+    let read = match parse_input(&input.name, &input.bytes, &limits, args.strict) {
+        Ok(r) => r,
+        Err(ReadError::NotAReport(p) | ReadError::Failed(p)) => bail!("{p}"),
+    };
     for w in &read.warnings {
-        output::warning(format!("{}: {w}", read.name));
+        output::warning(format!("{}: {}", input.name, w.text));
     }
     let mut text = read.report.to_json(true);
     text.push('\n');
@@ -150,15 +309,17 @@ impl Default for WalkLimits {
 /// One entry of the file list.
 #[derive(Debug)]
 enum Entry {
-    /// A file to read.
+    /// A file found by walking a directory.
     File(PathBuf),
     /// A regular file of size 0 found by walking: read as empty input
     /// without being opened, since pseudo-files of that size (`/proc/kmsg`)
     /// can block or hand out data meant for someone else.
     Empty(PathBuf),
+    /// A file named on the command line, or `-` for stdin.
+    Named(PathBuf),
     /// A path that could not be listed or read (one `error:` line, counted
     /// as a failure).
-    Failed(anyhow::Error),
+    Failed(Problem),
 }
 
 /// The result of [`collect_files`]: what to read, and what was skipped.
@@ -166,10 +327,10 @@ enum Entry {
 struct Collected {
     /// Files and failures, in order.
     entries: Vec<Entry>,
-    /// `PATH: why` for every path skipped (special files, symbolic links
+    /// `(PATH, why)` for every path skipped (special files, symbolic links
     /// to directories, other file systems) and every directory without
     /// files, printed as `warning:` lines.
-    warnings: Vec<String>,
+    warnings: Vec<(String, String)>,
     /// The walk hit [`WalkLimits::max_files`].
     full: bool,
 }
@@ -221,10 +382,13 @@ impl Collected {
         }
         if self.entries.len() >= limits.max_files {
             self.full = true;
-            self.entries.push(Entry::Failed(anyhow!(
-                "more than {} files: the walk stopped here, the rest was not read",
-                limits.max_files
-            )));
+            self.entries.push(Entry::Failed(Problem {
+                source: None,
+                message: format!(
+                    "more than {} files: the walk stopped here, the rest was not read",
+                    limits.max_files
+                ),
+            }));
             return false;
         }
         self.entries.push(entry);
@@ -243,7 +407,8 @@ impl Collected {
 }
 
 /// The files named by `paths`, directories expanded (see the module
-/// documentation).
+/// documentation); an error, before anything is read, when a path does
+/// not exist (or cannot be looked at), or `-` is given twice.
 ///
 /// A path given on the command line is followed if it is a symbolic link
 /// and read whatever it is (a FIFO such as `<(zcat r.json.gz)` included),
@@ -252,30 +417,42 @@ impl Collected {
 /// are skipped without being opened, and directories on another file
 /// system are not entered (each with a warning); directories deeper than
 /// `limits.max_depth` and entries beyond `limits.max_files` are failures.
-fn collect_files(paths: &[PathBuf], limits: WalkLimits) -> Collected {
-    let mut c = Collected::default();
+fn collect_files(paths: &[PathBuf], limits: WalkLimits) -> Result<Collected> {
+    let mut kinds = Vec::with_capacity(paths.len());
+    let mut stdin = false;
     for path in paths {
+        if path.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin, true) {
+                bail!("-: stdin can be read only once");
+            }
+            kinds.push(None);
+            continue;
+        }
+        let m = fs::metadata(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        kinds.push(Some(m));
+    }
+    let mut c = Collected::default();
+    for (path, meta) in paths.iter().zip(kinds) {
         if c.full {
             break;
         }
-        match fs::metadata(path) {
-            Ok(m) if m.is_dir() => {
+        match meta {
+            Some(m) if m.is_dir() => {
                 let before = c.entries.len();
                 walk(path, device(&m), 0, limits, &mut c);
                 if c.entries.len() == before {
-                    c.warnings
-                        .push(format!("{}: no files in this directory", path.display()));
+                    c.warnings.push((
+                        path.display().to_string(),
+                        "no files in this directory".to_owned(),
+                    ));
                 }
             }
-            Ok(_) => {
-                c.push(Entry::File(path.clone()), limits);
-            }
-            Err(e) => {
-                c.push(Entry::Failed(anyhow!("{}: {e}", path.display())), limits);
+            _ => {
+                c.push(Entry::Named(path.clone()), limits);
             }
         }
     }
-    c
+    Ok(c)
 }
 
 /// Append the files under `dir` (at `depth` below a command-line
@@ -288,7 +465,7 @@ fn walk(dir: &Path, dev: Option<u64>, depth: usize, limits: WalkLimits, c: &mut 
     };
     let mut entries = match entries {
         Ok(entries) => entries,
-        Err(e) => return c.push(Entry::Failed(anyhow!("{}: {e}", dir.display())), limits),
+        Err(e) => return c.push(Entry::Failed(Problem::at(dir.display(), e)), limits),
     };
     entries.sort_by_key(fs::DirEntry::file_name);
     for entry in entries {
@@ -297,7 +474,7 @@ fn walk(dir: &Path, dev: Option<u64>, depth: usize, limits: WalkLimits, c: &mut 
         let meta = match entry.metadata() {
             Ok(m) => m,
             Err(e) => {
-                if !c.push(Entry::Failed(anyhow!("{}: {e}", path.display())), limits) {
+                if !c.push(Entry::Failed(Problem::at(path.display(), e)), limits) {
                     return false;
                 }
                 continue;
@@ -306,17 +483,19 @@ fn walk(dir: &Path, dev: Option<u64>, depth: usize, limits: WalkLimits, c: &mut 
         let file_type = meta.file_type();
         let more = if file_type.is_dir() {
             if dev.is_some() && device(&meta) != dev {
-                c.warnings.push(format!(
-                    "{}: on another file system; not walked",
-                    path.display()
+                c.warnings.push((
+                    path.display().to_string(),
+                    "on another file system; not walked".to_owned(),
                 ));
                 true
             } else if depth >= limits.max_depth {
                 c.push(
-                    Entry::Failed(anyhow!(
-                        "{}: more than {} directory levels deep; not read",
+                    Entry::Failed(Problem::at(
                         path.display(),
-                        limits.max_depth
+                        format_args!(
+                            "more than {} directory levels deep; not read",
+                            limits.max_depth
+                        ),
                     )),
                     limits,
                 )
@@ -331,27 +510,25 @@ fn walk(dir: &Path, dev: Option<u64>, depth: usize, limits: WalkLimits, c: &mut 
             match fs::metadata(&path) {
                 Ok(m) if m.is_file() => c.push_file(path, &m, limits),
                 Ok(m) if m.is_dir() => {
-                    c.warnings.push(format!(
-                        "{}: symbolic link to a directory; not followed",
-                        path.display()
+                    c.warnings.push((
+                        path.display().to_string(),
+                        "symbolic link to a directory; not followed".to_owned(),
                     ));
                     true
                 }
                 Ok(m) => {
-                    c.warnings.push(format!(
-                        "{}: symbolic link to {}; skipped",
-                        path.display(),
-                        special_kind(m.file_type())
+                    c.warnings.push((
+                        path.display().to_string(),
+                        format!("symbolic link to {}; skipped", special_kind(m.file_type())),
                     ));
                     true
                 }
-                Err(e) => c.push(Entry::Failed(anyhow!("{}: {e}", path.display())), limits),
+                Err(e) => c.push(Entry::Failed(Problem::at(path.display(), e)), limits),
             }
         } else {
-            c.warnings.push(format!(
-                "{}: {}, not a regular file; skipped",
-                path.display(),
-                special_kind(file_type)
+            c.warnings.push((
+                path.display().to_string(),
+                format!("{}, not a regular file; skipped", special_kind(file_type)),
             ));
             true
         };
@@ -362,35 +539,76 @@ fn walk(dir: &Path, dev: Option<u64>, depth: usize, limits: WalkLimits, c: &mut 
     true
 }
 
-/// Reads the files of `summarize` and `export` one by one, printing
+/// What happened to the inputs of `summarize` and `export`, as
+/// `summarize --json` lists it under `inputs`.
+#[derive(Debug, Default, Serialize)]
+struct InputsRecord {
+    /// Reports read (duplicates included).
+    reports_read: u64,
+    /// Inputs that could not be read as reports.
+    failed: u64,
+    /// Inputs skipped: no report at all, special files and the like.
+    skipped: u64,
+    /// Every failure: the input and why.
+    errors: Vec<Problem>,
+    /// Every reader warning.
+    warnings: Vec<InputWarning>,
+    /// Every input skipped, and why.
+    skipped_inputs: Vec<Problem>,
+    /// Entries not listed above because a list reached
+    /// [`MAX_LISTED_INPUTS`].
+    omitted: u64,
+}
+
+impl InputsRecord {
+    /// Append `item` to `list` unless it is full (then count it).
+    fn list<T>(list: &mut Vec<T>, omitted: &mut u64, item: T) {
+        if list.len() < MAX_LISTED_INPUTS {
+            list.push(item);
+        } else {
+            *omitted = omitted.saturating_add(1);
+        }
+    }
+}
+
+/// Reads the inputs of `summarize` and `export` one by one, printing
 /// failures and warnings, and keeps count.
 struct Batch {
     /// The files, or errors for paths that could not be listed.
     entries: Vec<Entry>,
-    /// How many entries there were.
+    /// How many inputs there were (an mbox counts once per message).
     total: usize,
     /// Input limits.
     limits: Limits,
-    /// List warnings per file.
+    /// List warnings per input.
     verbose: bool,
+    /// Inputs that are no report are failures too.
+    strict_inputs: bool,
     /// The progress bar (hidden unless stderr is a terminal and there are
     /// many files).
     bar: ProgressBar,
-    /// Files that could not be read as reports.
-    failures: usize,
-    /// Files with warnings.
-    warned_files: usize,
+    /// Inputs with warnings.
+    warned_inputs: usize,
     /// Their warnings.
     warnings: usize,
+    /// What happened, for `--json`.
+    record: InputsRecord,
 }
 
 impl Batch {
     /// Collect the files of `args`; print a warning for every path
-    /// skipped.
-    fn new(args: &ReportFilesArgs) -> Self {
-        let collected = collect_files(&args.paths, WalkLimits::default());
-        for w in &collected.warnings {
-            output::warning(w);
+    /// skipped. Fails when a path on the command line does not exist.
+    fn new(args: &ReportFilesArgs) -> Result<Self> {
+        let collected = collect_files(&args.paths, WalkLimits::default())?;
+        let mut record = InputsRecord::default();
+        for (path, why) in collected.warnings {
+            output::warning(format_args!("{path}: {why}"));
+            record.skipped += 1;
+            InputsRecord::list(
+                &mut record.skipped_inputs,
+                &mut record.omitted,
+                Problem::at(path, why),
+            );
         }
         let entries = collected.entries;
         let total = entries.len();
@@ -403,19 +621,35 @@ impl Batch {
         } else {
             ProgressBar::hidden()
         };
-        Self {
+        Ok(Self {
             entries,
             total,
             limits: limits(&args.limits),
             verbose: args.verbose,
+            strict_inputs: args.strict_inputs,
             bar,
-            failures: 0,
-            warned_files: 0,
+            warned_inputs: 0,
             warnings: 0,
-        }
+            record,
+        })
     }
 
-    /// Read every file and hand each report to `f` with the file's path
+    /// Count and print a failure.
+    fn fail(&mut self, p: Problem) {
+        self.record.failed += 1;
+        self.bar.suspend(|| output::error(&anyhow!("{p}")));
+        InputsRecord::list(&mut self.record.errors, &mut self.record.omitted, p);
+    }
+
+    /// Count and print an input skipped because it is no report.
+    fn skip(&mut self, p: Problem) {
+        self.record.skipped += 1;
+        self.bar
+            .suspend(|| output::warning(format_args!("{p}; skipped")));
+        InputsRecord::list(&mut self.record.skipped_inputs, &mut self.record.omitted, p);
+    }
+
+    /// Read every input and hand each report to `f` with the input's name
     /// and the progress bar (to suspend while writing to a terminal); `f`
     /// returns `Ok(false)` to stop early (stdout closed).
     fn run(
@@ -423,34 +657,48 @@ impl Batch {
         mut f: impl FnMut(&ProgressBar, &str, &Report<'static>) -> Result<bool>,
     ) -> Result<()> {
         for entry in std::mem::take(&mut self.entries) {
-            let read = match entry {
-                Entry::File(path) => read(&path, &self.limits, false),
+            let (path, walked) = match entry {
+                Entry::File(path) => (path, true),
+                Entry::Named(path) => (path, false),
                 Entry::Empty(path) => {
-                    parse_input(path.display().to_string(), &[], &self.limits, false)
+                    self.bar.inc(1);
+                    let name = path.display().to_string();
+                    if !self.read_message(&name, &[], true, &mut f)? {
+                        break;
+                    }
+                    continue;
                 }
-                Entry::Failed(e) => Err(e),
-            };
-            self.bar.inc(1);
-            let r = match read {
-                Ok(read) => read,
-                Err(e) => {
-                    self.failures += 1;
-                    self.bar.suspend(|| output::error(&e));
+                Entry::Failed(p) => {
+                    self.bar.inc(1);
+                    self.fail(p);
                     continue;
                 }
             };
-            if !r.warnings.is_empty() {
-                self.warned_files += 1;
-                self.warnings += r.warnings.len();
-                if self.verbose {
-                    self.bar.suspend(|| {
-                        for w in &r.warnings {
-                            output::warning(format!("{}: {w}", r.name));
-                        }
-                    });
+            let input = read_bytes(&path, &self.limits);
+            self.bar.inc(1);
+            let input = match input {
+                Ok(input) => input,
+                Err(p) => {
+                    self.fail(p);
+                    continue;
+                }
+            };
+            let messages = input::split_mbox(&input.bytes);
+            let several = messages.len() > 1;
+            self.total = self.total.saturating_add(messages.len() - 1);
+            let mut open = true;
+            for (i, m) in messages.iter().enumerate() {
+                let name = if several {
+                    format!("{}#{}", input.name, i + 1)
+                } else {
+                    input.name.clone()
+                };
+                open = self.read_message(&name, m, walked || several, &mut f)?;
+                if !open {
+                    break;
                 }
             }
-            if !f(&self.bar, &r.name, &r.report)? {
+            if !open {
                 break;
             }
         }
@@ -458,24 +706,63 @@ impl Batch {
         Ok(())
     }
 
+    /// Read the report in `bytes` (the input `name`) and hand it to `f`;
+    /// `may_skip`: an input that is no report is skipped rather than
+    /// failed (unless `--strict-inputs`). `Ok(false)` to stop.
+    fn read_message(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        may_skip: bool,
+        f: &mut impl FnMut(&ProgressBar, &str, &Report<'static>) -> Result<bool>,
+    ) -> Result<bool> {
+        let r = match parse_input(name, bytes, &self.limits, false) {
+            Ok(r) => r,
+            Err(ReadError::NotAReport(p)) if may_skip && !self.strict_inputs => {
+                self.skip(p);
+                return Ok(true);
+            }
+            Err(ReadError::NotAReport(p) | ReadError::Failed(p)) => {
+                self.fail(p);
+                return Ok(true);
+            }
+        };
+        self.record.reports_read += 1;
+        if !r.warnings.is_empty() {
+            self.warned_inputs += 1;
+            self.warnings += r.warnings.len();
+            if self.verbose {
+                self.bar.suspend(|| {
+                    for w in &r.warnings {
+                        output::warning(format!("{name}: {}", w.text));
+                    }
+                });
+            }
+        }
+        for w in r.warnings {
+            InputsRecord::list(&mut self.record.warnings, &mut self.record.omitted, w);
+        }
+        f(&self.bar, name, &r.report)
+    }
+
     /// The closing lines: the warning count (without `-v`), and an error
-    /// when some files failed.
-    fn finish(self) -> Result<()> {
+    /// when some inputs failed.
+    fn finish(&self) -> Result<()> {
         if !self.verbose && self.warnings > 0 {
             output::warning(format!(
                 "{} {} had {} {} (use -v)",
-                self.warned_files,
-                plural(self.warned_files, "file", "files"),
+                self.warned_inputs,
+                plural(self.warned_inputs, "input", "inputs"),
                 self.warnings,
                 plural(self.warnings, "warning", "warnings"),
             ));
         }
-        if self.failures > 0 {
+        if self.record.failed > 0 {
             bail!(
                 "{} of {} {} could not be read as reports",
-                self.failures,
+                self.record.failed,
                 self.total,
-                plural(self.total, "file", "files")
+                plural(self.total, "input", "inputs")
             );
         }
         Ok(())
@@ -487,12 +774,41 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
 
-/// `mtasts report summarize`: the [`Summary`](tlsrpt_core::summary::Summary)
-/// of every readable report, as JSON or text tables.
-pub(crate) fn summarize(args: &crate::ReportSummarizeArgs, json: bool) -> Result<()> {
-    let mut batch = Batch::new(&args.files);
+/// The filter of `summarize --json`, as given.
+#[derive(Debug, Serialize)]
+struct FilterRecord {
+    /// `--since` (`YYYY-MM-DD`).
+    since: Option<String>,
+    /// `--until`.
+    until: Option<String>,
+    /// `--domain`, normalised.
+    domains: Vec<String>,
+}
+
+/// The JSON of `summarize --json`: the summary, then the filter and the
+/// inputs.
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    /// The summary's members, at the top level.
+    #[serde(flatten)]
+    summary: &'a Summary,
+    /// `--since`, `--until`, `--domain`.
+    filter: FilterRecord,
+    /// What happened to every input.
+    inputs: &'a InputsRecord,
+}
+
+/// `mtasts report summarize`: the [`Summary`] of every readable report,
+/// as JSON or text tables. Exits with [`EXIT_ALERTS`] when every input was
+/// read and an alert has severity `error` (unless
+/// `--no-fail-on-alerts`).
+pub(crate) fn summarize(args: &ReportSummarizeArgs, json: bool) -> Result<()> {
+    let mut batch = Batch::new(&args.files)?;
     let max_groups = usize::try_from(args.max_groups).unwrap_or(usize::MAX);
-    let mut agg = Aggregator::with_max_groups(max_groups);
+    let filter = filter(&args.filter);
+    let mut agg = Aggregator::with_max_groups(max_groups)
+        .filter(filter.clone())
+        .readiness_window(args.readiness_days, args.filter.until);
     batch.run(|_, name, report| {
         agg.add(report, name);
         Ok(true)
@@ -506,11 +822,37 @@ pub(crate) fn summarize(args: &crate::ReportSummarizeArgs, json: bool) -> Result
         ));
     }
     if json {
-        output::json(&summary)?;
+        output::json(&SummaryJson {
+            summary: &summary,
+            filter: FilterRecord {
+                since: filter.since.map(day_string),
+                until: filter.until.map(day_string),
+                domains: filter.policy_domains.clone(),
+            },
+            inputs: &batch.record,
+        })?;
     } else {
-        output::text(&summary.render_text())?;
+        let mut options = TextOptions::new();
+        if let Some(n) = args.top {
+            options = options.top(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        output::text(&summary.render_text_with(&options))?;
     }
-    batch.finish()
+    batch.finish()?;
+    let errors = summary
+        .alerts
+        .iter()
+        .filter(|a| a.severity == Severity::Error)
+        .count();
+    if errors > 0 && !args.no_fail_on_alerts {
+        output::error(&anyhow!(
+            "{errors} {} of severity error (exit status {EXIT_ALERTS}; --no-fail-on-alerts for 0)",
+            plural(errors, "alert", "alerts")
+        ));
+        // stdout is flushed; nothing else is left to do or to drop.
+        std::process::exit(EXIT_ALERTS);
+    }
+    Ok(())
 }
 
 /// The writer of `report export`.
@@ -528,11 +870,15 @@ pub(crate) fn export(args: &ReportExportArgs) -> Result<()> {
         (ExportFormat::Csv, true) => Writer::Csv(CsvWriter::with_formula_guard()),
         (ExportFormat::Ndjson, _) => Writer::Ndjson(NdjsonWriter::new()),
     };
-    let mut batch = Batch::new(&args.files);
-    // (organization-name, report-id) -> the file it was first read from.
+    let mut batch = Batch::new(&args.files)?;
+    let filter = filter(&args.filter);
+    // (organization-name, report-id) -> the input it was first read from.
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     let mut open = true;
     batch.run(|bar, name, report| {
+        let Some(report) = filter.apply(report) else {
+            return Ok(true);
+        };
         let key = (
             report.organization_name.to_string(),
             report.report_id.to_string(),
@@ -548,11 +894,11 @@ pub(crate) fn export(args: &ReportExportArgs) -> Result<()> {
         seen.insert(key, name.to_owned());
         let text = match &mut writer {
             Writer::Csv(w) => {
-                w.write_report(report);
+                w.write_report(&report);
                 w.take()
             }
             Writer::Ndjson(w) => {
-                w.write_report(report, Some(name));
+                w.write_report(&report, Some(name));
                 w.take()
             }
         };
@@ -570,6 +916,18 @@ pub(crate) fn export(args: &ReportExportArgs) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn input_lists_stop_at_max_listed_inputs_and_count_the_rest() {
+        let mut list = Vec::new();
+        let mut omitted = 0;
+        for i in 0..MAX_LISTED_INPUTS + 5 {
+            InputsRecord::list(&mut list, &mut omitted, i);
+        }
+        assert_eq!(list.len(), MAX_LISTED_INPUTS);
+        assert_eq!(list.last(), Some(&(MAX_LISTED_INPUTS - 1)));
+        assert_eq!(omitted, 5);
+    }
+
     /// A fresh temporary directory for one test.
     fn temp_dir(name: &str) -> PathBuf {
         let dir =
@@ -579,6 +937,14 @@ mod tests {
         dir
     }
 
+    /// The walk's warnings as the `PATH: why` lines printed.
+    fn warnings(c: &Collected) -> Vec<String> {
+        c.warnings
+            .iter()
+            .map(|(p, w)| format!("{p}: {w}"))
+            .collect()
+    }
+
     /// `(kind, path or message)` of every entry, paths relative to `dir`.
     fn entries(c: &Collected, dir: &Path) -> Vec<(&'static str, String)> {
         let rel = |p: &Path| p.strip_prefix(dir).unwrap().display().to_string();
@@ -586,6 +952,7 @@ mod tests {
             .iter()
             .map(|e| match e {
                 Entry::File(p) => ("file", rel(p)),
+                Entry::Named(p) => ("named", rel(p)),
                 Entry::Empty(p) => ("empty", rel(p)),
                 Entry::Failed(e) => (
                     "failed",
@@ -621,7 +988,7 @@ mod tests {
         symlink("a.json", dir.join("z-link.json")).unwrap();
         symlink("/dev/null", dir.join("null")).unwrap();
 
-        let c = collect_files(std::slice::from_ref(&dir), WalkLimits::default());
+        let c = collect_files(std::slice::from_ref(&dir), WalkLimits::default()).unwrap();
         let got = entries(&c, &dir);
         assert_eq!(got[0], ("file", "a.json".to_owned()));
         assert!(
@@ -642,7 +1009,7 @@ mod tests {
         assert_eq!(got.len(), 7, "{got:?}");
         let d = dir.display();
         assert_eq!(
-            c.warnings,
+            warnings(&c),
             [
                 format!("{d}/fifo: a FIFO, not a regular file; skipped"),
                 format!("{d}/fifo-link: symbolic link to a FIFO; skipped"),
@@ -654,10 +1021,10 @@ mod tests {
         assert!(!c.full);
 
         // A link given on the command line is followed, once.
-        let c = collect_files(&[dir.join("sub-link")], WalkLimits::default());
+        let c = collect_files(&[dir.join("sub-link")], WalkLimits::default()).unwrap();
         assert_eq!(entries(&c, &dir), [("file", "sub-link/b.json".to_owned())]);
         assert_eq!(
-            c.warnings,
+            warnings(&c),
             [format!(
                 "{d}/sub-link/loop: symbolic link to a directory; not followed"
             )]
@@ -680,7 +1047,7 @@ mod tests {
             max_depth: 2,
             max_files: 100,
         };
-        let c = collect_files(std::slice::from_ref(&dir), limits);
+        let c = collect_files(std::slice::from_ref(&dir), limits).unwrap();
         let d = dir.display();
         assert_eq!(
             entries(&c, &dir),
@@ -700,7 +1067,7 @@ mod tests {
             max_depth: 32,
             max_files: 2,
         };
-        let c = collect_files(&[dir.clone(), dir.join("f0")], limits);
+        let c = collect_files(&[dir.clone(), dir.join("f0")], limits).unwrap();
         assert!(c.full);
         assert_eq!(
             entries(&c, &dir),

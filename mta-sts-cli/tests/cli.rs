@@ -280,7 +280,7 @@ fn lint_includes_lenient_parse_warnings() {
             "severity": "warning",
             "code": "lenient-parse",
             "message": "line 4: max_age 99999999 is larger than 31557600; capped to 31557600",
-            "remediation": "rewrite the line as RFC 8461 section 3.2 says (`mtasts policy parse --strict` shows where)",
+            "remediation": "rewrite the line as RFC 8461 section 3.2 says (`mtasts policy parse --strict FILE` shows where)",
         })
     );
     assert_eq!(v["errors"], 0);
@@ -425,8 +425,21 @@ fn generate_json_default_id() {
             "policy_host": "mta-sts.example.com",
             "policy_url": "https://mta-sts.example.com/.well-known/mta-sts.txt",
             "id": id,
+            "dns_zone": format!("{}_mta-sts.example.com. IN TXT \"v=STSv1; id={id}\"\n", dns_preamble("example.com")),
+            "warnings": [],
         })
     );
+}
+
+/// The comment lines `policy generate` writes before the records.
+fn dns_preamble(domain: &str) -> String {
+    format!(
+        "; MTA-STS for {domain} (RFC 8461). mta-sts.{domain} must resolve (A/AAAA or CNAME) to an \
+         HTTPS server with a valid certificate for that name, serving mta-sts.txt at \
+         https://mta-sts.{domain}/.well-known/mta-sts.txt with Content-Type: text/plain.\n\
+         ; Publish the _mta-sts record only once the policy is served (RFC 8461 8.1), and give \
+         it a new id whenever the policy changes.\n"
+    )
 }
 
 #[test]
@@ -484,7 +497,7 @@ fn generate_round_trip() {
 }
 
 #[test]
-fn generate_human_output_sts_cache_12_body_before_record() {
+fn generate_human_output_sts_cache_12_body_on_stdout_records_on_stderr() {
     let r = run(&[
         "policy",
         "generate",
@@ -498,32 +511,177 @@ fn generate_human_output_sts_cache_12_body_before_record() {
         "example.org",
     ])
     .ok();
-    assert_eq!(r.stderr, "");
-    assert!(
-        r.stdout
-            .starts_with("version: STSv1\nmode: none\nmax_age: 86400\n\n"),
-        "{r:#?}"
+    // stdout is the body alone, so `> mta-sts.txt` writes a valid policy.
+    assert_eq!(r.stdout, "version: STSv1\nmode: none\nmax_age: 86400\n");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "{}_mta-sts.example.org. IN TXT \"v=STSv1; id=1\"\n",
+            dns_preamble("example.org")
+        )
     );
-    assert!(
-        r.stdout.contains(
-            "https://mta-sts.example.org/.well-known/mta-sts.txt with Content-Type: text/plain"
-        ),
-        "{r:#?}"
-    );
-    assert!(
-        r.stdout
-            .contains("\n_mta-sts.example.org. IN TXT \"v=STSv1; id=1\"\n"),
-        "{r:#?}"
-    );
-    assert!(!r.stdout.contains("placeholder"));
 
     let r = run(&["policy", "generate", "--mode", "none", "--max-age", "0"]).ok();
-    assert!(r.stdout.contains("placeholder"), "{r:#?}");
-    let last = r.stdout.lines().nth(6).unwrap();
+    assert_eq!(r.stdout, "version: STSv1\nmode: none\nmax_age: 0\n");
+    assert!(r.stderr.starts_with("warning: no --domain given"), "{r:#?}");
     assert!(
-        last.starts_with("_mta-sts.example.com. IN TXT \"v=STSv1; id="),
-        "{last}"
+        r.stderr.contains("\nwarning: policy: max_age is 0: "),
+        "{r:#?}"
     );
+    assert!(
+        r.stderr.contains("(zero-max-age); fix: raise max_age"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr
+            .contains("\n_mta-sts.example.com. IN TXT \"v=STSv1; id="),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr
+            .ends_with("is a placeholder: pass --domain with your domain\n")
+    );
+}
+
+#[test]
+fn generate_defaults_max_age_to_a_week_and_warns_under_a_day() {
+    let r = run(&[
+        "policy",
+        "generate",
+        "--mode",
+        "enforce",
+        "--mx",
+        "mx.example.org",
+        "--id",
+        "7",
+        "--domain",
+        "example.org",
+    ])
+    .ok();
+    assert_eq!(
+        r.stdout,
+        "version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 604800\n"
+    );
+    assert!(!r.stderr.contains("warning"), "{r:#?}");
+    let r = run(&[
+        "policy",
+        "generate",
+        "--json",
+        "--mode",
+        "testing",
+        "--mx",
+        "mx.example.org",
+        "--max-age",
+        "86399",
+        "--id",
+        "7",
+        "--domain",
+        "example.org",
+    ])
+    .ok();
+    let v = r.json();
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v["warnings"][0]["code"], "short-max-age");
+    assert_eq!(v["warnings"][0]["severity"], "warning");
+    assert!(
+        r.stderr
+            .starts_with("warning: policy: max_age 86399 is under a day"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn generate_output_dir_writes_policy_and_zone_lines_with_tlsrpt() {
+    let dir = TempDir::new();
+    let out = std::path::PathBuf::from(dir.path("site"));
+    let r = run(&[
+        "policy",
+        "generate",
+        "--mode",
+        "testing",
+        "--mx",
+        "mx.example.org",
+        "--id",
+        "20261205",
+        "--domain",
+        "example.org",
+        "--rua",
+        "mailto:tlsrpt@example.org",
+        "--rua",
+        "https://reports.example.org/v1",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(r.stdout, "");
+    let body = std::fs::read_to_string(out.join("mta-sts.txt")).unwrap();
+    assert_eq!(
+        body,
+        "version: STSv1\nmode: testing\nmx: mx.example.org\nmax_age: 604800\n"
+    );
+    let dns = std::fs::read_to_string(out.join("dns.txt")).unwrap();
+    assert_eq!(
+        dns,
+        format!(
+            "{}_mta-sts.example.org. IN TXT \"v=STSv1; id=20261205\"\n\
+             _smtp._tls.example.org. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@example.org,https://reports.example.org/v1\"\n",
+            dns_preamble("example.org")
+        )
+    );
+    assert!(r.stderr.contains("wrote "), "{r:#?}");
+    // What was written parses.
+    run(&[
+        "policy",
+        "parse",
+        "--strict",
+        out.join("mta-sts.txt").to_str().unwrap(),
+    ])
+    .ok();
+    // Overwritten on a second run; no temporary file left behind.
+    run(&[
+        "policy",
+        "generate",
+        "--mode",
+        "enforce",
+        "--mx",
+        "mx.example.org",
+        "--id",
+        "2",
+        "--domain",
+        "example.org",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dns.txt", "mta-sts.txt"]);
+    assert!(
+        std::fs::read_to_string(out.join("mta-sts.txt"))
+            .unwrap()
+            .contains("mode: enforce")
+    );
+    assert!(
+        !std::fs::read_to_string(out.join("dns.txt"))
+            .unwrap()
+            .contains("_smtp._tls")
+    );
+
+    let e = run(&[
+        "policy",
+        "generate",
+        "--mode",
+        "none",
+        "--domain",
+        "example.org",
+        "--rua",
+        "ftp://x.example",
+    ])
+    .fails_alone();
+    assert!(e.starts_with("error: --rua: "), "{e}");
 }
 
 #[test]
@@ -535,7 +693,6 @@ fn generate_errors() {
     }
     gen_args(&["--mode", "strict", "--mx", "a.example", "--max-age", "1"]).usage_error();
     gen_args(&["--mx", "a.example", "--max-age", "1"]).usage_error();
-    gen_args(&["--mode", "enforce", "--mx", "a.example"]).usage_error();
     let e = gen_args(&["--mode", "enforce", "--max-age", "1"]).fails_alone();
     assert_eq!(
         e,
@@ -577,6 +734,46 @@ fn generate_errors() {
 }
 
 // ---------------------------------------------------------------- record parse
+
+#[test]
+fn record_parse_accepts_dig_quoted_forms_and_stdin() {
+    let r = run(&[
+        "record",
+        "parse",
+        "--json",
+        "\"v=STSv1; id=20160831085700Z;\"",
+    ])
+    .ok();
+    assert_eq!(r.json()["id"], "20160831085700Z");
+    let r = run(&[
+        "record",
+        "parse",
+        "--json",
+        "\"v=TLSRPTv1; \" \"rua=mailto:tlsrpt@example.com\"",
+    ])
+    .ok();
+    assert_eq!(r.json()["rua"][0], "mailto:tlsrpt@example.com");
+    // `dig +short TXT _mta-sts.example.com | mtasts record parse -`
+    let dig = "\"v=spf1 -all\"\n\"v=STSv1; \" \"id=2024\\059\"\n\n";
+    let r = run_with_stdin(&["record", "parse", "-"], dig.as_bytes()).ok();
+    assert_eq!(
+        r.stdout,
+        "kind:      sts\nversion:   STSv1\nid:        2024\n"
+    );
+    let e = run_with_stdin(&["record", "parse", "-"], b"\n \n").fails_alone();
+    assert_eq!(e, "error: stdin: no TXT record (expected one per line)");
+    let big = format!("\"v=STSv1; id=1;\"\n{}", "x".repeat(65_536));
+    let e = run_with_stdin(&["record", "parse", "-"], big.as_bytes()).fails_alone();
+    assert_eq!(
+        e,
+        "error: stdin: more than 65536 bytes; a DNS answer is smaller"
+    );
+    let e = run(&["record", "parse", "\"v=STSv1; id=1;"]).fails_alone();
+    assert!(
+        e.starts_with("error: unterminated quoted string in "),
+        "{e}"
+    );
+}
 
 #[test]
 fn record_parse_rfc_example() {

@@ -153,6 +153,13 @@ pub enum PolicyError {
     /// The body is empty.
     #[error("policy body is empty")]
     Empty,
+    /// The body starts with `<`: a web page (HTML or XML), typically an
+    /// error or default page served instead of the policy file. No policy
+    /// line can start with `<`.
+    #[error(
+        "the policy body looks like HTML (it starts with `<`): the server returned a web page, not the policy file"
+    )]
+    LooksLikeHtml,
     /// A line is not `key: value`.
     #[error("line {line}: {reason}")]
     MalformedLine {

@@ -78,7 +78,7 @@ impl LintCode {
                 "check the spelling (keys are case-sensitive) or remove the field"
             }
             Self::LenientParse => {
-                "rewrite the line as RFC 8461 section 3.2 says (`mtasts policy parse --strict` shows where)"
+                "rewrite the line as RFC 8461 section 3.2 says (`mtasts policy parse --strict FILE` shows where)"
             }
         }
     }

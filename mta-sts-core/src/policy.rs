@@ -454,6 +454,9 @@ fn parse_impl<'a>(
     if body.is_empty() {
         return Err(PolicyError::Empty);
     }
+    if body.trim_start().starts_with('<') {
+        return Err(PolicyError::LooksLikeHtml);
+    }
     // The final terminator is optional (STS-POL-08).
     let content = body
         .strip_suffix("\r\n")

@@ -7,10 +7,13 @@
 //! unix = ["/run/mtasts/socketmap"] # Unix-domain listeners (default none)
 //! unix_mode = 0o660                # permissions of the socket files
 //! state_dir = "/var/lib/mtasts"    # policies.redb lives here (default: memory only)
+//! # database = "postgresql://mtasts@db.internal/mail"  # or a cache shared by several MTAs
+//! # database_table = "mtasts_policy_cache"            # "name" or "schema.name"
 //! strict = false                   # strict policy reader, Content-Type required
 //! # resolver = "127.0.0.1:53"      # the only DNS server (default: system's)
 //! # ca_file = "/etc/mtasts/ca.pem" # trust anchors instead of the system's
 //! # https_port = 443               # port of every policy fetch
+//! # metrics = "127.0.0.1:9464"     # Prometheus GET /metrics (default: off)
 //!
 //! [limits]
 //! max_connections = 1024           # open connections, per listener
@@ -81,6 +84,14 @@ pub struct Config {
     /// Directory of the persistent cache ([`STORE_FILE`]; created if
     /// missing). Without it the cache lives in memory only.
     pub state_dir: Option<PathBuf>,
+    /// A PostgreSQL database for a policy cache shared by several MTAs
+    /// (`postgresql://user@host/db`, or `host=/run/postgresql dbname=mail`)
+    /// instead of `state_dir`'s file; the two exclude each other. No TLS:
+    /// use a Unix socket, loopback or a network you trust. Fixed at start.
+    pub database: Option<DatabaseUrl>,
+    /// The table of the shared cache (`name` or `schema.name`; default
+    /// `mtasts_policy_cache`; created when missing).
+    pub database_table: Option<String>,
     /// Use the strict policy reader and require a `Content-Type` header
     /// (default false: lenient, as a sending MTA should be). In both modes
     /// a media type other than `text/plain` is refused (DEC-07).
@@ -93,6 +104,10 @@ pub struct Config {
     pub extra_ca_file: Option<PathBuf>,
     /// Port for every `https://mta-sts.<domain>/` fetch (default 443).
     pub https_port: Option<u16>,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP, no
+    /// authentication: keep it on a loopback address); default: nowhere.
+    /// Fixed at start (a reload that changes it needs a restart).
+    pub metrics: Option<SocketAddr>,
     /// Connection and time limits.
     pub limits: Limits,
     /// Cache behaviour.
@@ -111,16 +126,39 @@ impl Default for Config {
             unix: Vec::new(),
             unix_mode: 0o660,
             state_dir: None,
+            database: None,
+            database_table: None,
             strict: false,
             resolver: None,
             ca_file: None,
             extra_ca_file: None,
             https_port: None,
+            metrics: None,
             limits: Limits::default(),
             cache: CacheConfig::default(),
             default_zone: ZoneSettings::default(),
             zones: BTreeMap::new(),
         }
+    }
+}
+
+/// A PostgreSQL connection string. Its `Debug` form leaves out the
+/// password ([`policy_fetch::pg_store::describe_connection`]), so that a
+/// logged configuration never shows it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The connection string as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&policy_fetch::pg_store::describe_connection(&self.0))
     }
 }
 
@@ -362,6 +400,16 @@ impl Config {
                 )));
             }
         }
+        if self.state_dir.is_some() && self.database.is_some() {
+            return Err(ConfigError::invalid(
+                "state_dir and database are both set: the cache is kept in one of them",
+            ));
+        }
+        if self.database_table.is_some() && self.database.is_none() {
+            return Err(ConfigError::invalid(
+                "database_table is set without database",
+            ));
+        }
         if self.unix_mode > 0o777 {
             return Err(ConfigError::invalid(format!(
                 "unix_mode {:#o} is not a permission mode (at most 0o777)",
@@ -463,6 +511,7 @@ strict = true
 resolver = "127.0.0.1:53"
 ca_file = "ca.pem"
 https_port = 8443
+metrics = "127.0.0.1:9464"
 [limits]
 max_connections = 5
 max_pipelined = 2
@@ -507,6 +556,7 @@ tlsrpt = true
         assert!(!c.zone("other").require_sni);
         let o = c.overrides();
         assert_eq!(o.https_port, Some(8443));
+        assert_eq!(c.metrics, Some("127.0.0.1:9464".parse().unwrap()));
         assert_eq!(o.ca_file.as_deref(), Some(Path::new("ca.pem")));
         assert!(c.service_settings().strict);
         assert_eq!(c.limits.lookup_timeout(), Duration::from_secs(8));

@@ -67,9 +67,10 @@
 //! (`idle_timeout_secs`, `request_timeout_secs`, `write_timeout_secs`,
 //! `lookup_timeout_secs`, `shutdown_timeout_secs`;
 //! `max_pipelined` for new connections). Listeners, the state directory,
-//! the network overrides, `strict`, `[cache]`, `max_connections`, `max_lookups` and `max_waiting_lookups` are
-//! fixed at start: a reload that changes them reports them in
-//! [`ReloadOutcome::restart_needed`] and leaves them as they were.
+//! the network overrides, `strict`, `[cache]`, `metrics`, `max_connections`,
+//! `max_lookups` and `max_waiting_lookups` are fixed at start: a reload
+//! that changes them reports them in [`ReloadOutcome::restart_needed`] and
+//! leaves them as they were.
 //!
 //! [`DaemonHandle::shutdown`] stops accepting (closing the listeners and
 //! removing the Unix socket files), reads the requests that have already
@@ -77,6 +78,55 @@
 //! `limits.shutdown_timeout_secs` (what is still unanswered then gets
 //! `TEMP shutting down`), closes the connections, stops the maintenance
 //! task and the running discoveries and closes the store.
+//!
+//! # Metrics
+//!
+//! With `metrics = "IP:PORT"` in the configuration (`mtasts daemon
+//! --metrics IP:PORT`), the daemon serves `GET /metrics` there in the
+//! Prometheus text format (version 0.0.4); other paths are `404`, other
+//! methods on `/metrics` `405`, a request that is not HTTP/1.x `400`. The
+//! listener has no authentication: keep it on a loopback address (the
+//! daemon warns otherwise). It serves at most
+//! [`MAX_ADMIN_CONNECTIONS`](crate::metrics::MAX_ADMIN_CONNECTIONS)
+//! connections at once, one request each, with the bounds of
+//! [`crate::metrics`]. [`DaemonHandle::metrics_addr`] is its bound address
+//! and [`DaemonHandle::metrics_text`] the same text without HTTP.
+//!
+//! | metric | type | what |
+//! |--------|------|------|
+//! | `mtasts_daemon_requests_total{answer}` | counter | answers given, by `answer` (`ok`, `notfound`, `temp`, `perm`), malformed requests included |
+//! | `mtasts_daemon_malformed_requests_total` | counter | byte streams that are not netstrings, and payloads that are not `NAME KEY` |
+//! | `mtasts_daemon_lookups_total{cache}` | counter | well-formed requests answered, by the `cache` value of their `lookup` event |
+//! | `mtasts_daemon_lookup_duration_seconds` | histogram | the `latency_us` of the `lookup` events (buckets 0.0001 s to 60 s) |
+//! | `mtasts_daemon_connections_total` | counter | socketmap connections accepted |
+//! | `mtasts_daemon_connections_open` | gauge | socketmap connections open now |
+//! | `mtasts_daemon_busy_total` | counter | requests answered `TEMP` because no discovery slot was free |
+//! | `mtasts_daemon_lookup_timeouts_total` | counter | lookups answered at `lookup_timeout_secs` |
+//! | `mtasts_daemon_request_timeouts_total` | counter | connections closed for an incomplete request |
+//! | `mtasts_daemon_write_timeouts_total` | counter | connections closed for not reading their answers |
+//! | `mtasts_daemon_shutdown_temp_total` | counter | requests answered `TEMP` at the shutdown deadline |
+//! | `mtasts_cache_hits_total` | counter | lookups the policy service answered from memory without IO |
+//! | `mtasts_cache_misses_total` | counter | lookups that ran or joined a discovery |
+//! | `mtasts_cache_coalesced_total` | counter | lookups that joined a running discovery |
+//! | `mtasts_cache_entries` | gauge | domains cached |
+//! | `mtasts_cache_bytes` | gauge | approximate memory of the cached entries |
+//! | `mtasts_cache_refreshes_total` | counter | background refreshes |
+//! | `mtasts_cache_evictions_total` | counter | entries evicted (unused, or cache full) |
+//! | `mtasts_store_errors_total` | counter | failed writes and removals of the persistent store |
+//! | `mtasts_store_hits_total` | counter | lookups answered with a policy another node put in a shared store |
+//! | `mtasts_store_shared_waits_total` | counter | discoveries that waited for another node's discovery of the same domain |
+//! | `mtasts_dns_txt_queries_total` | counter | `_mta-sts` TXT queries sent |
+//! | `mtasts_policy_fetch_attempts_total` | counter | policy fetches started |
+//! | `mtasts_policy_fetches_total{outcome}` | counter | fetch outcomes: `ok`, `fetch_error`, `policy_invalid`, `webpki_invalid` (refreshes included) |
+//! | `mtasts_discovery_busy_total` | counter | lookups that found every discovery slot taken and got the cached policy or nothing |
+//! | `mtasts_discoveries_running` | gauge | discoveries running now |
+//! | `mtasts_discoveries_peak` | gauge | the most discoveries that ran at once |
+//! | `mtasts_discoveries_waiting` | gauge | lookups waiting for a discovery slot |
+//!
+//! Every answered well-formed request is counted once in
+//! `mtasts_daemon_lookups_total` and observed once in the histogram, and
+//! every answer once in `mtasts_daemon_requests_total`: the sum of the
+//! latter is the histogram's count plus the malformed requests.
 //!
 //! # Unix sockets
 //!
@@ -110,8 +160,42 @@
 //! | INFO  | `request not complete in time; closing` | `listener` |
 //! | INFO  | `client does not read its answers; closing` | `listener` |
 //! | WARN  | `connections aborted at the shutdown deadline` | `listener`, `connections` |
+//! | INFO  | `metrics listening` | `listener` (`IP:PORT`) |
+//! | WARN  | `the metrics listener is not on a loopback address; /metrics has no authentication` | `listener` |
 //! | DEBUG | `connection accepted` | `listener` |
-//! | DEBUG | `answered` (after a lookup; not for cache hits) | `domain`, `reply` |
+//! | DEBUG | `lookup` (every well-formed request, see below) | `domain`, `map`, `answer`, `policy`, `cache`, `latency_us` |
+//! | DEBUG | `metrics request` | `status` |
+//!
+//! ## The `lookup` event
+//!
+//! Every well-formed request gets one `lookup` event when its answer is
+//! ready. It is a DEBUG event (`mtasts daemon -v`) because a busy Postfix
+//! asks once per delivery attempt, which would flood an INFO log; the
+//! counters of [Metrics](#metrics) give the totals without it. Fields:
+//!
+//! - `domain`: the normalised Policy Domain (the key as sent when it is
+//!   not a domain, see `cache=skipped`);
+//! - `map`: the socketmap name (the zone);
+//! - `answer`: `OK`, `NOTFOUND`, `TEMP` or `PERM`;
+//! - `policy`: the mode of the policy the answer applied, `enforce`,
+//!   `testing` or `none`, or `absent` when no policy applied;
+//! - `cache`: where the answer came from — `hit` (memory, no IO),
+//!   `revalidated` (the TXT id was looked up and still matches the cached
+//!   policy), `fetched` (a new policy was fetched), `stale` (the cached
+//!   policy, because the TXT record or the new policy could not be had),
+//!   `miss` (a discovery ran and found no policy to apply), `coalesced`
+//!   (joined a discovery of the same domain started by another request),
+//!   `store` (a policy another node put in a shared store moments ago),
+//!   `busy` (every discovery slot was taken: the cached policy without a
+//!   TXT check, or `TEMP`), `timeout` (answered at `lookup_timeout_secs`),
+//!   `skipped` (the key is not a domain: `NOTFOUND` without a lookup),
+//!   `shutdown` (`TEMP` at the shutdown deadline) or `error` (the lookup
+//!   task failed);
+//! - `latency_us`: microseconds from the request being read to its answer
+//!   being ready.
+//!
+//! A request that is not `NAME KEY` has no `lookup` event (it is logged
+//! as `malformed socketmap request`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -148,8 +232,12 @@ use tracing::subscriber::NoSubscriber;
 use tracing::{Dispatch, debug, error, info, warn};
 
 use crate::config::{Config, ConfigError, Limits};
+use crate::metrics::{Exposition, Histogram, Kind};
 use crate::socketmap::{self, Frame, Key, MAX_NETSTRING, Reply, Request, ZoneSettings};
-use policy_fetch::error::{Chain, FetchError, StoreError};
+use mta_sts_core::discovery::Rule;
+use mta_sts_core::{Mode, Policy};
+use policy_fetch::error::{Chain, FetchError, StoreError, StoreOp};
+use policy_fetch::pg_store::{PgOptions, PgStore};
 use policy_fetch::service::{Answer, MtaSts, PolicyLookup};
 use policy_fetch::store::{MemoryStore, RedbStore, Store};
 
@@ -214,8 +302,9 @@ pub enum DaemonError {
         #[source]
         cause: io::Error,
     },
-    /// The state directory could not be created.
-    #[error("cannot create the state directory {}", path.display())]
+    /// The state directory could not be used: it is not a directory, or
+    /// it could not be created.
+    #[error("cannot use the state directory {}", path.display())]
     StateDir {
         /// The directory.
         path: PathBuf,
@@ -263,6 +352,17 @@ pub struct DaemonStats {
     pub write_timeouts: u64,
     /// Requests answered `TEMP` at the shutdown deadline.
     pub shutdown_temp: u64,
+    /// Answers `OK ...` given.
+    pub answered_ok: u64,
+    /// Answers `NOTFOUND ` given.
+    pub answered_notfound: u64,
+    /// Answers `TEMP ...` given.
+    pub answered_temp: u64,
+    /// Answers `PERM ...` given (malformed requests).
+    pub answered_perm: u64,
+    /// Well-formed requests answered (each has one `lookup` event and one
+    /// observation in the latency histogram).
+    pub lookups: u64,
 }
 
 #[derive(Debug, Default)]
@@ -276,10 +376,137 @@ struct Counters {
     request_timeouts: AtomicU64,
     write_timeouts: AtomicU64,
     shutdown_temp: AtomicU64,
+    /// Answers by [`answer_index`].
+    answers: [AtomicU64; 4],
+    /// Well-formed requests by [`Source`].
+    sources: [AtomicU64; Source::ALL.len()],
+    /// Latency of the well-formed requests.
+    latency: Histogram,
 }
 
 fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The `answer` labels of `mtasts_daemon_requests_total`, by
+/// [`answer_index`].
+const ANSWER_LABELS: [&str; 4] = ["ok", "notfound", "temp", "perm"];
+
+/// The index of a reply's kind in [`Counters::answers`].
+fn answer_index(reply: &Reply) -> usize {
+    match reply {
+        Reply::Ok(_) => 0,
+        Reply::NotFound => 1,
+        Reply::Temp(_) => 2,
+        Reply::Perm(_) => 3,
+    }
+}
+
+/// The `answer` field of the `lookup` event.
+fn answer_word(reply: &Reply) -> &'static str {
+    match reply {
+        Reply::Ok(_) => "OK",
+        Reply::NotFound => "NOTFOUND",
+        Reply::Temp(_) => "TEMP",
+        Reply::Perm(_) => "PERM",
+    }
+}
+
+/// The `policy` field of the `lookup` event: the mode of the policy the
+/// answer applied, or `absent`.
+fn policy_word(policy: Option<&Policy<'_>>) -> &'static str {
+    match policy.map(Policy::mode) {
+        None => "absent",
+        Some(Mode::Enforce) => "enforce",
+        Some(Mode::Testing) => "testing",
+        Some(Mode::None) => "none",
+    }
+}
+
+/// Where the answer of a well-formed request came from (the `cache` field
+/// of the `lookup` event; see [the module docs](crate::daemon#the-lookup-event)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Hit,
+    Revalidated,
+    Fetched,
+    Stale,
+    Miss,
+    Coalesced,
+    Store,
+    Busy,
+    Timeout,
+    Skipped,
+    Shutdown,
+    Error,
+}
+
+impl Source {
+    const ALL: [Self; 12] = [
+        Self::Hit,
+        Self::Revalidated,
+        Self::Fetched,
+        Self::Stale,
+        Self::Miss,
+        Self::Coalesced,
+        Self::Store,
+        Self::Busy,
+        Self::Timeout,
+        Self::Skipped,
+        Self::Shutdown,
+        Self::Error,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Revalidated => "revalidated",
+            Self::Fetched => "fetched",
+            Self::Stale => "stale",
+            Self::Miss => "miss",
+            Self::Coalesced => "coalesced",
+            Self::Store => "store",
+            Self::Busy => "busy",
+            Self::Timeout => "timeout",
+            Self::Skipped => "skipped",
+            Self::Shutdown => "shutdown",
+            Self::Error => "error",
+        }
+    }
+
+    /// The source of a lookup's result; `joined` when a discovery of the
+    /// domain was already running when the request arrived.
+    fn of(lookup: &PolicyLookup, joined: bool) -> Self {
+        match lookup.answer {
+            Answer::CacheHit => Self::Hit,
+            Answer::Busy => Self::Busy,
+            Answer::FromStore => Self::Store,
+            Answer::Discovered(_) if joined => Self::Coalesced,
+            Answer::Discovered(rule) => match rule {
+                Rule::D1CachedCurrent => Self::Revalidated,
+                Rule::D2FetchedReplaced | Rule::D4FetchedNew | Rule::D11RefreshOk => Self::Fetched,
+                Rule::D3FetchFailedUseCached
+                | Rule::D6NoRecordUseCached
+                | Rule::D8TempFailUseCached
+                | Rule::D12RefreshFailed => Self::Stale,
+                Rule::D5FetchFailedNoPolicy
+                | Rule::D7NoRecordNoPolicy
+                | Rule::D9TempFailNoPolicy
+                | Rule::D10RetryLimited => Self::Miss,
+            },
+        }
+    }
+}
+
+/// A well-formed request waiting for its lookup, for its `lookup` event.
+struct Asked {
+    domain: String,
+    /// The socketmap name.
+    map: String,
+    /// When the request was read.
+    started: Instant,
+    /// A discovery of the domain was already running when it arrived.
+    joined: bool,
 }
 
 /// The settings a reload can change.
@@ -335,40 +562,97 @@ impl Shared {
         Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Count an answer (see [`Counters::answers`]).
+    fn count_answer(&self, reply: &Reply) {
+        if let Some(c) = self.counters.answers.get(answer_index(reply)) {
+            inc(c);
+        }
+    }
+
+    /// The answer to a malformed request, counted.
+    fn malformed(&self) -> Reply {
+        inc(&self.counters.malformed);
+        let r = malformed();
+        self.count_answer(&r);
+        r
+    }
+
+    /// Count, time and log (the `lookup` event) the answer to a
+    /// well-formed request.
+    fn answered(
+        &self,
+        domain: &str,
+        map: &str,
+        reply: &Reply,
+        policy: Option<&Policy<'_>>,
+        source: Source,
+        started: Instant,
+    ) {
+        let latency = started.elapsed();
+        self.count_answer(reply);
+        if let Some(i) = Source::ALL.iter().position(|s| *s == source)
+            && let Some(c) = self.counters.sources.get(i)
+        {
+            inc(c);
+        }
+        self.counters.latency.observe(latency);
+        debug!(
+            domain,
+            map,
+            answer = answer_word(reply),
+            policy = policy_word(policy),
+            cache = source.as_str(),
+            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            "lookup"
+        );
+    }
+
     /// Turn one request payload, received on `listener`, into a pending
     /// answer.
     fn dispatch(&self, payload: &[u8], listener: &str) -> Pending {
+        let started = Instant::now();
         inc(&self.counters.requests);
         let req = match Request::parse(payload) {
             Ok(r) => r,
             Err(e) => {
-                inc(&self.counters.malformed);
                 warn!(
                     listener,
                     error = %Chain(&e),
                     closing = false,
                     "malformed socketmap request"
                 );
-                return Pending::Ready(malformed());
+                return Pending::Ready(self.malformed());
             }
         };
         let domain = match socketmap::normalize_key(req.key) {
             Key::Domain(d) => d,
-            Key::Skip(_) => return Pending::Ready(Reply::NotFound),
+            Key::Skip(_) => {
+                let r = Reply::NotFound;
+                self.answered(req.key, req.name, &r, None, Source::Skipped, started);
+                return Pending::Ready(r);
+            }
         };
         let live = self.live();
         let zone = live.zone(req.name);
         // Fast path: a fresh cached policy is answered at once, without a
         // task, a timer or any IO.
         if let Some(p) = self.sts.lookup_fresh(&domain) {
-            return Pending::Ready(socketmap::policy_reply(&domain, Some(&p.policy), &zone));
+            let r = socketmap::policy_reply(&domain, Some(&p.policy), &zone);
+            self.answered(&domain, req.name, &r, Some(&p.policy), Source::Hit, started);
+            return Pending::Ready(r);
         }
+        let joined = self.sts.discovery_running(&domain);
         let deadline = Instant::now() + live.limits.lookup_timeout();
         let sts = Arc::clone(&self.sts);
         let d = domain.clone();
         let task = Waiter(self.log_to.spawn(async move { sts.lookup(&d).await }));
         Pending::Lookup {
-            domain,
+            asked: Asked {
+                domain,
+                map: req.name.to_owned(),
+                started,
+                joined,
+            },
             zone,
             deadline,
             task,
@@ -378,55 +662,62 @@ impl Shared {
     /// The reply for a pending answer; `TEMP` once the shutdown deadline
     /// in `stop` has passed.
     async fn finish(&self, pending: Pending, stop: &mut Stop) -> Reply {
-        let (domain, zone, deadline, mut task) = match pending {
+        let (asked, zone, deadline, mut task) = match pending {
             Pending::Ready(r) => return r,
             Pending::Lookup {
-                domain,
+                asked,
                 zone,
                 deadline,
                 task,
-            } => (domain, zone, deadline, task),
+            } => (asked, zone, deadline, task),
+        };
+        let domain = asked.domain.as_str();
+        let done = |reply: Reply, policy: Option<&Policy<'_>>, source: Source| {
+            self.answered(domain, &asked.map, &reply, policy, source, asked.started);
+            reply
         };
         let waited = tokio::select! {
             biased;
             r = tokio::time::timeout_at(deadline, &mut task.0) => r,
             () = shutdown_deadline(stop) => {
                 inc(&self.counters.shutdown_temp);
-                return Reply::Temp("shutting down".into());
+                return done(Reply::Temp("shutting down".into()), None, Source::Shutdown);
             }
         };
-        let reply = match waited {
+        match waited {
             Ok(Ok(lookup)) if lookup.answer == Answer::Busy && lookup.policy.is_none() => {
-                self.busy(&domain)
+                done(self.busy(domain), None, Source::Busy)
             }
             Ok(Ok(lookup)) => {
-                report(&domain, &lookup);
-                socketmap::policy_reply(&domain, lookup.policy.as_ref().map(|p| &p.policy), &zone)
+                report(domain, &lookup);
+                let policy = lookup.policy.as_ref().map(|p| &p.policy);
+                let reply = socketmap::policy_reply(domain, policy, &zone);
+                done(reply, policy, Source::of(&lookup, asked.joined))
             }
             Ok(Err(e)) => {
                 warn!(domain, error = %Chain(&e), "lookup task failed");
-                Reply::Temp("internal error".into())
+                done(Reply::Temp("internal error".into()), None, Source::Error)
             }
             Err(_) => {
                 let cached = self
                     .sts
-                    .cached_entry(&domain)
+                    .cached_entry(domain)
                     .and_then(|e| e.valid_policy(SystemTime::now()).cloned());
-                if cached.is_none() && !self.sts.discovery_running(&domain) {
+                if cached.is_none() && !self.sts.discovery_running(domain) {
                     // Still queued for a discovery slot: it never started.
-                    self.busy(&domain)
+                    done(self.busy(domain), None, Source::Busy)
                 } else {
                     inc(&self.counters.lookup_timeouts);
                     warn!(
                         domain,
                         "lookup still running at the deadline; answered from the cache"
                     );
-                    socketmap::policy_reply(&domain, cached.as_ref().map(|c| &c.policy), &zone)
+                    let policy = cached.as_ref().map(|c| &c.policy);
+                    let reply = socketmap::policy_reply(domain, policy, &zone);
+                    done(reply, policy, Source::Timeout)
                 }
             }
-        };
-        debug!(domain, reply = %reply, "answered");
-        reply
+        }
     }
 }
 
@@ -437,6 +728,236 @@ impl Shared {
         inc(&self.counters.busy);
         warn!(domain, "busy: every lookup slot taken, answered TEMP");
         Reply::Temp("busy, try again later".into())
+    }
+}
+
+impl Shared {
+    /// The counters.
+    fn stats(&self) -> DaemonStats {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let answer = |i: usize| c.answers.get(i).map_or(0, g);
+        DaemonStats {
+            connections: g(&c.connections),
+            open_connections: g(&c.open_connections),
+            requests: g(&c.requests),
+            malformed: g(&c.malformed),
+            lookup_timeouts: g(&c.lookup_timeouts),
+            busy: g(&c.busy),
+            request_timeouts: g(&c.request_timeouts),
+            write_timeouts: g(&c.write_timeouts),
+            shutdown_temp: g(&c.shutdown_temp),
+            answered_ok: answer(0),
+            answered_notfound: answer(1),
+            answered_temp: answer(2),
+            answered_perm: answer(3),
+            lookups: c.sources.iter().map(g).sum(),
+        }
+    }
+
+    /// The Prometheus text exposition (see [Metrics](crate::daemon#metrics)).
+    fn metrics_text(&self) -> String {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let s = self.stats();
+        let m = self.sts.metrics();
+        let mut e = Exposition::default();
+        let name = "mtasts_daemon_requests_total";
+        e.family(
+            name,
+            Kind::Counter,
+            "Socketmap answers given, by answer (malformed requests included).",
+        );
+        for (label, n) in ANSWER_LABELS.iter().zip(&c.answers) {
+            e.labelled(name, "answer", label, g(n));
+        }
+        e.single(
+            "mtasts_daemon_malformed_requests_total",
+            Kind::Counter,
+            "Requests that are not netstrings or not NAME KEY (answered PERM).",
+            s.malformed,
+        );
+        let name = "mtasts_daemon_lookups_total";
+        e.family(
+            name,
+            Kind::Counter,
+            "Well-formed requests answered, by where the answer came from.",
+        );
+        for (source, n) in Source::ALL.iter().zip(&c.sources) {
+            e.labelled(name, "cache", source.as_str(), g(n));
+        }
+        e.histogram(
+            "mtasts_daemon_lookup_duration_seconds",
+            "Time from a well-formed request being read to its answer being ready.",
+            &c.latency.snapshot(),
+        );
+        e.single(
+            "mtasts_daemon_connections_total",
+            Kind::Counter,
+            "Socketmap connections accepted.",
+            s.connections,
+        )
+        .single(
+            "mtasts_daemon_connections_open",
+            Kind::Gauge,
+            "Socketmap connections open now.",
+            s.open_connections,
+        )
+        .single(
+            "mtasts_daemon_busy_total",
+            Kind::Counter,
+            "Requests answered TEMP because no discovery slot was free.",
+            s.busy,
+        )
+        .single(
+            "mtasts_daemon_lookup_timeouts_total",
+            Kind::Counter,
+            "Lookups answered at lookup_timeout_secs from the cache or NOTFOUND.",
+            s.lookup_timeouts,
+        )
+        .single(
+            "mtasts_daemon_request_timeouts_total",
+            Kind::Counter,
+            "Connections closed because a request was not complete in time.",
+            s.request_timeouts,
+        )
+        .single(
+            "mtasts_daemon_write_timeouts_total",
+            Kind::Counter,
+            "Connections closed because the client did not read its answers.",
+            s.write_timeouts,
+        )
+        .single(
+            "mtasts_daemon_shutdown_temp_total",
+            Kind::Counter,
+            "Requests answered TEMP at the shutdown deadline.",
+            s.shutdown_temp,
+        )
+        .single(
+            "mtasts_cache_hits_total",
+            Kind::Counter,
+            "Lookups answered from memory without IO.",
+            m.hits,
+        )
+        .single(
+            "mtasts_cache_misses_total",
+            Kind::Counter,
+            "Lookups that ran or joined a discovery.",
+            m.lookups,
+        )
+        .single(
+            "mtasts_cache_coalesced_total",
+            Kind::Counter,
+            "Lookups that joined a discovery already running for the domain.",
+            m.coalesced,
+        )
+        .single(
+            "mtasts_cache_entries",
+            Kind::Gauge,
+            "Domains cached.",
+            m.cached_entries,
+        )
+        .single(
+            "mtasts_cache_bytes",
+            Kind::Gauge,
+            "Approximate memory of the cached entries, in bytes.",
+            m.cached_bytes,
+        )
+        .single(
+            "mtasts_cache_refreshes_total",
+            Kind::Counter,
+            "Background refreshes run.",
+            m.refreshes,
+        )
+        .single(
+            "mtasts_cache_evictions_total",
+            Kind::Counter,
+            "Cache entries evicted (unused for long, or cache full).",
+            m.evictions,
+        )
+        .single(
+            "mtasts_store_errors_total",
+            Kind::Counter,
+            "Failed writes and removals of the persistent policy store.",
+            m.store_errors,
+        )
+        .single(
+            "mtasts_store_hits_total",
+            Kind::Counter,
+            "Lookups answered with a policy another node put in a shared store.",
+            m.store_hits,
+        )
+        .single(
+            "mtasts_store_shared_waits_total",
+            Kind::Counter,
+            "Discoveries that waited for another node's discovery of the same domain.",
+            m.shared_waits,
+        )
+        .single(
+            "mtasts_dns_txt_queries_total",
+            Kind::Counter,
+            "_mta-sts TXT queries sent.",
+            m.txt_lookups,
+        )
+        .single(
+            "mtasts_policy_fetch_attempts_total",
+            Kind::Counter,
+            "Policy fetches started.",
+            m.fetches,
+        );
+        let name = "mtasts_policy_fetches_total";
+        e.family(
+            name,
+            Kind::Counter,
+            "Policy fetch outcomes (background refreshes included).",
+        )
+        .labelled(name, "outcome", "ok", m.fetch_ok)
+        .labelled(name, "outcome", "fetch_error", m.fetch_error)
+        .labelled(name, "outcome", "policy_invalid", m.policy_invalid)
+        .labelled(name, "outcome", "webpki_invalid", m.webpki_invalid);
+        e.single(
+            "mtasts_discovery_busy_total",
+            Kind::Counter,
+            "Lookups that found every discovery slot taken.",
+            m.busy,
+        )
+        .single(
+            "mtasts_discoveries_running",
+            Kind::Gauge,
+            "Discoveries running now.",
+            m.running,
+        )
+        .single(
+            "mtasts_discoveries_peak",
+            Kind::Gauge,
+            "The most discoveries that ran at once.",
+            m.peak_running,
+        )
+        .single(
+            "mtasts_discoveries_waiting",
+            Kind::Gauge,
+            "Lookups waiting for a discovery slot now.",
+            m.waiting,
+        );
+        e.finish()
+    }
+}
+
+/// Check that `dir` is a directory, creating it (and its parents) when
+/// it does not exist.
+fn prepare_state_dir(dir: &Path) -> Result<(), DaemonError> {
+    let err = |cause| DaemonError::StateDir {
+        path: dir.to_owned(),
+        cause,
+    };
+    match std::fs::metadata(dir) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => Err(err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "not a directory",
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(dir).map_err(err),
+        Err(e) => Err(err(e)),
     }
 }
 
@@ -482,7 +1003,7 @@ enum Pending {
     Ready(Reply),
     /// Waiting for a lookup task.
     Lookup {
-        domain: String,
+        asked: Asked,
         zone: ZoneSettings,
         deadline: Instant,
         task: Waiter,
@@ -630,14 +1151,13 @@ async fn decode_all(
             }
             Ok(Frame::Incomplete) => break true,
             Err(e) => {
-                inc(&shared.counters.malformed);
                 warn!(
                     listener,
                     error = %Chain(&e),
                     closing = true,
                     "malformed socketmap request"
                 );
-                let _ = tx.send(Pending::Ready(malformed())).await;
+                let _ = tx.send(Pending::Ready(shared.malformed())).await;
                 break false;
             }
         }
@@ -821,16 +1341,45 @@ impl Daemon {
         for path in &config.unix {
             listeners.push(bind_unix(path, config.unix_mode)?);
         }
+        let admin = match config.metrics {
+            Some(addr) => {
+                let err = |cause| DaemonError::Listen {
+                    what: format!("metrics {addr}"),
+                    cause,
+                };
+                let l = TcpListener::bind(addr).await.map_err(err)?;
+                let bound = l.local_addr().map_err(err)?;
+                Some((l, bound))
+            }
+            None => None,
+        };
 
         let overrides = config.overrides();
         let dns = overrides.dns()?;
         let http = overrides.policy_client(dns.clone())?;
         let store: Arc<dyn Store> = match (&config.state_dir, config.store_path()) {
+            _ if config.database.is_some() => {
+                let url = config.database.clone().map(|d| d.0).unwrap_or_default();
+                let mut options = PgOptions::default();
+                if let Some(t) = &config.database_table {
+                    options.table = t.clone();
+                }
+                // Connecting blocks (bounded by the options' timeouts).
+                let store =
+                    tokio::task::spawn_blocking(move || PgStore::connect_with(&url, options))
+                        .await
+                        .map_err(|e| {
+                            StoreError::new(StoreOp::Open, "PostgreSQL".to_owned(), e)
+                        })??;
+                info!(
+                    server = store.server(),
+                    table = store.options().table.as_str(),
+                    "policy cache shared in PostgreSQL"
+                );
+                Arc::new(store)
+            }
             (Some(dir), Some(path)) => {
-                std::fs::create_dir_all(dir).map_err(|cause| DaemonError::StateDir {
-                    path: dir.clone(),
-                    cause,
-                })?;
+                prepare_state_dir(dir)?;
                 let opened = RedbStore::open_or_recover(&path)?;
                 if let Some(aside) = &opened.moved_aside {
                     error!(
@@ -873,6 +1422,24 @@ impl Daemon {
                 config.limits.max_connections,
             )));
         }
+        let mut metrics_addr = None;
+        if let Some((l, bound)) = admin {
+            info!(listener = %bound, "metrics listening");
+            if !bound.ip().is_loopback() {
+                warn!(
+                    listener = %bound,
+                    "the metrics listener is not on a loopback address; /metrics has no authentication"
+                );
+            }
+            let s = Arc::clone(&shared);
+            let render: crate::metrics::Render = Arc::new(move || s.metrics_text());
+            accept_tasks.push(log_to.spawn(crate::metrics::serve_admin(
+                l,
+                render,
+                stop_rx.clone(),
+            )));
+            metrics_addr = Some(bound);
+        }
         let maintenance = sts.spawn_maintenance(config.cache.refresh_scan(), move |w| {
             log_to.scope(|| warn!(code = %w.code, "{w}"));
         });
@@ -881,6 +1448,7 @@ impl Daemon {
             running: Mutex::new(config),
             local_addrs,
             unix_paths,
+            metrics_addr,
             stop: stop_tx,
             accept_tasks,
             maintenance: Some(maintenance),
@@ -895,6 +1463,7 @@ pub struct DaemonHandle {
     running: Mutex<Config>,
     local_addrs: Vec<SocketAddr>,
     unix_paths: Vec<PathBuf>,
+    metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<Option<Instant>>,
     accept_tasks: Vec<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
@@ -905,6 +1474,7 @@ impl std::fmt::Debug for DaemonHandle {
         f.debug_struct("DaemonHandle")
             .field("local_addrs", &self.local_addrs)
             .field("unix_paths", &self.unix_paths)
+            .field("metrics_addr", &self.metrics_addr)
             .finish_non_exhaustive()
     }
 }
@@ -920,6 +1490,12 @@ impl DaemonHandle {
         &self.unix_paths
     }
 
+    /// The bound address of the metrics listener (with the actual port
+    /// when `:0` was asked), if `metrics` is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The policy service (metrics, cache inspection).
     pub fn service(&self) -> &Arc<MtaSts> {
         &self.shared.sts
@@ -927,19 +1503,14 @@ impl DaemonHandle {
 
     /// The counters.
     pub fn stats(&self) -> DaemonStats {
-        let c = &self.shared.counters;
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        DaemonStats {
-            connections: g(&c.connections),
-            open_connections: g(&c.open_connections),
-            requests: g(&c.requests),
-            malformed: g(&c.malformed),
-            lookup_timeouts: g(&c.lookup_timeouts),
-            busy: g(&c.busy),
-            request_timeouts: g(&c.request_timeouts),
-            write_timeouts: g(&c.write_timeouts),
-            shutdown_temp: g(&c.shutdown_temp),
-        }
+        self.shared.stats()
+    }
+
+    /// What `GET /metrics` answers now: the Prometheus text exposition
+    /// (format 0.0.4) of the daemon's and the policy service's counters
+    /// (see [Metrics](crate::daemon#metrics)).
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics_text()
     }
 
     /// Apply a new configuration (see the module docs for what a reload
@@ -958,10 +1529,16 @@ impl DaemonHandle {
         differs("unix", running.unix != new.unix);
         differs("unix_mode", running.unix_mode != new.unix_mode);
         differs("state_dir", running.state_dir != new.state_dir);
+        differs("database", running.database != new.database);
+        differs(
+            "database_table",
+            running.database_table != new.database_table,
+        );
         differs("strict", running.strict != new.strict);
         differs("resolver", running.resolver != new.resolver);
         differs("ca_file", running.ca_file != new.ca_file);
         differs("https_port", running.https_port != new.https_port);
+        differs("metrics", running.metrics != new.metrics);
         differs("cache", running.cache != new.cache);
         differs(
             "limits.max_connections",

@@ -8,7 +8,11 @@
 //!   keys, the replies Postfix expects.
 //! - [`config`]: the daemon's TOML configuration.
 //! - [`daemon`] (Unix only): TCP and Unix-domain listeners, pipelined
-//!   lookups, reload and graceful shutdown.
+//!   lookups, reload and graceful shutdown, the `lookup` log event and the
+//!   Prometheus `/metrics` listener.
+//! - [`metrics`] (Unix only): the bounds of the metrics listener.
+//! - [`cache`]: the persistent policy cache of a stopped daemon, for
+//!   `mtasts daemon cache list | show | flush`.
 //!
 //! The socketmap answer Postfix gets for a domain with an `enforce` policy
 //! (no IO needed for this part):
@@ -36,10 +40,14 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod cache;
 pub mod config;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub mod daemon;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub mod metrics;
 pub mod socketmap;
 
 pub use config::Config;

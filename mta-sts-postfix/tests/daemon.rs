@@ -514,6 +514,74 @@ async fn cached_policy_survives_restart_and_failed_refetch() {
     d.shutdown().await;
 }
 
+/// Issue 14 item 3: two daemons ("MTA nodes") sharing one policy cache in
+/// the real PostgreSQL server: the second answers from what the first
+/// fetched without a fetch of its own, and the cache survives a restart
+/// of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_share_a_policy_cache_in_postgresql() {
+    let Some(db) = test_support::pg::TestDb::create() else {
+        return;
+    };
+    let env = Env::new().await;
+    let extra = |node: &str| format!("database = \"{}\"\n", db.url(node));
+    let policy_requests = |https: &HttpsServer| {
+        https
+            .requests()
+            .iter()
+            .filter(|r| r.path == POLICY_PATH)
+            .count()
+    };
+    let a = start(env.config(&extra("node-a")), &Log::default()).await;
+    let b = start(env.config(&extra("node-b")), &Log::default()).await;
+    let mut ca = Client::tcp(a.local_addrs()[0]).await;
+    let mut cb = Client::tcp(b.local_addrs()[0]).await;
+    assert_eq!(ca.ask("postfix", "good.loc").await, GOOD);
+    assert_eq!(policy_requests(&env.https), 1);
+    assert_eq!(cb.ask("postfix", "good.loc").await, GOOD);
+    assert_eq!(policy_requests(&env.https), 1, "node B fetched nothing");
+    let mb = b.service().metrics();
+    assert_eq!((mb.fetches, mb.store_hits), (0, 1));
+    assert_eq!(
+        db.value("SELECT count(*) FROM mtasts_policy_cache"),
+        Some("1".to_owned())
+    );
+    drop((ca, cb));
+    a.shutdown().await;
+    b.shutdown().await;
+
+    // Both restarted: the entry is loaded from the database; the policy
+    // host is not asked again.
+    let a = start(env.config(&extra("node-a2")), &Log::default()).await;
+    assert_eq!(a.service().len(), 1, "loaded from the database");
+    let mut ca = Client::tcp(a.local_addrs()[0]).await;
+    assert_eq!(ca.ask("postfix", "good.loc").await, GOOD);
+    assert_eq!(policy_requests(&env.https), 1);
+    drop(ca);
+    a.shutdown().await;
+
+    // `database` and `state_dir` exclude each other.
+    let both = format!(
+        "{}state_dir = \"{}\"\n",
+        extra("x"),
+        env.tmp.0.join("s").display()
+    );
+    let text = format!("listen = [\"127.0.0.1:0\"]\n{both}");
+    let e = Config::from_toml(&text).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("state_dir and database are both set"),
+        "{e}"
+    );
+    // A database that cannot be reached fails the start with the server
+    // named and no password shown.
+    let bad = env
+        .config("database = \"postgresql://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2\"\n");
+    let e = Daemon::start(bad).await.unwrap_err().to_string();
+    assert!(e.contains("postgresql://postgres@127.0.0.1:1/x"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_changes_zone_settings_only() {
     let env = Env::new().await;
@@ -885,10 +953,12 @@ async fn each_daemon_logs_to_the_subscriber_of_its_start() {
         one.find(Level::WARN, "malformed socketmap request").len(),
         1
     );
-    let answered = one.find(Level::DEBUG, "answered");
+    let answered = one.find(Level::DEBUG, "lookup");
     assert_eq!(answered.len(), 1, "{answered:#?}");
     assert_eq!(answered[0].field("domain"), Some("bad-cert1.loc"));
-    assert_eq!(answered[0].field("reply"), Some(NOTFOUND));
+    assert_eq!(answered[0].field("map"), Some("test"));
+    assert_eq!(answered[0].field("answer"), Some("NOTFOUND"));
+    assert_eq!(answered[0].field("cache"), Some("miss"));
     assert_eq!(one.find(Level::INFO, "policy failure").len(), 1);
     // The second daemon only said where it listens.
     let theirs: Vec<_> = two.events().into_iter().map(|e| e.message).collect();
@@ -1262,5 +1332,394 @@ async fn each_listener_has_its_own_connection_pool() {
     );
     drop(held);
     assert_eq!(waiting.reply().await.as_deref(), Some(GOOD));
+    d.shutdown().await;
+}
+
+/// One HTTP exchange with the metrics listener: `request` sent as is, the
+/// status line, the headers (lower-case names) and the body.
+async fn http(addr: SocketAddr, request: &[u8]) -> (String, BTreeMap<String, String>, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(READ_LIMIT, s.read_to_end(&mut raw))
+        .await
+        .expect("the admin listener answers and closes")
+        .unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().to_owned();
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap();
+            (n.to_ascii_lowercase(), v.to_owned())
+        })
+        .collect::<BTreeMap<_, _>>();
+    if !request.starts_with(b"HEAD ") {
+        assert_eq!(headers["content-length"], body.len().to_string(), "{head}");
+    }
+    (status, headers, body.to_owned())
+}
+
+/// A text exposition, checked as Prometheus reads it: every sample
+/// belongs to a family announced by `# HELP` and `# TYPE` before it.
+/// Returns `name{labels}` → value.
+fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped = Vec::new();
+    let mut samples = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap();
+            assert!(!help.is_empty(), "{line}");
+            helped.push(name.to_owned());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, t) = rest.split_once(' ').unwrap();
+            assert!(helped.last().is_some_and(|h| h == name), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&t), "{line}");
+            assert!(
+                types.insert(name.to_owned(), t.to_owned()).is_none(),
+                "{line}"
+            );
+        } else {
+            let (key, value) = line.rsplit_once(' ').unwrap();
+            let name = key.split('{').next().unwrap();
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{line}"
+            );
+            let family = types
+                .get(name)
+                .map(|_| name)
+                .or_else(|| {
+                    ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .filter_map(|s| name.strip_suffix(s))
+                        .find(|f| types.get(*f).map(String::as_str) == Some("histogram"))
+                })
+                .unwrap_or_else(|| panic!("no TYPE before {line}"));
+            let t = &types[family];
+            if t == "counter" {
+                assert!(name.ends_with("_total"), "{line}");
+            }
+            assert!(
+                samples
+                    .insert(key.to_owned(), value.parse::<f64>().unwrap())
+                    .is_none(),
+                "{line}"
+            );
+        }
+    }
+    samples
+}
+
+/// Issue 14 item 2: one `lookup` event per well-formed request, with where
+/// the answer came from; the Prometheus listener counts the same lookups
+/// exactly, and refuses what is not `GET /metrics` without harm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_events_and_prometheus_metrics() {
+    let env = Env::new().await;
+    let log = Log::default();
+    let d = start(env.config("metrics = \"127.0.0.1:0\""), &log).await;
+    let maddr = d.metrics_addr().expect("metrics listener");
+    assert!(maddr.ip().is_loopback() && maddr.port() != 0, "{maddr}");
+    let listening = log.find(Level::INFO, "metrics listening");
+    assert_eq!(listening.len(), 1);
+    assert_eq!(
+        listening[0].field("listener"),
+        Some(maddr.to_string().as_str())
+    );
+
+    let mut c = Client::tcp(d.local_addrs()[0]).await;
+    assert_eq!(c.ask("postfix", "good.loc").await, GOOD);
+    assert_eq!(c.ask("postfix", "Good.Loc.").await, GOOD);
+    assert_eq!(c.ask("postfix", "testing.loc").await, NOTFOUND);
+    assert_eq!(c.ask("postfix", "bad-cert1.loc").await, NOTFOUND);
+    assert_eq!(c.ask("postfix", "no-record.loc").await, NOTFOUND);
+    assert_eq!(c.ask("other", "[1.2.3.4]").await, NOTFOUND);
+    c.send_raw(b"7:nospace,").await;
+    assert_eq!(c.reply().await.as_deref(), Some("PERM malformed request"));
+
+    // The events, in request order.
+    let events = log.find(Level::DEBUG, "lookup");
+    let got: Vec<[&str; 5]> = events
+        .iter()
+        .map(|e| ["domain", "map", "answer", "policy", "cache"].map(|f| e.field(f).unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ["good.loc", "postfix", "OK", "enforce", "fetched"],
+            ["good.loc", "postfix", "OK", "enforce", "hit"],
+            ["testing.loc", "postfix", "NOTFOUND", "testing", "fetched"],
+            ["bad-cert1.loc", "postfix", "NOTFOUND", "absent", "miss"],
+            ["no-record.loc", "postfix", "NOTFOUND", "absent", "miss"],
+            ["[1.2.3.4]", "other", "NOTFOUND", "absent", "skipped"],
+        ]
+    );
+    let latencies: Vec<u64> = events
+        .iter()
+        .map(|e| e.field("latency_us").unwrap().parse().unwrap())
+        .collect();
+    // A fetch over loopback HTTPS takes longer than a hash-map read.
+    assert!(latencies[0] > latencies[1], "{latencies:?}");
+    assert!(latencies.iter().all(|&l| l < 20_000_000), "{latencies:?}");
+
+    let (status, headers, body) = http(
+        maddr,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(
+        headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_eq!(headers["connection"], "close");
+    let m = parse_exposition(&body);
+    let v = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in\n{body}"));
+    for (answer, n) in [("ok", 2.0), ("notfound", 4.0), ("temp", 0.0), ("perm", 1.0)] {
+        assert_eq!(
+            v(&format!(
+                "mtasts_daemon_requests_total{{answer=\"{answer}\"}}"
+            )),
+            n,
+            "{answer}"
+        );
+    }
+    assert_eq!(v("mtasts_daemon_malformed_requests_total"), 1.0);
+    for (cache, n) in [
+        ("hit", 1.0),
+        ("revalidated", 0.0),
+        ("fetched", 2.0),
+        ("stale", 0.0),
+        ("miss", 2.0),
+        ("coalesced", 0.0),
+        ("store", 0.0),
+        ("busy", 0.0),
+        ("timeout", 0.0),
+        ("skipped", 1.0),
+        ("shutdown", 0.0),
+        ("error", 0.0),
+    ] {
+        assert_eq!(
+            v(&format!("mtasts_daemon_lookups_total{{cache=\"{cache}\"}}")),
+            n,
+            "{cache}"
+        );
+    }
+    // The histogram: six lookups, cumulative buckets, +Inf = count.
+    let h = "mtasts_daemon_lookup_duration_seconds";
+    assert_eq!(v(&format!("{h}_count")), 6.0);
+    let buckets: Vec<(String, f64)> = m
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{h}_bucket{{")))
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    assert_eq!(buckets.len(), 17, "{buckets:?}");
+    let mut ordered: Vec<(f64, f64)> = buckets
+        .iter()
+        .map(|(k, n)| {
+            let le = k.split("le=\"").nth(1).unwrap().trim_end_matches("\"}");
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            (le, *n)
+        })
+        .collect();
+    ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(ordered.windows(2).all(|w| w[0].1 <= w[1].1), "{ordered:?}");
+    assert_eq!(ordered.last().unwrap(), &(f64::INFINITY, 6.0));
+    let sum = v(&format!("{h}_sum"));
+    let logged: f64 = latencies.iter().map(|&l| l as f64 / 1e6).sum();
+    assert!((sum - logged).abs() < 1e-5, "{sum} vs {logged}");
+    // Each lookup is in the bucket its logged latency says.
+    for (le, n) in &ordered {
+        let within = latencies
+            .iter()
+            .filter(|&&l| l as f64 / 1e6 <= *le + 1e-9)
+            .count();
+        assert_eq!(*n, within as f64, "le={le}: {latencies:?}");
+    }
+
+    // The policy service's side.
+    assert_eq!(v("mtasts_cache_hits_total"), 1.0);
+    assert_eq!(v("mtasts_cache_misses_total"), 4.0);
+    assert_eq!(v("mtasts_cache_coalesced_total"), 0.0);
+    assert_eq!(v("mtasts_dns_txt_queries_total"), 4.0);
+    assert_eq!(v("mtasts_policy_fetch_attempts_total"), 3.0);
+    for (outcome, n) in [
+        ("ok", 2.0),
+        ("fetch_error", 0.0),
+        ("policy_invalid", 0.0),
+        ("webpki_invalid", 1.0),
+    ] {
+        assert_eq!(
+            v(&format!(
+                "mtasts_policy_fetches_total{{outcome=\"{outcome}\"}}"
+            )),
+            n,
+            "{outcome}"
+        );
+    }
+    let sm = d.service().metrics();
+    assert_eq!(v("mtasts_cache_entries"), d.service().len() as f64);
+    assert!(sm.cached_entries >= 2, "{sm:?}");
+    assert_eq!(v("mtasts_cache_bytes"), sm.cached_bytes as f64);
+    assert!(sm.cached_bytes > 0);
+    for (k, n) in [
+        ("mtasts_daemon_connections_total", 1.0),
+        ("mtasts_daemon_connections_open", 1.0),
+        ("mtasts_daemon_busy_total", 0.0),
+        ("mtasts_daemon_lookup_timeouts_total", 0.0),
+        ("mtasts_daemon_request_timeouts_total", 0.0),
+        ("mtasts_daemon_write_timeouts_total", 0.0),
+        ("mtasts_daemon_shutdown_temp_total", 0.0),
+        ("mtasts_cache_refreshes_total", 0.0),
+        ("mtasts_cache_evictions_total", 0.0),
+        ("mtasts_store_errors_total", 0.0),
+        ("mtasts_store_hits_total", 0.0),
+        ("mtasts_store_shared_waits_total", 0.0),
+        ("mtasts_discovery_busy_total", 0.0),
+        ("mtasts_discoveries_running", 0.0),
+        ("mtasts_discoveries_peak", 1.0),
+        ("mtasts_discoveries_waiting", 0.0),
+    ] {
+        assert_eq!(v(k), n, "{k}");
+    }
+    // The handle's counters say the same.
+    let s = d.stats();
+    assert_eq!(
+        (
+            s.answered_ok,
+            s.answered_notfound,
+            s.answered_temp,
+            s.answered_perm,
+            s.lookups,
+            s.requests
+        ),
+        (2, 4, 0, 1, 6, 7)
+    );
+    assert_eq!(d.metrics_text(), body);
+
+    // HEAD: the headers only.
+    let (status, headers, body) = http(maddr, b"HEAD /metrics HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.is_empty());
+    assert!(headers["content-length"].parse::<usize>().unwrap() > 1000);
+    // Other paths, other methods, garbage, an endless head.
+    let (status, ..) = http(maddr, b"GET /metricsx HTTP/1.1\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, ..) = http(maddr, b"GET / HTTP/1.1\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, headers, _) = http(maddr, b"POST /metrics HTTP/1.1\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
+    assert_eq!(headers["allow"], "GET, HEAD");
+    let (status, _, body) = http(
+        maddr,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    assert_eq!(body, "bad request\n");
+    let (status, ..) = http(maddr, b"hello world\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    let (status, ..) = http(maddr, &[b'a'; 20_000]).await;
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    // A client that closes half-way gets a 400 too.
+    {
+        let mut s = TcpStream::connect(maddr).await.unwrap();
+        s.write_all(b"GET /metr").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.unwrap();
+        assert!(raw.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{raw:?}");
+    }
+
+    // The daemon keeps serving, and the scrapes changed no counter.
+    assert_eq!(c.ask("postfix", "good.loc").await, GOOD);
+    let m2 = parse_exposition(&http(maddr, b"GET /metrics?x=1 HTTP/1.1\r\n\r\n").await.2);
+    assert_eq!(m2["mtasts_daemon_requests_total{answer=\"ok\"}"], 3.0);
+    assert_eq!(m2[&format!("{h}_count")], 7.0);
+    assert_eq!(m2["mtasts_daemon_connections_total"], 1.0);
+
+    // A reload cannot move the listener.
+    let outcome = d.reload(env.config("metrics = \"127.0.0.1:1\"")).unwrap();
+    assert_eq!(outcome.restart_needed, ["metrics"]);
+    d.shutdown().await;
+    assert!(
+        TcpStream::connect(maddr).await.is_err(),
+        "closed at shutdown"
+    );
+}
+
+/// The admin listener serves a bounded number of connections: clients
+/// that send nothing hold their slots only until the request deadline,
+/// and are answered `408`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_listener_bounds_silent_clients() {
+    let env = Env::new().await;
+    let d = start(env.config("metrics = \"127.0.0.1:0\""), &Log::default()).await;
+    let maddr = d.metrics_addr().unwrap();
+    let n = mta_sts_postfix::metrics::MAX_ADMIN_CONNECTIONS;
+    let mut silent = Vec::new();
+    for _ in 0..n {
+        silent.push(TcpStream::connect(maddr).await.unwrap());
+    }
+    // Every slot is held: a scrape waits in the backlog until the silent
+    // clients time out, then gets its answer.
+    let t = Instant::now();
+    let (status, ..) = http(maddr, b"GET /metrics HTTP/1.1\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let waited = t.elapsed();
+    let limit = mta_sts_postfix::metrics::ADMIN_REQUEST_TIMEOUT;
+    assert!(
+        waited >= limit - Duration::from_millis(500),
+        "answered after {waited:?}, before the silent clients timed out"
+    );
+    assert!(waited < limit * 3, "{waited:?}");
+    for mut s in silent {
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.unwrap();
+        assert!(
+            raw.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&raw)
+        );
+    }
+    d.shutdown().await;
+}
+
+/// `state_dir` naming a regular file is a start error that says so, and
+/// the file is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_dir_that_is_a_file_is_refused() {
+    let env = Env::new().await;
+    let file = env.tmp.0.join("state-file");
+    std::fs::write(&file, "keep me").unwrap();
+    let mut cfg = env.config("");
+    cfg.state_dir = Some(file.clone());
+    let e = Daemon::start(cfg)
+        .await
+        .map(|_| ())
+        .map_err(|e| Chain(&e).to_string())
+        .unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "cannot use the state directory {}: not a directory",
+            file.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    // A missing one is created, parents included.
+    let mut cfg = env.config("");
+    let nested = env.tmp.0.join("a/b/state");
+    cfg.state_dir = Some(nested.clone());
+    let d = start(cfg, &Log::default()).await;
+    assert!(nested.join("policies.redb").is_file());
     d.shutdown().await;
 }

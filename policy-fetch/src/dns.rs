@@ -1,6 +1,7 @@
 //! DNS lookups through hickory-resolver: the `_mta-sts` TXT record, MX
-//! records and host addresses, with NXDOMAIN / no data kept apart from
-//! temporary failures, and answers bounded in size.
+//! records, host addresses and TLSA records (for the DANE line of
+//! `mtasts check`), with NXDOMAIN / no data kept apart from temporary
+//! failures, and answers bounded in size.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -21,6 +22,9 @@ pub const MAX_TXT_RECORDS: usize = 64;
 pub const MAX_TXT_BYTES: usize = 64 * 1024;
 /// At most this many MX records are considered.
 pub const MAX_MX_RECORDS: usize = 64;
+/// At most this many TLSA records are accepted in one answer; a larger
+/// answer is a [`DnsFailure::Temporary`] (nothing is silently dropped).
+pub const MAX_TLSA_RECORDS: usize = 64;
 
 /// Why a lookup gave no data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +44,44 @@ pub struct Mx {
     pub preference: u16,
     /// Exchange host name, without the trailing dot.
     pub host: String,
+}
+
+/// One TLSA record (RFC 6698 section 2.1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tlsa {
+    /// Certificate usage (0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE).
+    pub usage: u8,
+    /// Selector (0 full certificate, 1 SubjectPublicKeyInfo).
+    pub selector: u8,
+    /// Matching type (0 exact, 1 SHA-256, 2 SHA-512).
+    pub matching: u8,
+    /// The certificate association data.
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Display for Tlsa {
+    /// The presentation form: `3 1 1 0123abcd...` (data in lower-case hex).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {} ", self.usage, self.selector, self.matching)?;
+        for b in &self.data {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The TLSA records at a name, and whether the resolver said it validated
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsaAnswer {
+    /// The TLSA records (none: NXDOMAIN or no TLSA data).
+    pub records: Vec<Tlsa>,
+    /// The AD (authentic data) bit of the response: the resolver says it
+    /// validated the answer with DNSSEC. This crate does not validate; a
+    /// clear bit means nothing more than "not vouched for" (the resolver
+    /// may not validate at all). Always `false` for an answer without
+    /// records (the negative response's header is not kept).
+    pub authentic_data: bool,
 }
 
 /// A DNS resolver for MTA-STS lookups.
@@ -204,6 +246,43 @@ impl Dns {
         }
     }
 
+    /// The TLSA records at `name` (e.g. `_25._tcp.mx1.example.com`, RFC
+    /// 7672 section 2.2), CNAMEs followed, with the response's AD bit.
+    /// NXDOMAIN and no data give no records; more than
+    /// [`MAX_TLSA_RECORDS`] records are a temporary failure.
+    pub async fn tlsa(&self, name: &str) -> Result<TlsaAnswer, DnsFailure> {
+        match self.resolver.tlsa_lookup(fqdn(name)).await {
+            Ok(lookup) => {
+                let mut records = Vec::new();
+                for r in lookup.answers() {
+                    if let RData::TLSA(t) = &r.data {
+                        if records.len() == MAX_TLSA_RECORDS {
+                            return Err(DnsFailure::Temporary(format!(
+                                "TLSA answer for {name} has more than {MAX_TLSA_RECORDS} records"
+                            )));
+                        }
+                        records.push(Tlsa {
+                            usage: t.cert_usage.into(),
+                            selector: t.selector.into(),
+                            matching: t.matching.into(),
+                            data: t.cert_data.clone(),
+                        });
+                    }
+                }
+                let authentic_data =
+                    !records.is_empty() && lookup.message().metadata.authentic_data;
+                Ok(TlsaAnswer {
+                    records,
+                    authentic_data,
+                })
+            }
+            Err(e) => match classify(&e, "TLSA") {
+                DnsFailure::NoRecords(_) => Ok(TlsaAnswer::default()),
+                t => Err(t),
+            },
+        }
+    }
+
     /// The IPv4 and IPv6 addresses of `host`.
     pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
         match self.resolver.lookup_ip(fqdn(host)).await {
@@ -217,5 +296,21 @@ impl Dns {
             }
             Err(e) => Err(classify(&e, "A/AAAA")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tlsa;
+
+    #[test]
+    fn tlsa_presentation_form() {
+        let t = Tlsa {
+            usage: 3,
+            selector: 1,
+            matching: 1,
+            data: vec![0x00, 0xab, 0x0f],
+        };
+        assert_eq!(t.to_string(), "3 1 1 00ab0f");
     }
 }

@@ -17,6 +17,9 @@
 //! - `redb` (default): [`store::RedbStore`], the embedded on-disk store.
 //!   Without it, only [`store::MemoryStore`] and your own [`store::Store`]
 //!   implementations are available.
+//! - `postgres`: `pg_store::PgStore`, a store in PostgreSQL that several
+//!   MTAs share: a policy one of them fetched serves all, and one node at a
+//!   time discovers a domain.
 //!
 //! The service answers from memory without IO while a policy is fresh.
 //! This needs no network:
@@ -75,6 +78,9 @@ pub mod dns;
 pub mod error;
 pub mod https;
 pub mod overrides;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod pg_store;
 pub mod service;
 pub mod store;
 

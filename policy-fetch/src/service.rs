@@ -12,6 +12,22 @@
 //! (the resolver caches it for its TTL) and the decision table decides
 //! whether to fetch.
 //!
+//! # A store shared by several nodes
+//!
+//! Before each discovery (and each background refresh) the service asks
+//! the store, on the blocking pool, for a claim on the domain's discovery
+//! and for its stored entry ([`Store::claim_discovery`], [`Store::get`]).
+//! When another node has stored a newer entry, it replaces memory's; if
+//! its policy was fetched less than the TXT check interval ago, the lookup
+//! is answered with it ([`Answer::FromStore`]) and nothing is looked up or
+//! fetched. When another node holds the claim, the lookup waits for it
+//! (as long as the store says, asking again every 200 ms), then reads its
+//! result; a refresh is left to that node. With a store that only this
+//! service uses ([`MemoryStore`](crate::store::MemoryStore),
+//! [`RedbStore`](crate::store)), the store never has anything newer than
+//! memory, and nothing changes. Store errors are warnings of the lookup;
+//! the discovery then runs as without the store.
+//!
 //! # Bounds under load
 //!
 //! At most [`Settings::max_discoveries`] discoveries run at once (each
@@ -48,7 +64,7 @@ use tokio::task::AbortHandle;
 use crate::dns::Dns;
 use crate::error::{Chain, StoreError, StoreOp};
 use crate::https::PolicyClient;
-use crate::store::Store;
+use crate::store::{Claim, Store, freshness};
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -113,6 +129,8 @@ pub struct Metrics {
     refreshes: AtomicU64,
     evictions: AtomicU64,
     store_errors: AtomicU64,
+    store_hits: AtomicU64,
+    shared_waits: AtomicU64,
     busy: AtomicU64,
     running: AtomicU64,
     peak_running: AtomicU64,
@@ -144,8 +162,15 @@ pub struct MetricsSnapshot {
     pub refreshes: u64,
     /// Entries evicted.
     pub evictions: u64,
-    /// Failed writes to the persistent store.
+    /// Failed operations on the persistent store (writes and removals;
+    /// with a shared store also reads and claims before discoveries).
     pub store_errors: u64,
+    /// Lookups answered with a policy that another node stored in the
+    /// shared store ([`Answer::FromStore`]), without a fetch of their own.
+    pub store_hits: u64,
+    /// Discoveries that waited for another node's discovery of the same
+    /// domain ([`Claim::Elsewhere`]).
+    pub shared_waits: u64,
     /// Lookups answered [`Answer::Busy`] (every discovery slot taken).
     pub busy: u64,
     /// Discoveries running now.
@@ -154,6 +179,13 @@ pub struct MetricsSnapshot {
     pub peak_running: u64,
     /// Lookups waiting for a discovery slot now.
     pub waiting: u64,
+    /// Domains cached now (filled in by [`MtaSts::metrics`]; 0 from
+    /// [`Metrics::snapshot`]).
+    pub cached_entries: u64,
+    /// Approximate memory of the cached entries now, in bytes (see
+    /// [`Settings::max_bytes`]; filled in by [`MtaSts::metrics`], 0 from
+    /// [`Metrics::snapshot`]).
+    pub cached_bytes: u64,
 }
 
 fn inc(c: &AtomicU64) {
@@ -177,10 +209,14 @@ impl Metrics {
             refreshes: g(&self.refreshes),
             evictions: g(&self.evictions),
             store_errors: g(&self.store_errors),
+            store_hits: g(&self.store_hits),
+            shared_waits: g(&self.shared_waits),
             busy: g(&self.busy),
             running: g(&self.running),
             peak_running: g(&self.peak_running),
             waiting: g(&self.waiting),
+            cached_entries: 0,
+            cached_bytes: 0,
         }
     }
 }
@@ -198,6 +234,11 @@ pub enum Answer {
     /// the TXT record; without one, no answer now (the waiting queue was
     /// full): retry later. Nothing was recorded for the domain.
     Busy,
+    /// A store shared by several nodes had a newer entry for the domain
+    /// than memory (another node discovered it), whose policy was fetched
+    /// less than [`Settings::txt_check_interval`] ago: used as it is,
+    /// without a TXT lookup or fetch of this node's own.
+    FromStore,
 }
 
 /// The result of [`MtaSts::lookup`].
@@ -330,6 +371,53 @@ fn busy(policy: Option<Arc<CachedPolicy>>) -> PolicyLookup {
     }
 }
 
+/// How often a lookup asks again for a claim another node holds.
+const CLAIM_POLL: Duration = Duration::from_millis(200);
+
+/// The longest wait for another node's discovery, whatever the store says.
+const MAX_CLAIM_WAIT: Duration = Duration::from_secs(60);
+
+/// What [`MtaSts::consult_store`] decided.
+enum Consulted {
+    /// No discovery: answer this.
+    Answer(PolicyLookup),
+    /// Discover, holding the claim if one was granted, with these
+    /// warnings.
+    Discover(Option<ClaimGuard>, Vec<DiscoveryWarning>),
+}
+
+/// A claim on a discovery ([`Claim::Granted`]), released when dropped.
+struct ClaimGuard {
+    store: Arc<dyn Store>,
+    domain: String,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let store = Arc::clone(&self.store);
+        let domain = std::mem::take(&mut self.domain);
+        // A failed release needs nothing more: a store's claims end with
+        // its connection, and a store that cannot release has lost it.
+        match tokio::runtime::Handle::try_current() {
+            // Dropped on an async worker: release on the blocking pool.
+            Ok(rt) => drop(rt.spawn_blocking(move || store.release_discovery(&domain))),
+            Err(_) => drop(store.release_discovery(&domain)),
+        }
+    }
+}
+
+/// A lookup answered from an entry of the shared store (or a refresh
+/// that another node did).
+fn from_store(policy: Option<Arc<CachedPolicy>>, warnings: Vec<DiscoveryWarning>) -> PolicyLookup {
+    PolicyLookup {
+        policy,
+        answer: Answer::FromStore,
+        failure: None,
+        warnings,
+        txt_problem: None,
+    }
+}
+
 /// A lookup whose discovery stopped before it decided (aborted task).
 fn aborted(domain: &str) -> PolicyLookup {
     PolicyLookup {
@@ -413,7 +501,10 @@ impl MtaSts {
 
     /// The counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.metrics.snapshot()
+        let mut m = self.metrics.snapshot();
+        m.cached_entries = self.len() as u64;
+        m.cached_bytes = self.cached_bytes.load(Ordering::Relaxed) as u64;
+        m
     }
 
     /// The DNS resolver in use.
@@ -609,8 +700,16 @@ impl MtaSts {
     }
 
     /// Run one discovery (or a background refresh) and apply its cache
-    /// action.
+    /// action. First, the store may have a newer entry (from another node
+    /// sharing it) that makes the discovery unnecessary; see
+    /// [`MtaSts::consult_store`].
     async fn discover(&self, domain: &str, refresh: bool) -> PolicyLookup {
+        // The claim, if granted, is released when this function returns,
+        // after the result was stored.
+        let (_claim, store_warnings) = match self.consult_store(domain, refresh).await {
+            Consulted::Answer(lookup) => return lookup,
+            Consulted::Discover(claim, warnings) => (claim, warnings),
+        };
         let now = SystemTime::now();
         let (cached, last_used) = match self.slots.read().ok().and_then(|s| s.get(domain).cloned())
         {
@@ -666,7 +765,8 @@ impl MtaSts {
         if refresh {
             inc(&self.metrics.refreshes);
         }
-        let mut warnings = outcome.warnings.clone();
+        let mut warnings = store_warnings;
+        warnings.extend(outcome.warnings.iter().cloned());
         let confirmed = matches!(
             outcome.rule,
             Rule::D1CachedCurrent
@@ -762,6 +862,155 @@ impl MtaSts {
         evicted
     }
 
+    /// Before a discovery of `domain` (a background refresh with
+    /// `refresh`), ask the store, on the blocking pool, for a claim on the
+    /// discovery and for its entry (see
+    /// [stores shared by several MTAs](crate::store#stores-shared-by-several-mtas)).
+    ///
+    /// When another node holds the claim, a lookup waits for it (asking
+    /// again every [`CLAIM_POLL`], at most the wait the store gave), then
+    /// reads the store; a refresh does not wait, the other node refreshes.
+    /// A stored entry newer than memory's replaces it; when its policy was
+    /// fetched less than the TXT check interval ago (for a refresh: when no
+    /// refresh is due any more), it is the answer and no discovery runs.
+    /// Store errors become warnings and the discovery runs without a claim.
+    async fn consult_store(&self, domain: &str, refresh: bool) -> Consulted {
+        let mut warnings = Vec::new();
+        let (mut claim, mut stored) = self.claim_and_get(domain).await;
+        if let Ok(Claim::Elsewhere { wait }) = claim {
+            if refresh {
+                return Consulted::Answer(from_store(None, warnings));
+            }
+            inc(&self.metrics.shared_waits);
+            let deadline = tokio::time::Instant::now() + wait.min(MAX_CLAIM_WAIT);
+            loop {
+                tokio::time::sleep(CLAIM_POLL).await;
+                (claim, stored) = self.claim_and_get(domain).await;
+                if !matches!(claim, Ok(Claim::Elsewhere { .. })) {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    // Discover without the claim; the other node's result
+                    // may be there by now all the same.
+                    stored = self.store_get(domain).await;
+                    break;
+                }
+            }
+        }
+        let guard = match claim {
+            Ok(Claim::Granted) => Some(ClaimGuard {
+                store: Arc::clone(&self.store),
+                domain: domain.to_owned(),
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                inc(&self.metrics.store_errors);
+                warnings.push(store_warning(&e));
+                None
+            }
+        };
+        let now = SystemTime::now();
+        let adopted = match stored {
+            Ok(Some(entry)) => self.adopt(domain, entry, now, &mut warnings).await,
+            Ok(None) => false,
+            Err(e) => {
+                inc(&self.metrics.store_errors);
+                warnings.push(store_warning(&e));
+                false
+            }
+        };
+        if adopted {
+            if !refresh {
+                if let Some(policy) = self.fresh(domain, now) {
+                    inc(&self.metrics.store_hits);
+                    return Consulted::Answer(from_store(Some(policy), warnings));
+                }
+            } else if let Some(entry) = self.cached_entry(domain)
+                && !entry.refresh_due(now, self.jitter(domain))
+            {
+                return Consulted::Answer(from_store(None, warnings));
+            }
+        }
+        Consulted::Discover(guard, warnings)
+    }
+
+    /// On the blocking pool: claim the discovery of `domain` and, unless
+    /// another node holds the claim, read the stored entry.
+    async fn claim_and_get(
+        &self,
+        domain: &str,
+    ) -> (
+        Result<Claim, StoreError>,
+        Result<Option<CacheEntry>, StoreError>,
+    ) {
+        let store = Arc::clone(&self.store);
+        let owned = domain.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let claim = store.claim_discovery(&owned);
+            let stored = match claim {
+                Ok(Claim::Elsewhere { .. }) => Ok(None),
+                _ => store.get(&owned),
+            };
+            (claim, stored)
+        })
+        .await
+        .unwrap_or_else(|e| (Err(StoreError::new(StoreOp::Load, domain, e)), Ok(None)))
+    }
+
+    /// Read the stored entry of `domain` on the blocking pool.
+    async fn store_get(&self, domain: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let store = Arc::clone(&self.store);
+        let owned = domain.to_owned();
+        tokio::task::spawn_blocking(move || store.get(&owned))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::new(StoreOp::Load, domain, e)))
+    }
+
+    /// Put `stored` in memory in place of the entry of `domain` if it is
+    /// newer ([`crate::store::is_newer_or_same`], and not the same); its
+    /// policy counts as confirmed at its fetch time. Returns whether it
+    /// did. Entries evicted to make room are removed from the store.
+    async fn adopt(
+        &self,
+        domain: &str,
+        mut stored: CacheEntry,
+        now: SystemTime,
+        warnings: &mut Vec<DiscoveryWarning>,
+    ) -> bool {
+        if stored.domain != domain || (stored.policy.is_none() && stored.last_failure.is_none()) {
+            return false;
+        }
+        let evicted = {
+            let Ok(mut slots) = self.slots.write() else {
+                return false;
+            };
+            if let Some(current) = slots.get(domain) {
+                if freshness(&stored, now) <= freshness(&current.full_entry(), now) {
+                    return false;
+                }
+                stored.last_used = stored
+                    .last_used
+                    .max(current.last_used.load(Ordering::Relaxed));
+            }
+            let checked = stored
+                .valid_policy(now)
+                .map_or(0, |p| p.fetched_at.min(unix_secs(now)));
+            let slot = Arc::new(Slot::new(stored, checked));
+            self.cached_bytes.fetch_add(slot.bytes, Ordering::Relaxed);
+            if let Some(old) = slots.insert(domain.to_owned(), slot) {
+                self.cached_bytes.fetch_sub(old.bytes, Ordering::Relaxed);
+            }
+            self.trim(&mut slots, domain)
+        };
+        for d in evicted {
+            if let Err(e) = self.store_remove(&d).await {
+                inc(&self.metrics.store_errors);
+                warnings.push(store_warning(&e));
+            }
+        }
+        true
+    }
+
     /// Write `entry` to the store on the blocking pool (a commit may fsync).
     async fn store_put(&self, entry: &CacheEntry) -> Result<(), StoreError> {
         let store = Arc::clone(&self.store);
@@ -825,7 +1074,10 @@ impl MtaSts {
             } else if entry.refresh_due(now, self.jitter(&domain)) {
                 let r = self.discover(&domain, true).await;
                 warnings.extend(r.warnings);
-                refreshed += 1;
+                // Not when another node had refreshed it (or was at it).
+                if r.answer != Answer::FromStore {
+                    refreshed += 1;
+                }
             }
         }
         (refreshed, evicted, warnings)

@@ -5,13 +5,34 @@
 //! policies are re-validated when they are loaded).
 //!
 //! [`Store`] is synchronous: an implementation may block (a commit with
-//! fsync). The policy service never calls it on an async worker thread:
-//! writes and removals run on tokio's blocking pool.
+//! fsync, a round trip to a database server). The policy service never
+//! calls it on an async worker thread: reads, writes and removals run on
+//! tokio's blocking pool, and [`Store::load_all`] runs when the service is
+//! created (at start-up, or from `spawn_blocking`).
+//!
+//! # Stores shared by several MTAs
+//!
+//! A store can be shared by several nodes (MTAs each running the policy
+//! service), as `pg_store::PgStore` (feature `postgres`) is. Two optional
+//! methods make the nodes cooperate; their default implementations suit a
+//! store that only one service uses:
+//!
+//! - [`Store::get`]: before a discovery, the service asks the store whether
+//!   another node has stored a newer entry for the domain, and uses it
+//!   (without a fetch of its own when its policy was fetched less than the
+//!   TXT check interval ago);
+//! - [`Store::claim_discovery`] / [`Store::release_discovery`]: one node at
+//!   a time discovers a domain; the others wait briefly, then read its
+//!   result from the store.
+//!
+//! Which of two entries for a domain is the newer one is decided by
+//! [`is_newer_or_same`].
 
 use std::collections::HashMap;
 #[cfg(feature = "redb")]
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use mta_sts_core::discovery::CacheEntry;
 #[cfg(feature = "redb")]
@@ -37,15 +58,92 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
-/// A persistent store for cache entries, keyed by Policy Domain.
+/// A persistent store for cache entries, keyed by Policy Domain (as
+/// normalised by [`crate::service::normalize_domain`]).
+///
+/// Every method may block; see the [module docs](self).
 pub trait Store: Send + Sync + 'static {
     /// Every stored entry; entries that no longer decode are skipped and
     /// listed.
     fn load_all(&self) -> Result<Loaded, StoreError>;
-    /// Insert or replace the entry of `entry.domain`.
+    /// Insert or replace the entry of `entry.domain`. A store shared by
+    /// several nodes may keep its entry instead when that one is newer
+    /// (see [`is_newer_or_same`]).
     fn put(&self, entry: &CacheEntry) -> Result<(), StoreError>;
     /// Remove the entry of `domain`.
     fn remove(&self, domain: &str) -> Result<(), StoreError>;
+
+    /// The stored entry of `domain`, if any. An entry that does not decode
+    /// is an error (`load_all` skips it instead).
+    ///
+    /// The default answers `Ok(None)`: right for a store that only one
+    /// service uses, whose entries the service has in memory anyway.
+    fn get(&self, domain: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let _ = domain;
+        Ok(None)
+    }
+
+    /// Ask to be the only node discovering `domain` now (see the
+    /// [module docs](self#stores-shared-by-several-mtas)). After
+    /// [`Claim::Granted`], the caller calls [`Store::release_discovery`]
+    /// once its result is stored; a claim left unreleased must not outlive
+    /// the caller's connection or process.
+    ///
+    /// The default answers [`Claim::NotShared`].
+    fn claim_discovery(&self, domain: &str) -> Result<Claim, StoreError> {
+        let _ = domain;
+        Ok(Claim::NotShared)
+    }
+
+    /// Release a claim that [`Store::claim_discovery`] granted. The
+    /// default does nothing.
+    fn release_discovery(&self, domain: &str) -> Result<(), StoreError> {
+        let _ = domain;
+        Ok(())
+    }
+}
+
+/// What [`Store::claim_discovery`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claim {
+    /// The store is not shared: discover without a claim, and release
+    /// nothing.
+    NotShared,
+    /// This node may discover the domain; release the claim afterwards.
+    Granted,
+    /// Another node is discovering the domain now. Ask again from time to
+    /// time for at most `wait`, then read its result with
+    /// [`Store::get`] (or discover anyway once `wait` has passed).
+    Elsewhere {
+        /// How long to wait for the other node, at most.
+        wait: Duration,
+    },
+}
+
+/// The time up to which `entry` knows about its domain, for deciding
+/// which of two entries is newer: the fetch time of its policy if that
+/// policy is still valid at `now` (0 otherwise), then the time of its last
+/// failed fetch (0 without one).
+pub fn freshness(entry: &CacheEntry, now: SystemTime) -> (u64, u64) {
+    let policy = entry
+        .policy
+        .as_ref()
+        .filter(|p| p.is_valid(now))
+        .map_or(0, |p| p.fetched_at);
+    let failure = entry.last_failure.as_ref().map_or(0, |f| f.at);
+    (policy, failure)
+}
+
+/// Whether `new` knows at least as much as `old` about their domain at
+/// `now`, so that a shared store may replace `old` by `new`: a valid policy
+/// fetched later wins, a still-valid policy is never replaced by an entry
+/// without one (or with an older one), and between entries with the same
+/// policy the later failed fetch wins. Entries written by one node always
+/// come in this order unless its clock goes back; nodes sharing a store
+/// need synchronised clocks.
+pub fn is_newer_or_same(new: &CacheEntry, old: &CacheEntry, now: SystemTime) -> bool {
+    freshness(new, now) >= freshness(old, now)
 }
 
 /// A store that keeps nothing across restarts.
@@ -88,6 +186,15 @@ impl Store for MemoryStore {
             .map_err(poisoned(StoreOp::Remove, domain))?
             .remove(domain);
         Ok(())
+    }
+
+    fn get(&self, domain: &str) -> Result<Option<CacheEntry>, StoreError> {
+        Ok(self
+            .map
+            .lock()
+            .map_err(poisoned(StoreOp::Load, domain))?
+            .get(domain)
+            .cloned())
     }
 }
 
@@ -241,7 +348,7 @@ impl RedbStore {
             Ok(Err(e)) if !unreadable_content(&e) => return Err(e),
             Ok(Err(_)) | Err(()) => {}
         }
-        let secs = std::time::SystemTime::now()
+        let secs = SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let mut aside = path.as_os_str().to_owned();
@@ -318,5 +425,16 @@ impl Store for RedbStore {
             }
             Ok(tx.commit()?)
         })
+    }
+
+    fn get(&self, domain: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let raw = self.with_db(StoreOp::Load, domain, |db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(TABLE)?;
+            Ok(table.get(domain)?.map(|v| v.value().to_vec()))
+        })?;
+        raw.map(|bytes| serde_json::from_slice::<CacheEntry>(&bytes))
+            .transpose()
+            .map_err(|e| StoreError::new(StoreOp::Load, domain, e))
     }
 }

@@ -8,13 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_server::Server;
+use hickory_server::net::NetError;
 use hickory_server::net::runtime::{Time, TokioRuntimeProvider};
 use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
+use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
+use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TLSA, TXT};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
+use hickory_server::zone_handler::{
+    AxfrPolicy, Catalog, MessageResponse, MessageResponseBuilder, ZoneType,
+};
 use tokio::net::{TcpListener, UdpSocket};
 
 /// TTL of every record served.
@@ -33,6 +37,7 @@ pub struct Zones {
     servfail: Vec<Name>,
     timeout: Vec<Name>,
     timeout_below: Vec<Name>,
+    authentic: Vec<Name>,
 }
 
 fn parse_name(name: &str) -> Name {
@@ -103,6 +108,30 @@ impl Zones {
         self
     }
 
+    /// Adds a TLSA RR (RFC 6698) at `name`, e.g. `_25._tcp.mx1.example.test`:
+    /// certificate usage, selector, matching type and association data.
+    pub fn tlsa(mut self, name: &str, usage: u8, selector: u8, matching: u8, data: &[u8]) -> Self {
+        self.records.push(Record::from_rdata(
+            parse_name(name),
+            TTL,
+            RData::TLSA(TLSA::new(
+                CertUsage::from(usage),
+                Selector::from(selector),
+                Matching::from(matching),
+                data.to_vec(),
+            )),
+        ));
+        self
+    }
+
+    /// Responses to queries for exactly `name` (any type) carry the AD
+    /// (authentic data) bit, as a validating resolver sets it for data it
+    /// validated with DNSSEC. Nothing is signed: this only sets the bit.
+    pub fn authentic(mut self, name: &str) -> Self {
+        self.authentic.push(parse_name(name));
+        self
+    }
+
     /// Adds an arbitrary hickory record (escape hatch for other types).
     pub fn record(mut self, record: Record) -> Self {
         self.records.push(record);
@@ -147,7 +176,30 @@ struct Handler {
     servfail: HashSet<LowerName>,
     timeout: HashSet<LowerName>,
     timeout_below: Vec<LowerName>,
+    authentic: HashSet<LowerName>,
     log: Arc<Mutex<Vec<DnsQuery>>>,
+}
+
+/// Sets the AD bit on every response it sends for the wrapped handler.
+#[derive(Clone)]
+struct SetAuthentic<R>(R);
+
+#[async_trait::async_trait]
+impl<R: ResponseHandler> ResponseHandler for SetAuthentic<R> {
+    async fn send_response<'a>(
+        &mut self,
+        mut response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        response.metadata_mut().authentic_data = true;
+        self.0.send_response(response).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -169,9 +221,9 @@ impl RequestHandler for Handler {
             });
         }
         let name = first.map(|q| q.name().clone());
-        if let Some(name) = name {
-            let below = self.timeout_below.iter().any(|z| z.zone_of(&name));
-            if below || self.timeout.contains(&name) {
+        if let Some(name) = &name {
+            let below = self.timeout_below.iter().any(|z| z.zone_of(name));
+            if below || self.timeout.contains(name) {
                 // Send nothing; report a SERVFAIL header to the server's logging only.
                 let mut metadata = Metadata::response_from_request(&request.metadata);
                 metadata.response_code = ResponseCode::ServFail;
@@ -180,7 +232,7 @@ impl RequestHandler for Handler {
                     counts: HeaderCounts::default(),
                 });
             }
-            if self.servfail.contains(&name) {
+            if self.servfail.contains(name) {
                 let response = MessageResponseBuilder::from_message_request(request)
                     .error_msg(&request.metadata, ResponseCode::ServFail);
                 return match response_handle.send_response(response).await {
@@ -195,6 +247,12 @@ impl RequestHandler for Handler {
                     }
                 };
             }
+        }
+        if name.is_some_and(|n| self.authentic.contains(&n)) {
+            return self
+                .catalog
+                .handle_request::<SetAuthentic<R>, T>(request, SetAuthentic(response_handle))
+                .await;
         }
         self.catalog
             .handle_request::<R, T>(request, response_handle)
@@ -266,6 +324,7 @@ impl DnsServer {
             servfail: zones.servfail.iter().map(LowerName::new).collect(),
             timeout: zones.timeout.iter().map(LowerName::new).collect(),
             timeout_below: zones.timeout_below.iter().map(LowerName::new).collect(),
+            authentic: zones.authentic.iter().map(LowerName::new).collect(),
             log: log.clone(),
         };
 

@@ -23,11 +23,15 @@
 //!
 //! - [`TestCa`] — a throw-away CA issuing [`Leaf`] certificates (valid, expired,
 //!   not-yet-valid, CN-only, or self-signed).
-//! - [`DnsServer`] — authoritative DNS (UDP + TCP, same port) for [`Zones`], with names
-//!   that answer SERVFAIL or never answer.
+//! - [`DnsServer`] — authoritative DNS (UDP + TCP, same port) for [`Zones`] (TXT, MX,
+//!   A/AAAA, CNAME, TLSA), with names that answer SERVFAIL, never answer, or carry the
+//!   AD bit.
 //! - [`HttpsServer`] — HTTPS with per-SNI certificates ([`CertSet`]) and canned
 //!   [`Routes`]; records every request ([`RecordedRequest`]) and handshake ([`Handshake`]).
-//! - [`SmtpServer`] — ESMTP with STARTTLS for MX probes; records [`SmtpSession`]s.
+//! - [`SmtpServer`] — ESMTP with STARTTLS for MX probes (optionally slow to greet);
+//!   records [`SmtpSession`]s and the most connections open at once.
+//! - [`pg::TestDb`] — a PostgreSQL database of its own for one test on the server at
+//!   127.0.0.1:5432, dropped with the guard.
 //!
 //! TLS configurations are built with the *ring* provider explicitly, so no process-wide
 //! rustls `CryptoProvider` is installed or needed.
@@ -36,6 +40,7 @@
 mod ca;
 mod dns;
 mod https;
+pub mod pg;
 mod smtp;
 mod tls;
 

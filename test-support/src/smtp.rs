@@ -3,7 +3,9 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -26,6 +28,9 @@ pub struct SmtpOptions {
     /// Whether EHLO (before TLS) lists `STARTTLS`. Setting this with `starttls: None`
     /// gives an advertised-but-broken server.
     pub advertise_starttls: bool,
+    /// How long each connection waits before its 220 greeting (none by
+    /// default): keeps sessions open long enough for concurrency tests.
+    pub greeting_delay: Option<Duration>,
 }
 
 impl SmtpOptions {
@@ -35,6 +40,7 @@ impl SmtpOptions {
             hostname: hostname.to_owned(),
             starttls: None,
             advertise_starttls: false,
+            greeting_delay: None,
         }
     }
 
@@ -45,7 +51,14 @@ impl SmtpOptions {
             hostname: hostname.to_owned(),
             starttls: Some(certs.into()),
             advertise_starttls: true,
+            greeting_delay: None,
         }
+    }
+
+    /// The same server, waiting `delay` before each 220 greeting.
+    pub fn with_greeting_delay(mut self, delay: Duration) -> Self {
+        self.greeting_delay = Some(delay);
+        self
     }
 }
 
@@ -66,7 +79,32 @@ pub struct SmtpSession {
 pub struct SmtpServer {
     addr: SocketAddr,
     sessions: Arc<Mutex<Vec<SmtpSession>>>,
+    open: Arc<OpenCount>,
     task: JoinHandle<()>,
+}
+
+/// Connections open now, and the most open at once.
+#[derive(Debug, Default)]
+struct OpenCount {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+/// One open connection; closing it (drop) counts it out.
+struct OpenGuard(Arc<OpenCount>);
+
+impl OpenGuard {
+    fn new(count: Arc<OpenCount>) -> Self {
+        let now = count.now.fetch_add(1, Ordering::SeqCst) + 1;
+        count.max.fetch_max(now, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl fmt::Debug for SmtpServer {
@@ -88,12 +126,15 @@ impl SmtpServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let sessions = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new(OpenCount::default());
         let shared = Arc::new(Shared {
             hostname: opts.hostname,
             advertise_starttls: opts.advertise_starttls,
+            greeting_delay: opts.greeting_delay,
             config,
             sessions: sessions.clone(),
         });
+        let counter = open.clone();
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();
             loop {
@@ -101,8 +142,10 @@ impl SmtpServer {
                     continue;
                 };
                 let shared = shared.clone();
+                let guard = OpenGuard::new(counter.clone());
                 conns.spawn(async move {
                     let _ = shared.session(tcp).await;
+                    drop(guard);
                 });
                 while conns.try_join_next().is_some() {}
             }
@@ -110,6 +153,7 @@ impl SmtpServer {
         Ok(Self {
             addr,
             sessions,
+            open,
             task,
         })
     }
@@ -123,6 +167,11 @@ impl SmtpServer {
     pub fn sessions(&self) -> Vec<SmtpSession> {
         self.sessions.lock().unwrap().clone()
     }
+
+    /// The most connections that were open at the same time so far.
+    pub fn max_concurrent(&self) -> usize {
+        self.open.max.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for SmtpServer {
@@ -134,6 +183,7 @@ impl Drop for SmtpServer {
 struct Shared {
     hostname: String,
     advertise_starttls: bool,
+    greeting_delay: Option<Duration>,
     config: Option<Arc<ServerConfig>>,
     sessions: Arc<Mutex<Vec<SmtpSession>>>,
 }
@@ -154,6 +204,9 @@ impl Shared {
             sessions.push(SmtpSession::default());
             sessions.len() - 1
         };
+        if let Some(d) = self.greeting_delay {
+            tokio::time::sleep(d).await;
+        }
         let mut plain = BufReader::new(tcp);
         plain
             .get_mut()

@@ -166,6 +166,45 @@ async fn dns_answers_records_and_failures() {
     );
 }
 
+#[tokio::test]
+async fn dns_tlsa_records_and_the_ad_bit() {
+    let zones = Zones::new()
+        .tlsa("_25._tcp.mx1.example.test", 3, 1, 1, &[0xab; 32])
+        .tlsa("_25._tcp.mx1.example.test", 2, 0, 2, &[0x01, 0x02])
+        .tlsa("_25._tcp.mx2.example.test", 3, 1, 1, &[0xcd; 32])
+        .authentic("_25._tcp.mx2.example.test");
+    let server = DnsServer::start(zones).await.unwrap();
+    let r = resolver(server.addr());
+
+    let plain = r.tlsa_lookup("_25._tcp.mx1.example.test.").await.unwrap();
+    let mut got: Vec<(u8, u8, u8, Vec<u8>)> = plain
+        .answers()
+        .iter()
+        .filter_map(|rr| match &rr.data {
+            RData::TLSA(t) => Some((
+                t.cert_usage.into(),
+                t.selector.into(),
+                t.matching.into(),
+                t.cert_data.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, [(2, 0, 2, vec![1, 2]), (3, 1, 1, vec![0xab; 32])]);
+    assert!(!plain.message().metadata.authentic_data);
+
+    let vouched = r.tlsa_lookup("_25._tcp.mx2.example.test.").await.unwrap();
+    assert_eq!(vouched.answers().len(), 1);
+    assert!(vouched.message().metadata.authentic_data);
+
+    let none = r
+        .tlsa_lookup("_25._tcp.mx3.example.test.")
+        .await
+        .unwrap_err();
+    assert!(none.is_nx_domain(), "{none:?}");
+}
+
 // ---------------------------------------------------------------- TLS clients
 
 fn client_config(roots: RootCertStore) -> Arc<ClientConfig> {
@@ -542,4 +581,21 @@ async fn many_concurrent_smtp_connections() {
         assert!(read_reply(c).await[0].starts_with("221 "));
     }
     assert_eq!(server.sessions().len(), 32);
+    assert_eq!(server.max_concurrent(), 32);
+}
+
+#[tokio::test]
+async fn smtp_greeting_delay() {
+    let server = SmtpServer::start(
+        SmtpOptions::plain("mx.slow.test").with_greeting_delay(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut c = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+    assert!(read_reply(&mut c).await[0].starts_with("220 "));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    c.write_all(b"QUIT\r\n").await.unwrap();
+    assert!(read_reply(&mut c).await[0].starts_with("221 "));
+    assert_eq!(server.max_concurrent(), 1);
 }

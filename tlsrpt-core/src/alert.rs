@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mta_sts_core::policy::{policy_host, policy_url};
 use mta_sts_core::{MxPattern, ResultType};
 
-use crate::report::{PolicyInfo, PolicyType, Report};
+use crate::report::{PolicyInfo, PolicyResult, PolicyType, Report};
 
 pub use mta_sts_core::finding::Severity;
 
@@ -391,7 +391,7 @@ fn list(set: &BTreeSet<String>) -> String {
 }
 
 /// HTTP status codes (100-599) written as a separate 3-digit number in a
-/// reason text.
+/// reason text: not part of a word (`x509` is no status 509).
 fn http_statuses(reasons: &BTreeSet<String>) -> BTreeSet<u16> {
     let mut out = BTreeSet::new();
     for r in reasons {
@@ -403,7 +403,9 @@ fn http_statuses(reasons: &BTreeSet<String>) -> BTreeSet<u16> {
                 while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
-                if i - start == 3 {
+                let separate = (start == 0 || !b[start - 1].is_ascii_alphabetic())
+                    && b.get(i).is_none_or(|c| !c.is_ascii_alphabetic());
+                if i - start == 3 && separate {
                     let n = b[start..i]
                         .iter()
                         .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
@@ -428,11 +430,40 @@ fn any_reason(reasons: &BTreeSet<String>, needles: &[&str]) -> bool {
 
 const MODE_NOTE: &str = "In `mode: testing` senders deliver anyway and only report; in `mode: enforce` MTA-STS senders refuse to deliver to a host that fails this way (mail is queued and eventually bounced).";
 
+/// `name` when it can stand as one word of a command line (letters,
+/// digits, `.`, `-`, `_`, not starting with `-`, at most 253 bytes), else
+/// `placeholder`: names come from untrusted reports, and a command must
+/// stay one command whatever they hold.
+fn command_arg<'n>(name: Option<&'n str>, placeholder: &'n str) -> &'n str {
+    match name {
+        Some(n)
+            if !n.is_empty()
+                && n.len() <= 253
+                && !n.starts_with('-')
+                && n.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_')) =>
+        {
+            n
+        }
+        _ => placeholder,
+    }
+}
+
+/// The MX host placeholder of commands when the reports name none, or a
+/// name that cannot stand in a command line.
+const MX_PLACEHOLDER: &str = "MX-HOST";
+/// The policy domain placeholder of commands.
+const DOMAIN_PLACEHOLDER: &str = "DOMAIN";
+
 fn finding(k: &Key, a: &Acc) -> Alert {
     let domain = k.policy_domain.as_deref().unwrap_or("<policy-domain>");
     let mx = k.mx_host.as_deref().unwrap_or("the receiving MX host");
     let policy_file = policy_url(domain);
     let policy_hostname = policy_host(domain);
+    // The same names as words of the commands quoted in the steps.
+    let mx_arg = command_arg(k.mx_host.as_deref(), MX_PLACEHOLDER);
+    let domain_arg = command_arg(k.policy_domain.as_deref(), DOMAIN_PLACEHOLDER);
+    let policy_file_arg = policy_url(domain_arg);
     let mut steps: Vec<String> = Vec::new();
     let rt = a
         .result_type
@@ -449,7 +480,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
                 "The MX host {mx} is not matched by any `mx` pattern of the policy of {domain} (reported patterns: {patterns}). Either add a line `mx: {mx}` (or a wildcard `mx: *.<parent>`, which covers exactly one label) to the policy at {policy_file} and publish a new `id` in the `_mta-sts.{domain}` TXT record, or fix the MX records of {domain} so that they only name hosts the policy covers."
             ));
             steps.push(format!(
-                "Check with `mtasts policy match <policy-file> {mx}` that every MX host of {domain} matches."
+                "Check that every MX host of {domain} matches: save the policy with `curl -so mta-sts.txt {policy_file_arg}`, then run `mtasts policy match mta-sts.txt {mx_arg}` (or `mtasts check {domain_arg}` for the whole domain)."
             ));
             (
                 Severity::Error,
@@ -467,7 +498,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
                 "Check the renewal automation on {mx} (certbot or acme.sh timer/cron job, and the deploy hook that reloads Postfix/Exim); backup MX hosts are the ones most often forgotten."
             ));
             steps.push(format!(
-                "Verify: `openssl s_client -starttls smtp -connect {mx}:25 -servername {mx} </dev/null | openssl x509 -noout -enddate`, or `mtasts cert check {mx} <cert.pem>`."
+                "Verify: `openssl s_client -starttls smtp -connect {mx_arg}:25 -servername {mx_arg} </dev/null | openssl x509 -noout -enddate`, or `mtasts cert check --mx {mx_arg} cert.pem` on the certificate file (PEM) the server serves."
             ));
             (
                 Severity::Error,
@@ -536,7 +567,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
                 "Enable STARTTLS on {mx} with a valid certificate (Postfix: `smtpd_tls_security_level = may` and `smtpd_tls_chain_files`; Exim: `tls_advertise_hosts = *` and `tls_certificate`)."
             ));
             steps.push(format!(
-                "Check that nothing between the Internet and {mx} strips STARTTLS from the EHLO answer (\"SMTP inspection\" firewalls do): `openssl s_client -starttls smtp -connect {mx}:25`."
+                "Check that nothing between the Internet and {mx} strips STARTTLS from the EHLO answer (\"SMTP inspection\" firewalls do): `openssl s_client -starttls smtp -connect {mx_arg}:25`, or `mtasts check {domain_arg}`, which probes every MX host of the domain."
             ));
             steps.push(format!(
                 "If {mx} cannot do TLS, remove it from the MX records of {domain} and from the policy."
@@ -563,7 +594,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
             }
             if any_reason(&a.reasons, &["x509", "cert", "chain", "path_length"]) {
                 steps.push(format!(
-                    "The reason codes name an X.509 certificate problem: check the chain {mx} sends (leaf plus intermediates from a publicly trusted CA, no unusual extensions or constraints) with `openssl s_client -starttls smtp -connect {mx}:25 -showcerts`."
+                    "The reason codes name an X.509 certificate problem: check the chain {mx} sends (leaf plus intermediates from a publicly trusted CA, no unusual extensions or constraints) with `openssl s_client -starttls smtp -connect {mx_arg}:25 -showcerts`."
                 ));
             }
             if !a.mx_inside_policy {
@@ -581,7 +612,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
         }
         (_, ResultType::StsPolicyFetchError) => {
             steps.push(format!(
-                "Check that {policy_file} answers `200 OK` with the policy: `curl -sv {policy_file}`."
+                "Check that {policy_file} answers `200 OK` with the policy: `curl -sv {policy_file_arg}`, or `mtasts check {domain_arg}`, which fetches it as senders do."
             ));
             for s in http_statuses(&a.reasons) {
                 steps.push(match s {
@@ -634,7 +665,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
         }
         (_, ResultType::StsPolicyInvalid) => {
             steps.push(format!(
-                "Fetch {policy_file} and run `mtasts policy lint` on it: the first line must be `version: STSv1`, followed by `mode:`, one `mx:` line per pattern and `max_age:`, each as `key: value` on its own line."
+                "Fetch the policy with `curl -so mta-sts.txt {policy_file_arg}` and run `mtasts policy lint mta-sts.txt`: the first line must be `version: STSv1`, followed by `mode:`, one `mx:` line per pattern and `max_age:`, each as `key: value` on its own line."
             ));
             if any_reason(
                 &a.reasons,
@@ -663,7 +694,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
                 "The HTTPS certificate of {policy_hostname} must be valid for exactly that name (a certificate for {domain} or www.{domain} does not cover it), unexpired, and issued by a publicly trusted CA."
             ));
             steps.push(format!(
-                "Send the intermediate certificates too, and check with `curl -v {policy_file}` from outside your network."
+                "Send the intermediate certificates too, and check from outside your network with `curl -v {policy_file_arg}` or `mtasts check {domain_arg}`."
             ));
             (
                 Severity::Error,
@@ -675,7 +706,7 @@ fn finding(k: &Key, a: &Acc) -> Alert {
         }
         (_, ResultType::TlsaInvalid) => {
             steps.push(format!(
-                "Compare the TLSA records at `_25._tcp.{mx}` with the certificate chain {mx} serves (e.g. `posttls-finger -t30 -T180 -c -L verbose,summary {mx}`); usually the certificate or key changed without the TLSA records being updated."
+                "Compare the TLSA records at `_25._tcp.{mx}` with the certificate chain {mx} serves (e.g. `posttls-finger -t30 -T180 -c -L verbose,summary {mx_arg}`); usually the certificate or key changed without the TLSA records being updated."
             ));
             steps.push(
                 "For rollovers publish the TLSA record of the new key next to the old one before deploying the new certificate (or use `3 1 1` records and keep the key across renewals)."
@@ -769,6 +800,118 @@ fn finding(k: &Key, a: &Acc) -> Alert {
     }
 }
 
+/// Every remediation step an [`Alert`] can carry, each once, in a stable
+/// order: the steps of every [`AlertCode`], generated for the sample MX
+/// host `mx1.example.com` and policy domain `example.com`, for reports
+/// without a `failure-reason-code`, for reports whose reason codes trigger
+/// every refinement (HTTP statuses, self-signed, missing intermediates,
+/// X.509, timeouts, DNS, TLS, `text/html`) with the MX host outside the
+/// policy, and for reports naming neither host nor domain (the commands
+/// then hold the placeholders `MX-HOST` and `DOMAIN`).
+///
+/// Commands in the steps are quoted in backticks; those of this tool start
+/// with `mtasts ` and are complete command lines whose words are separated
+/// by single spaces and need no shell quoting ([`mtasts_commands`] picks
+/// them out). A host or domain name from a report that could not stand as
+/// one such word (white space, quotes, a leading `-`, ...) is replaced by
+/// the placeholder.
+///
+/// ```
+/// use tlsrpt_core::alert::{all_remediations, mtasts_commands};
+/// let steps = all_remediations();
+/// let commands: Vec<&str> = steps.iter().flat_map(|s| mtasts_commands(s)).collect();
+/// assert!(commands.contains(&"mtasts cert check --mx mx1.example.com cert.pem"));
+/// assert!(commands.contains(&"mtasts policy lint mta-sts.txt"));
+/// assert!(commands.contains(&"mtasts check DOMAIN"));
+/// ```
+pub fn all_remediations() -> Vec<String> {
+    let triggers: BTreeSet<String> = [
+        "self_signed certificate in chain",
+        "unable_to_get_local_issuer_certificate",
+        "x509: path_length constraint exceeded",
+        "HTTP 404 Not Found",
+        "HTTP 301 Moved Permanently",
+        "HTTP 403 Forbidden",
+        "HTTP 500 Internal Server Error",
+        "HTTP 418",
+        "connect: connection timed out",
+        "dns: nxdomain",
+        "tls handshake failure",
+        "content-type text/html",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let patterns: BTreeSet<String> = ["mx1.example.com".to_owned()].into();
+    let named = |code| Key {
+        code,
+        result_type: String::new(),
+        policy_domain: Some("example.com".to_owned()),
+        mx_host: Some("mx1.example.com".to_owned()),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for &code in AlertCode::ALL {
+        let result_type = match code {
+            AlertCode::MxNotInPolicy => ResultType::ValidationFailure,
+            AlertCode::UnregisteredResultType => ResultType::Other("x-unregistered".to_owned()),
+            c => c.as_str().parse().unwrap_or(ResultType::ValidationFailure),
+        };
+        let plain = Acc {
+            result_type: Some(result_type.clone()),
+            sessions: 1,
+            patterns: patterns.clone(),
+            mx_inside_policy: true,
+            ..Acc::default()
+        };
+        let refined = Acc {
+            reasons: triggers.clone(),
+            mx_outside_policy: true,
+            mx_inside_policy: false,
+            ..plain.clone()
+        };
+        let anonymous = Acc {
+            mx_inside_policy: false,
+            ..plain.clone()
+        };
+        let unnamed = Key {
+            policy_domain: None,
+            mx_host: None,
+            ..named(code)
+        };
+        for (k, a) in [
+            (named(code), plain),
+            (named(code), refined),
+            (unnamed, anonymous),
+        ] {
+            let k = Key {
+                result_type: result_type.as_str().to_owned(),
+                ..k
+            };
+            for step in finding(&k, &a).remediation {
+                if !out.contains(&step) {
+                    out.push(step);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The commands of this tool quoted in `text`: every backtick-quoted span
+/// that starts with `mtasts `, in order.
+///
+/// ```
+/// use tlsrpt_core::alert::mtasts_commands;
+/// let step = "Run `curl -so mta-sts.txt https://mta-sts.example.com/.well-known/mta-sts.txt`, then `mtasts policy lint mta-sts.txt`.";
+/// assert_eq!(mtasts_commands(step).collect::<Vec<_>>(), ["mtasts policy lint mta-sts.txt"]);
+/// ```
+pub fn mtasts_commands(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|q| q.starts_with("mtasts "))
+}
+
 /// Whether a result type is the receiving domain's fault for MTA-STS: the
 /// negotiation failures (`certificate-*`, `starttls-not-supported`,
 /// `validation-failure`) and the policy failures (`sts-*`). The registry
@@ -789,18 +932,24 @@ pub fn blocks_enforce(r: &ResultType) -> bool {
     )
 }
 
-/// The verdict of [`enforce_readiness`].
+/// The verdict of [`enforce_readiness`] and [`ReadinessTracker::verdict`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Readiness {
     /// Whether switching the policy to `mode: enforce` looks safe.
     pub ready: bool,
     /// The policy domain judged (normalised).
     pub policy_domain: String,
+    /// The first UTC day of the window judged (`YYYY-MM-DD`).
+    pub window_start: String,
+    /// The last UTC day of the window judged (`YYYY-MM-DD`).
+    pub window_end: String,
     /// Days of the window with at least one report showing successful
     /// sessions for an `sts` policy of the domain.
     pub days_covered: u32,
     /// Days that must be covered (the window length).
     pub days_required: u32,
+    /// Reports of the domain that meet the window (each counted once).
+    pub reports: u64,
     /// Why it is not ready (empty when ready).
     pub blocking: Vec<String>,
     /// Observations that do not block (DANE or unregistered failures, a
@@ -833,6 +982,367 @@ fn covered_days(r: &Report<'_>) -> (i64, i64) {
     (first, last.max(first))
 }
 
+/// The default window of [`crate::summary::Aggregator`]'s readiness
+/// verdicts, in UTC days.
+pub const READINESS_DAYS: u32 = 14;
+
+/// What the verdict needs of the reports of one policy domain with one
+/// date range (UTC days, inclusive).
+#[derive(Debug, Clone, Default)]
+struct RangeAcc {
+    /// Reports counted.
+    reports: u64,
+    /// Reports seen again and not counted.
+    duplicates: u64,
+    sessions_seen: u64,
+    successful: u64,
+    /// Some `sts` policy had successful sessions: the days count as
+    /// covered.
+    covers: bool,
+    /// Result type → failed sessions that block enforce.
+    attributable: BTreeMap<String, u64>,
+    /// Result type → failed sessions that do not.
+    other: BTreeMap<String, u64>,
+    /// Failures of `sts` summaries beyond their failure details.
+    unexplained: u64,
+    /// `mode:` values of the `sts` policies (at most [`MAX_LISTED`]).
+    modes: BTreeSet<String>,
+}
+
+/// Add `n` sessions of result type `rt` to `map`, keeping at most
+/// [`crate::summary::MAX_RESULT_TYPES_PER_HOST`] result types (later ones
+/// under [`crate::summary::OTHER`]).
+fn add_result_type(map: &mut BTreeMap<String, u64>, rt: &str, n: u64) {
+    let key = if map.len() >= crate::summary::MAX_RESULT_TYPES_PER_HOST && !map.contains_key(rt) {
+        crate::summary::OTHER
+    } else {
+        rt
+    };
+    let e = map.entry(key.to_owned()).or_default();
+    *e = e.saturating_add(n);
+}
+
+/// Collects, report by report, what the `testing` → `enforce` readiness
+/// verdict needs, so that every policy domain can be judged at the end
+/// without keeping the reports (the rule is [`enforce_readiness`]'s).
+///
+/// It keeps one small record per policy domain and report date range, at
+/// most [`ReadinessTracker::max_keys`] of them (default
+/// [`crate::summary::MAX_GROUPS`]); a report that would need more is not
+/// tracked, counted in [`ReadinessTracker::folded`], and every verdict is
+/// then blocked (its data is incomplete). Duplicate detection is the
+/// caller's: feed each report once with [`ReadinessTracker::add`], and
+/// again-seen ones with [`ReadinessTracker::add_duplicate`] (they only
+/// give a note). [`crate::summary::Aggregator`] does both.
+///
+/// ```
+/// use tlsrpt_core::{Report, alert::ReadinessTracker};
+/// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-03-01T00:00:00Z","end-datetime":"2024-03-01T23:59:59Z"},"contact-info":"a@org.example","report-id":"1","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx.example.com","max_age: 86400"],"policy-domain":"example.com","mx-host":["mx.example.com"]},"summary":{"total-successful-session-count":7,"total-failure-session-count":0}}]}"#;
+/// let r = Report::parse_lenient(json)?.value;
+/// let mut t = ReadinessTracker::new();
+/// t.add(&r);
+/// let day = t.last_day().unwrap();
+/// let v = t.verdicts(1, day);
+/// assert_eq!(v.len(), 1);
+/// assert!(v[0].ready);
+/// assert_eq!((v[0].policy_domain.as_str(), v[0].window_end.as_str()), ("example.com", "2024-03-01"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReadinessTracker {
+    /// (policy domain, first day, last day) → what was seen.
+    map: BTreeMap<(String, i64, i64), RangeAcc>,
+    max_keys: usize,
+    folded: u64,
+    last_day: Option<i64>,
+}
+
+impl Default for ReadinessTracker {
+    fn default() -> Self {
+        Self::with_max_keys(crate::summary::MAX_GROUPS)
+    }
+}
+
+impl ReadinessTracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tracker keeping at most `max` (policy domain, date range)
+    /// records (at least 1).
+    pub fn with_max_keys(max: usize) -> Self {
+        Self {
+            map: BTreeMap::new(),
+            max_keys: max.max(1),
+            folded: 0,
+            last_day: None,
+        }
+    }
+
+    /// The bound on records.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    /// Reports (per policy domain) not tracked because the bound was
+    /// reached.
+    pub fn folded(&self) -> u64 {
+        self.folded
+    }
+
+    /// The last UTC day (day number since 1970-01-01) covered by a report
+    /// added with [`ReadinessTracker::add`]; `None` before the first.
+    pub fn last_day(&self) -> Option<i64> {
+        self.last_day
+    }
+
+    /// Add a report seen for the first time.
+    pub fn add(&mut self, report: &Report<'_>) {
+        self.add_for(report, None, false);
+    }
+
+    /// Note a report seen again (same `organization-name` and
+    /// `report-id`): it counts nothing, and the verdicts mention it.
+    pub fn add_duplicate(&mut self, report: &Report<'_>) {
+        self.add_for(report, None, true);
+    }
+
+    /// Add the policies of `report` for `only` (a normalised domain), or
+    /// for every domain.
+    fn add_for(&mut self, report: &Report<'_>, only: Option<&str>, duplicate: bool) {
+        let (from, to) = covered_days(report);
+        if !duplicate {
+            self.last_day = Some(self.last_day.map_or(to, |d| d.max(to)));
+        }
+        // The report's policies, grouped by normalised domain; `tlsa`
+        // policies are left out (their failures concern DANE).
+        let mut by_domain: BTreeMap<String, Vec<&PolicyResult<'_>>> = BTreeMap::new();
+        for p in &report.policies {
+            if p.policy.policy_type == PolicyType::Tlsa {
+                continue;
+            }
+            let Some(d) = p.policy.policy_domain.as_deref() else {
+                continue;
+            };
+            let d = normalize_name(d);
+            if only.is_some_and(|o| o != d) {
+                continue;
+            }
+            by_domain.entry(d).or_default().push(p);
+        }
+        for (domain, policies) in by_domain {
+            let key = (domain, from, to);
+            if self.map.len() >= self.max_keys && !self.map.contains_key(&key) {
+                self.folded = self.folded.saturating_add(1);
+                continue;
+            }
+            let acc = self.map.entry(key).or_default();
+            if duplicate {
+                acc.duplicates = acc.duplicates.saturating_add(1);
+                continue;
+            }
+            acc.reports = acc.reports.saturating_add(1);
+            for p in policies {
+                let ok = p.summary.total_successful_session_count;
+                let failed = p.summary.total_failure_session_count;
+                acc.sessions_seen = acc.sessions_seen.saturating_add(ok).saturating_add(failed);
+                let is_sts = p.policy.policy_type == PolicyType::Sts;
+                if is_sts {
+                    acc.successful = acc.successful.saturating_add(ok);
+                    if let Some(m) = policy_mode(&p.policy) {
+                        insert_capped(&mut acc.modes, m.to_owned());
+                    }
+                    acc.covers |= ok > 0;
+                }
+                let mut detailed = 0u64;
+                for d in &p.failure_details {
+                    detailed = detailed.saturating_add(d.failed_session_count);
+                    let bucket = if blocks_enforce(&d.result_type) {
+                        &mut acc.attributable
+                    } else {
+                        &mut acc.other
+                    };
+                    add_result_type(bucket, d.result_type.as_str(), d.failed_session_count);
+                }
+                if is_sts && failed > detailed {
+                    acc.unexplained = acc.unexplained.saturating_add(failed - detailed);
+                }
+            }
+        }
+    }
+
+    /// The policy domains with at least one report counted, sorted.
+    pub fn domains(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for ((d, _, _), acc) in &self.map {
+            if acc.reports > 0 && out.last() != Some(&d.as_str()) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// The last UTC day covered by a report of `policy_domain`
+    /// (normalised) counted with [`ReadinessTracker::add`].
+    pub fn last_day_of(&self, policy_domain: &str) -> Option<i64> {
+        let domain = normalize_name(policy_domain);
+        let lo = (domain.clone(), i64::MIN, i64::MIN);
+        let hi = (domain, i64::MAX, i64::MAX);
+        self.map
+            .range(lo..=hi)
+            .filter(|(_, a)| a.reports > 0)
+            .map(|((_, _, to), _)| *to)
+            .max()
+    }
+
+    /// The verdict for every domain of [`ReadinessTracker::domains`], over
+    /// the window of `days` UTC days ending with `now_day`.
+    pub fn verdicts(&self, days: u32, now_day: i64) -> Vec<Readiness> {
+        self.domains()
+            .into_iter()
+            .map(|d| self.verdict(d, days, now_day))
+            .collect()
+    }
+
+    /// The verdict for every domain of [`ReadinessTracker::domains`], each
+    /// over the window of `days` UTC days ending with the last day its own
+    /// reports cover ([`ReadinessTracker::last_day_of`]): for a collection
+    /// of reports from different periods.
+    pub fn latest_verdicts(&self, days: u32) -> Vec<Readiness> {
+        self.domains()
+            .into_iter()
+            .filter_map(|d| Some(self.verdict(d, days, self.last_day_of(d)?)))
+            .collect()
+    }
+
+    /// The verdict for `policy_domain` over the window of `days` UTC days
+    /// ending with `now_day` (the rule of [`enforce_readiness`]).
+    pub fn verdict(&self, policy_domain: &str, days: u32, now_day: i64) -> Readiness {
+        let domain = normalize_name(policy_domain);
+        let first_day = now_day.saturating_sub(i64::from(days)).saturating_add(1);
+        let mut covered: Vec<(i64, i64)> = Vec::new();
+        let mut attributable: BTreeMap<String, u64> = BTreeMap::new();
+        let mut other: BTreeMap<String, u64> = BTreeMap::new();
+        let mut modes: BTreeSet<String> = BTreeSet::new();
+        let (mut unexplained, mut duplicates, mut reports) = (0u64, 0u64, 0u64);
+        let (mut sessions_seen, mut successful) = (0u64, 0u64);
+        let lo = (domain.clone(), i64::MIN, i64::MIN);
+        let hi = (domain.clone(), i64::MAX, i64::MAX);
+        for ((_, from, to), a) in self.map.range(lo..=hi) {
+            if days == 0 || *to < first_day || *from > now_day {
+                continue;
+            }
+            duplicates = duplicates.saturating_add(a.duplicates);
+            reports = reports.saturating_add(a.reports);
+            sessions_seen = sessions_seen.saturating_add(a.sessions_seen);
+            successful = successful.saturating_add(a.successful);
+            unexplained = unexplained.saturating_add(a.unexplained);
+            if a.covers {
+                covered.push(((*from).max(first_day), (*to).min(now_day)));
+            }
+            for (into, from) in [(&mut attributable, &a.attributable), (&mut other, &a.other)] {
+                for (rt, n) in from {
+                    add_result_type(into, rt, *n);
+                }
+            }
+            for m in &a.modes {
+                insert_capped(&mut modes, m.clone());
+            }
+        }
+        // The covered days as disjoint ranges, in order.
+        covered.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::new();
+        for (a, b) in covered {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        let covered_count = merged.iter().fold(0i64, |n, (a, b)| {
+            n.saturating_add(b.saturating_sub(*a).saturating_add(1))
+        });
+        let days_covered = u32::try_from(covered_count).unwrap_or(u32::MAX);
+        let mut blocking = Vec::new();
+        if days == 0 {
+            blocking.push("the window is empty (days = 0)".to_owned());
+        } else if days_covered < days {
+            // The first ten days of the window that no range covers.
+            let mut missing = Vec::new();
+            let mut day = first_day;
+            let mut ranges = merged.iter().peekable();
+            while day <= now_day && missing.len() < 10 {
+                while ranges.peek().is_some_and(|r| r.1 < day) {
+                    ranges.next();
+                }
+                match ranges.peek() {
+                    Some(&&(a, b)) if a <= day => day = b.saturating_add(1),
+                    _ => {
+                        missing.push(
+                            crate::time::Timestamp::from_unix(day.saturating_mul(86_400))
+                                .date_string(),
+                        );
+                        day = day.saturating_add(1);
+                    }
+                }
+            }
+            blocking.push(format!(
+                "only {days_covered} of the last {days} UTC days have reports with successful sessions for {domain}; missing: {}{}",
+                missing.join(", "),
+                if days - days_covered > 10 { ", …" } else { "" }
+            ));
+        }
+        for (rt, n) in &attributable {
+            blocking.push(format!(
+                "{n} failed session(s) with result type {rt}, which is a problem of {domain}'s MX hosts or policy"
+            ));
+        }
+        if unexplained > 0 {
+            blocking.push(format!(
+                "{unexplained} failed session(s) counted in summaries without failure details; their cause is unknown"
+            ));
+        }
+        if self.folded > 0 {
+            blocking.push(format!(
+                "{} report(s) were not judged: more than {} (policy domain, date range) pairs; the verdict lacks their data",
+                self.folded, self.max_keys
+            ));
+        }
+        let mut notes = Vec::new();
+        for (rt, n) in &other {
+            notes.push(format!(
+                "{n} failed session(s) with result type {rt} do not block MTA-STS enforce (DANE or unregistered result type)"
+            ));
+        }
+        if modes.iter().any(|m| m == "enforce") {
+            notes.push("some reports already show the policy in mode: enforce".to_owned());
+        }
+        if duplicates > 0 {
+            notes.push(format!("{duplicates} duplicate report(s) ignored"));
+        }
+        let failures_attributable = attributable
+            .values()
+            .fold(unexplained, |a, &n| a.saturating_add(n));
+        let failures_other = other.values().fold(0u64, |a, &n| a.saturating_add(n));
+        let date =
+            |d: i64| crate::time::Timestamp::from_unix(d.saturating_mul(86_400)).date_string();
+        Readiness {
+            ready: blocking.is_empty(),
+            policy_domain: domain,
+            window_start: date(first_day.min(now_day)),
+            window_end: date(now_day),
+            days_covered,
+            days_required: days,
+            reports,
+            blocking,
+            notes,
+            sessions_seen,
+            successful_sessions: successful,
+            failures_attributable,
+            failures_other,
+        }
+    }
+}
 /// Is an MTA-STS policy of `policy_domain` ready to move from
 /// `mode: testing` to `mode: enforce`?
 ///
@@ -880,120 +1390,24 @@ pub fn enforce_readiness<'r, 'a: 'r>(
     let domain = normalize_name(policy_domain);
     let first_day = now_day.saturating_sub(i64::from(days)).saturating_add(1);
     let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut covered: BTreeSet<i64> = BTreeSet::new();
-    let mut attributable: BTreeMap<String, u64> = BTreeMap::new();
-    let mut other: BTreeMap<String, u64> = BTreeMap::new();
-    let mut unexplained = 0u64;
-    let mut notes = Vec::new();
-    let mut duplicates = 0u64;
-    let mut modes: BTreeSet<String> = BTreeSet::new();
-    let (mut sessions_seen, mut successful) = (0u64, 0u64);
+    let mut tracker = ReadinessTracker::with_max_keys(usize::MAX);
     for r in reports {
         let (from, to) = covered_days(r);
         if days == 0 || to < first_day || from > now_day {
             continue;
         }
-        let matching: Vec<_> = r
-            .policies
-            .iter()
-            .filter(|p| {
-                p.policy.policy_type != PolicyType::Tlsa
-                    && p.policy
-                        .policy_domain
-                        .as_deref()
-                        .is_some_and(|d| normalize_name(d) == domain)
-            })
-            .collect();
-        if matching.is_empty() {
+        let matches = r.policies.iter().any(|p| {
+            p.policy.policy_type != PolicyType::Tlsa
+                && p.policy
+                    .policy_domain
+                    .as_deref()
+                    .is_some_and(|d| normalize_name(d) == domain)
+        });
+        if !matches {
             continue;
         }
-        if !seen.insert((&r.organization_name, &r.report_id)) {
-            duplicates = duplicates.saturating_add(1);
-            continue;
-        }
-        for p in matching {
-            let ok = p.summary.total_successful_session_count;
-            let failed = p.summary.total_failure_session_count;
-            sessions_seen = sessions_seen.saturating_add(ok).saturating_add(failed);
-            let is_sts = p.policy.policy_type == PolicyType::Sts;
-            if is_sts {
-                successful = successful.saturating_add(ok);
-                if let Some(m) = policy_mode(&p.policy) {
-                    modes.insert(m.to_owned());
-                }
-                if ok > 0 {
-                    for d in from.max(first_day)..=to.min(now_day) {
-                        covered.insert(d);
-                    }
-                }
-            }
-            let mut detailed = 0u64;
-            for d in &p.failure_details {
-                detailed = detailed.saturating_add(d.failed_session_count);
-                let bucket = if blocks_enforce(&d.result_type) {
-                    &mut attributable
-                } else {
-                    &mut other
-                };
-                let e = bucket.entry(d.result_type.as_str().to_owned()).or_default();
-                *e = e.saturating_add(d.failed_session_count);
-            }
-            if is_sts && failed > detailed {
-                unexplained = unexplained.saturating_add(failed - detailed);
-            }
-        }
+        let duplicate = !seen.insert((&r.organization_name, &r.report_id));
+        tracker.add_for(r, Some(&domain), duplicate);
     }
-    let days_covered = u32::try_from(covered.len()).unwrap_or(u32::MAX);
-    let mut blocking = Vec::new();
-    if days == 0 {
-        blocking.push("the window is empty (days = 0)".to_owned());
-    } else if days_covered < days {
-        let missing: Vec<String> = (first_day..=now_day)
-            .filter(|d| !covered.contains(d))
-            .take(10)
-            .map(|d| crate::time::Timestamp::from_unix(d.saturating_mul(86_400)).date_string())
-            .collect();
-        blocking.push(format!(
-            "only {days_covered} of the last {days} UTC days have reports with successful sessions for {domain}; missing: {}{}",
-            missing.join(", "),
-            if days - days_covered > 10 { ", …" } else { "" }
-        ));
-    }
-    for (rt, n) in &attributable {
-        blocking.push(format!(
-            "{n} failed session(s) with result type {rt}, which is a problem of {domain}'s MX hosts or policy"
-        ));
-    }
-    if unexplained > 0 {
-        blocking.push(format!(
-            "{unexplained} failed session(s) counted in summaries without failure details; their cause is unknown"
-        ));
-    }
-    for (rt, n) in &other {
-        notes.push(format!(
-            "{n} failed session(s) with result type {rt} do not block MTA-STS enforce (DANE or unregistered result type)"
-        ));
-    }
-    if modes.iter().any(|m| m == "enforce") {
-        notes.push("some reports already show the policy in mode: enforce".to_owned());
-    }
-    if duplicates > 0 {
-        notes.push(format!("{duplicates} duplicate report(s) ignored"));
-    }
-    let failures_attributable = attributable
-        .values()
-        .fold(unexplained, |a, &n| a.saturating_add(n));
-    let failures_other = other.values().fold(0u64, |a, &n| a.saturating_add(n));
-    Readiness {
-        ready: blocking.is_empty(),
-        policy_domain: domain,
-        days_covered,
-        days_required: days,
-        blocking,
-        notes,
-        sessions_seen,
-        successful_sessions: successful,
-        failures_attributable,
-        failures_other,
-    }
+    tracker.verdict(&domain, days, now_day)
 }

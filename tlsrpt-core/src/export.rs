@@ -264,9 +264,21 @@ fn formula_like(s: &str) -> bool {
     )
 }
 
-/// Append one RFC 4180 field, its control characters escaped first (see
-/// the [module documentation](self)).
-fn csv_field(out: &mut String, s: &str, guard: bool) {
+/// Append one RFC 4180 field to `out`: control characters escaped first,
+/// then quoted (inner `"` doubled) when it holds `,`, `"` or a line break,
+/// and with `formula_guard` a `'` put before a value that could start a
+/// spreadsheet formula (see the [module documentation](self)). For other
+/// tables that follow the same rules (`mtasts check --format csv`).
+///
+/// ```
+/// let mut row = String::new();
+/// tlsrpt_core::export::csv_field(&mut row, "a,\"b\"", false);
+/// row.push(',');
+/// tlsrpt_core::export::csv_field(&mut row, "=1+1", true);
+/// assert_eq!(row, "\"a,\"\"b\"\"\",'=1+1");
+/// ```
+pub fn csv_field(out: &mut String, s: &str, formula_guard: bool) {
+    let guard = formula_guard;
     let s = escape_controls(s);
     let prefix = if guard && formula_like(&s) { "'" } else { "" };
     if s.contains([',', '"', '\r', '\n']) {

@@ -13,6 +13,12 @@
 //! Anything else is [`InputError::Unrecognised`]. [`extract`] returns the
 //! report's JSON text; [`read_report`] also parses it.
 //!
+//! An mbox file (messages each starting with a `From ` line) holds one
+//! report per message: [`split_mbox`] cuts it into its messages, to be
+//! read one by one. [`read_report`] given a whole mbox reads its first
+//! message, with a [`InputWarningCode::SeveralMessages`] warning when there
+//! are more.
+//!
 //! ## Limits
 //!
 //! Every size is bounded before the work that could exceed it
@@ -130,14 +136,36 @@ pub enum InputError {
     /// The report JSON is invalid.
     #[error("invalid report: {0}")]
     Report(#[from] ReportError),
-    /// Neither JSON, gzip nor an e-mail.
-    #[error(
-        "unrecognised input: neither JSON (`{{`), gzip (1f 8b) nor an e-mail (header lines); it starts with {start}"
-    )]
+    /// Neither JSON, gzip nor an e-mail: JSON starts with `{` (after an
+    /// optional byte order mark and white space), gzip with `1f 8b`, an
+    /// e-mail with a header line.
+    #[error("not a TLS-RPT report (neither JSON, gzip nor an e-mail)")]
     Unrecognised {
-        /// The first bytes, escaped.
+        /// The first bytes: printable ASCII as text in backticks, anything
+        /// else as hex bytes (`nothing (empty input)` when empty).
         start: String,
     },
+}
+
+impl InputError {
+    /// Whether the input is no report at all, rather than a broken one:
+    /// [`InputError::Unrecognised`] (neither JSON, gzip nor an e-mail) or
+    /// [`InputError::NoReportPart`] (an e-mail without a report part, such
+    /// as ordinary mail in a mailbox). A tool reading a whole mailbox or
+    /// directory may skip these with a warning while still failing on
+    /// broken reports.
+    ///
+    /// ```
+    /// use tlsrpt_core::input::{read_report, ReadOptions};
+    /// let o = ReadOptions::default();
+    /// assert!(read_report(b"hello", &o).unwrap_err().is_not_a_report());
+    /// let mail = b"From: a@example.com\r\nSubject: lunch?\r\n\r\nAt noon.\r\n";
+    /// assert!(read_report(mail, &o).unwrap_err().is_not_a_report());
+    /// assert!(!read_report(b"{\"organization-name\": 1}", &o).unwrap_err().is_not_a_report());
+    /// ```
+    pub fn is_not_a_report(&self) -> bool {
+        matches!(self, Self::Unrecognised { .. } | Self::NoReportPart { .. })
+    }
 }
 
 fn seen(parts: &[String]) -> String {
@@ -199,6 +227,9 @@ mta_sts_core::code_enum! {
         SubmitterMismatch => "submitter-mismatch",
         /// `TLS-Report-Domain` is not a `policy-domain` of the report.
         DomainMismatch => "domain-mismatch",
+        /// The input is an mbox holding several messages; only the first
+        /// was read (see [`split_mbox`]).
+        SeveralMessages => "several-messages",
     }
 }
 
@@ -310,6 +341,49 @@ pub fn detect(bytes: &[u8]) -> Option<InputKind> {
         line
     };
     is_header_line(line).then_some(InputKind::Email)
+}
+
+/// The messages of an mbox file: the input cut before every line that
+/// starts with `From ` (the separator line, kept at the start of its
+/// message), as mbox readers such as Python's `mailbox` cut it. An input
+/// that does not start with a `From ` line followed by a header line is
+/// no mbox: it is returned whole, as the only message.
+///
+/// `>From ` lines (mboxrd/mboxo quoting of body lines) are left as they
+/// are: report parts (JSON, base64) never hold such lines, and the e-mail
+/// reader does not need them unquoted. No copy is made.
+///
+/// ```
+/// use tlsrpt_core::input::split_mbox;
+/// let mbox = b"From a@example.com Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody\n>From here\n\n\
+/// From b@example.com Tue Jan  2 00:00:00 2024\nSubject: two\n\nbody\n";
+/// let m = split_mbox(mbox);
+/// assert_eq!(m.len(), 2);
+/// assert!(m[0].ends_with(b">From here\n\n"));
+/// assert!(m[1].starts_with(b"From b@example.com"));
+/// assert_eq!(split_mbox(b"{}"), [b"{}"]);
+/// ```
+pub fn split_mbox(bytes: &[u8]) -> Vec<&[u8]> {
+    let (first, rest) = first_line(bytes);
+    if !first.starts_with(b"From ") || !is_header_line(first_line(rest).0) {
+        return vec![bytes];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let next = bytes[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(bytes.len(), |i| pos + i + 1);
+        if pos > start && bytes[pos..].starts_with(b"From ") {
+            out.push(&bytes[start..pos]);
+            start = pos;
+        }
+        pos = next;
+    }
+    out.push(&bytes[start..]);
+    out
 }
 
 /// Inflate gzip data (one or more members, RFC 1952 2.2) into at most
@@ -474,6 +548,9 @@ pub struct ReportInput<'a> {
 /// and any mismatch added to [`Extracted::warnings`]: `TLS-Report-Submitter`
 /// must be the domain of `contact-info` (RPT-DELIV-08) and
 /// `TLS-Report-Domain` a `policy-domain` of the report (RPT-DELIV-07).
+/// An mbox of several messages is read as its first message, with a
+/// [`InputWarningCode::SeveralMessages`] warning (use [`split_mbox`] to
+/// read them all).
 ///
 /// ```
 /// use tlsrpt_core::input::{read_report, InputError, ReadOptions};
@@ -484,7 +561,18 @@ pub fn read_report<'a>(
     bytes: &'a [u8],
     options: &ReadOptions,
 ) -> Result<Parsed<ReportInput<'a>, ReportWarning>, InputError> {
-    let mut extracted = extract(bytes, &options.limits)?;
+    let messages = split_mbox(bytes);
+    let first = messages.first().copied().unwrap_or(bytes);
+    let mut extracted = extract(first, &options.limits)?;
+    if messages.len() > 1 {
+        extracted.warnings.push(InputWarning::new(
+            InputWarningCode::SeveralMessages,
+            format!(
+                "the input is an mbox of {} messages; only the first was read",
+                messages.len()
+            ),
+        ));
+    }
     let parsed = Report::parse(&extracted.json, options.strictness)?;
     let report = parsed.value.into_owned();
     let warnings = parsed.warnings;

@@ -66,7 +66,7 @@ pub mod report;
 pub mod summary;
 pub mod time;
 
-pub use alert::{Alert, Alerts, Readiness, enforce_readiness};
+pub use alert::{Alert, Alerts, Readiness, ReadinessTracker, enforce_readiness};
 pub use error::{RecordError, ReportError, ReportErrorKind, SelectError};
 pub use export::{CsvWriter, NdjsonWriter};
 pub use filename::{FilenameError, ReportFilename};

@@ -23,6 +23,16 @@
 //! - [`Summary::by_day`] uses the UTC day of the report's `start-datetime`
 //!   from the JSON, never a file name or subject (RPT-GEN-06); a report
 //!   spanning several days is counted on its first day.
+//! - A [`Filter`] narrows what is counted: reports by the UTC day of
+//!   their `start-datetime` (`since` and `until` inclusive), and policies by
+//!   policy domain (a report without a policy of those domains is left
+//!   out; one with several keeps only theirs). Reports left out are counted
+//!   in [`Summary::left_out`], before duplicate detection.
+//! - [`Summary::readiness`] holds the `testing` → `enforce` verdict of every
+//!   policy domain ([`crate::alert::enforce_readiness`]'s rule) over a
+//!   window of [`Aggregator::readiness_window`] UTC days (default
+//!   [`crate::alert::READINESS_DAYS`]) ending with the given day, or, by
+//!   default, with the last day the domain's own counted reports cover.
 //! - All additions saturate at `u64::MAX`.
 //! - Memory is bounded whatever the input: each grouping keeps at most
 //!   [`Aggregator::max_groups`] distinct keys (default [`MAX_GROUPS`]), the
@@ -56,12 +66,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use mta_sts_core::display::escape_controls;
 
-use crate::alert::{Alert, Alerts, normalize_name};
+use crate::alert::{Alert, Alerts, READINESS_DAYS, Readiness, ReadinessTracker, normalize_name};
 use crate::report::Report;
 
 /// The group key for a missing policy domain or MX host name.
@@ -143,11 +154,119 @@ pub struct Summary {
     pub by_day: BTreeMap<String, ReportCounts>,
     /// Alerts with remediation (see [`crate::alert`]).
     pub alerts: Vec<Alert>,
+    /// The `testing` → `enforce` readiness verdict of every policy domain
+    /// with counted reports, sorted by domain (see the module docs for the
+    /// window).
+    pub readiness: Vec<Readiness>,
+    /// Reports left out by the [`Filter`] (outside the days, or without a
+    /// policy of the domains).
+    pub left_out: u64,
     /// Grouping (`by_mx_host`, ...) → additions counted under [`OTHER`]
     /// because the grouping already had its maximum of distinct keys.
     /// Empty when nothing was folded.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub folded: BTreeMap<String, u64>,
+}
+
+/// Which reports, and which of their policies, an [`Aggregator`] counts:
+/// by the UTC day of a report's `start-datetime` (so a report spanning
+/// several days counts by its first, as in [`Summary::by_day`]), and by
+/// policy domain. The empty filter (the default) keeps everything.
+///
+/// ```
+/// use tlsrpt_core::Report;
+/// use tlsrpt_core::summary::Filter;
+/// use tlsrpt_core::time::canonical_day;
+///
+/// let json = br#"{"organization-name":"Org","date-range":{"start-datetime":"2024-03-01T00:00:00Z","end-datetime":"2024-03-01T23:59:59Z"},"contact-info":"a@org.example","report-id":"1","policies":[
+///   {"policy":{"policy-type":"no-policy-found","policy-domain":"example.com"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0}},
+///   {"policy":{"policy-type":"no-policy-found","policy-domain":"example.net"},"summary":{"total-successful-session-count":2,"total-failure-session-count":0}}]}"#;
+/// let r = Report::parse_lenient(json)?.value;
+/// let day = canonical_day(b"2024-03-01").unwrap();
+/// assert!(Filter::new().since(day).until(day).apply(&r).is_some());
+/// assert!(Filter::new().since(day + 1).apply(&r).is_none());
+/// let only = Filter::new().policy_domain("Example.NET.");
+/// assert_eq!(only.apply(&r).unwrap().successful_sessions(), 2);
+/// assert!(Filter::new().policy_domain("example.org").apply(&r).is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Filter {
+    /// The first UTC day counted (day number since 1970-01-01, as
+    /// [`crate::time::Timestamp::day`]).
+    pub since: Option<i64>,
+    /// The last UTC day counted.
+    pub until: Option<i64>,
+    /// The policy domains counted (lower case, no trailing dot); empty for
+    /// all.
+    pub policy_domains: Vec<String>,
+}
+
+impl Filter {
+    /// The empty filter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Count reports that start on `day` or later.
+    #[must_use]
+    pub fn since(mut self, day: i64) -> Self {
+        self.since = Some(day);
+        self
+    }
+
+    /// Count reports that start on `day` or earlier.
+    #[must_use]
+    pub fn until(mut self, day: i64) -> Self {
+        self.until = Some(day);
+        self
+    }
+
+    /// Count the policies of `domain` too (ASCII case-insensitive, one
+    /// trailing dot ignored); once any is given, only the policies of the
+    /// domains given.
+    #[must_use]
+    pub fn policy_domain(mut self, domain: &str) -> Self {
+        let d = normalize_name(domain);
+        if !self.policy_domains.contains(&d) {
+            self.policy_domains.push(d);
+        }
+        self
+    }
+
+    /// Whether the filter keeps everything.
+    pub fn is_empty(&self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.policy_domains.is_empty()
+    }
+
+    /// The report as counted: borrowed when kept whole, a copy without the
+    /// other domains' policies, or `None` when left out.
+    pub fn apply<'r, 'a>(&self, report: &'r Report<'a>) -> Option<Cow<'r, Report<'a>>> {
+        let day = report.date_range.start.day();
+        if self.since.is_some_and(|d| day < d) || self.until.is_some_and(|d| day > d) {
+            return None;
+        }
+        if self.policy_domains.is_empty() {
+            return Some(Cow::Borrowed(report));
+        }
+        let wanted = |p: &crate::report::PolicyResult<'_>| {
+            p.policy
+                .policy_domain
+                .as_deref()
+                .is_some_and(|d| self.policy_domains.contains(&normalize_name(d)))
+        };
+        let kept = report.policies.iter().filter(|p| wanted(p)).count();
+        if kept == 0 {
+            None
+        } else if kept == report.policies.len() {
+            Some(Cow::Borrowed(report))
+        } else {
+            let mut r = report.clone();
+            r.policies.retain(wanted);
+            Some(Cow::Owned(r))
+        }
+    }
 }
 
 /// Builds a [`Summary`] from reports added one by one.
@@ -157,6 +276,10 @@ pub struct Aggregator {
     /// (organization-name, report-id) → sources.
     seen: BTreeMap<(String, String), Vec<String>>,
     alerts: Alerts,
+    readiness: ReadinessTracker,
+    readiness_days: u32,
+    readiness_end: Option<i64>,
+    filter: Filter,
     max_groups: usize,
 }
 
@@ -200,8 +323,30 @@ impl Aggregator {
             summary: Summary::default(),
             seen: BTreeMap::new(),
             alerts: Alerts::with_max_keys(max),
+            readiness: ReadinessTracker::with_max_keys(max),
+            readiness_days: READINESS_DAYS,
+            readiness_end: None,
+            filter: Filter::default(),
             max_groups: max,
         }
+    }
+
+    /// Count only what `filter` keeps (see [`Filter`]).
+    #[must_use]
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Judge readiness over `days` UTC days ending with `end_day` (a day
+    /// number, as [`crate::time::Timestamp::day`]), or, when `None`, for
+    /// each policy domain with the last day its counted reports cover. The
+    /// default is [`READINESS_DAYS`] days and `None`.
+    #[must_use]
+    pub fn readiness_window(mut self, days: u32, end_day: Option<i64>) -> Self {
+        self.readiness_days = days;
+        self.readiness_end = end_day;
+        self
     }
 
     /// The bound on distinct keys per grouping.
@@ -211,9 +356,15 @@ impl Aggregator {
 
     /// Add a report that came from `source` (a file name, a message id:
     /// anything that helps find it again). Returns `false`, and counts
-    /// nothing, when the report was already added (same
+    /// nothing else, when the [`Filter`] leaves it out (counted in
+    /// [`Summary::left_out`]) or when the report was already added (same
     /// `organization-name` and `report-id`).
     pub fn add(&mut self, report: &Report<'_>, source: &str) -> bool {
+        let Some(report) = self.filter.apply(report) else {
+            add(&mut self.summary.left_out, 1);
+            return false;
+        };
+        let report = &*report;
         let key = (
             report.organization_name.to_string(),
             report.report_id.to_string(),
@@ -223,6 +374,7 @@ impl Aggregator {
         if let Some(sources) = self.seen.get_mut(&key) {
             sources.push(source.to_owned());
             add(&mut s.duplicates, 1);
+            self.readiness.add_duplicate(report);
             return false;
         }
         self.seen.insert(key, vec![source.to_owned()]);
@@ -302,31 +454,37 @@ impl Aggregator {
             }
         }
         self.alerts.add(report);
+        self.readiness.add(report);
         true
     }
 
     /// The summary so far.
     pub fn summary(&self) -> Summary {
-        let mut s = self.summary.clone();
-        s.duplicate_reports = duplicate_reports(&self.seen);
-        s.alerts = self.alerts.findings();
-        note_folded_alerts(&mut s, &self.alerts);
-        s
+        self.finish(self.summary.clone())
     }
 
     /// The summary, consuming the aggregator.
-    pub fn into_summary(self) -> Summary {
-        let mut s = self.summary;
+    pub fn into_summary(mut self) -> Summary {
+        let s = std::mem::take(&mut self.summary);
+        self.finish(s)
+    }
+
+    /// `s` with the parts computed at the end.
+    fn finish(&self, mut s: Summary) -> Summary {
         s.duplicate_reports = duplicate_reports(&self.seen);
         s.alerts = self.alerts.findings();
-        note_folded_alerts(&mut s, &self.alerts);
+        if self.alerts.folded() > 0 {
+            s.folded.insert("alerts".to_owned(), self.alerts.folded());
+        }
+        if self.readiness.folded() > 0 {
+            s.folded
+                .insert("readiness".to_owned(), self.readiness.folded());
+        }
+        s.readiness = match self.readiness_end {
+            Some(end) => self.readiness.verdicts(self.readiness_days, end),
+            None => self.readiness.latest_verdicts(self.readiness_days),
+        };
         s
-    }
-}
-
-fn note_folded_alerts(s: &mut Summary, alerts: &Alerts) {
-    if alerts.folded() > 0 {
-        s.folded.insert("alerts".to_owned(), alerts.folded());
     }
 }
 
@@ -347,8 +505,60 @@ enum Align {
     Right,
 }
 
-/// Append an aligned table; `rows` already sorted.
-fn table(out: &mut String, title: &str, head: &[(&str, Align)], rows: &[Vec<String>]) {
+/// How [`Summary::render_text_with`] renders a summary.
+///
+/// ```
+/// let o = tlsrpt_core::summary::TextOptions::new().top(5);
+/// assert_eq!(o.top, Some(5));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TextOptions {
+    /// At most this many rows per table (and alerts with their steps):
+    /// the first ones in each table's order, the most recent days of the
+    /// table by day; a line says how many more there are. `None` for all.
+    pub top: Option<usize>,
+}
+
+impl TextOptions {
+    /// Every row.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most `n` rows per table.
+    #[must_use]
+    pub fn top(mut self, n: usize) -> Self {
+        self.top = Some(n);
+        self
+    }
+}
+
+/// The first (or, `from_end`, the last) `top` of `rows`, and how many were
+/// left out.
+fn limit<T>(mut rows: Vec<T>, top: Option<usize>, from_end: bool) -> (Vec<T>, usize) {
+    let n = top.unwrap_or(usize::MAX);
+    if rows.len() <= n {
+        return (rows, 0);
+    }
+    let hidden = rows.len() - n;
+    if from_end {
+        rows.drain(..hidden);
+    } else {
+        rows.truncate(n);
+    }
+    (rows, hidden)
+}
+
+/// Append an aligned table of `rows` (already sorted and limited) and a
+/// line counting the `hidden` rows.
+fn table(
+    out: &mut String,
+    title: &str,
+    head: &[(&str, Align)],
+    (rows, hidden): (Vec<Vec<String>>, usize),
+) {
+    let rows = rows.as_slice();
     let _ = writeln!(out, "\n{title}");
     let mut widths: Vec<usize> = head.iter().map(|(h, _)| h.chars().count()).collect();
     for r in rows {
@@ -384,6 +594,9 @@ fn table(out: &mut String, title: &str, head: &[(&str, Align)], rows: &[Vec<Stri
     for r in rows {
         line(out, &mut r.iter().map(String::as_str));
     }
+    if hidden > 0 {
+        let _ = writeln!(out, "({hidden} more not shown)");
+    }
 }
 
 /// Sort by failures (descending), then name.
@@ -397,14 +610,31 @@ impl Summary {
     /// Human-readable text: totals, then aligned tables per policy domain,
     /// MX host, result type and organisation (sorted by failed sessions,
     /// descending, then name), per day (chronological), duplicates and
-    /// alerts. Control characters from reports are shown escaped.
+    /// alerts, what to do about each alert (its remediation steps), and
+    /// the enforce readiness of each policy domain. Control characters
+    /// from reports are shown escaped. Every row; see
+    /// [`Summary::render_text_with`].
     pub fn render_text(&self) -> String {
+        self.render_text_with(&TextOptions::default())
+    }
+
+    /// [`Summary::render_text`] with `options` (at most
+    /// [`TextOptions::top`] rows per table).
+    pub fn render_text_with(&self, options: &TextOptions) -> String {
+        let top = options.top;
         let mut out = String::new();
         let _ = writeln!(
             out,
             "TLS-RPT summary: {} report(s), {} duplicate(s) ignored, {} successful session(s), {} failed session(s)",
             self.reports, self.duplicates, self.successful_sessions, self.failed_sessions
         );
+        if self.left_out > 0 {
+            let _ = writeln!(
+                out,
+                "{} report(s) left out by the filter (days or policy domains)",
+                self.left_out
+            );
+        }
         for (name, n) in &self.folded {
             let _ = writeln!(
                 out,
@@ -429,7 +659,7 @@ impl Summary {
                 ("Successful", Align::Right),
                 ("Failed", Align::Right),
             ],
-            &rows,
+            limit(rows, top, false),
         );
         let rows: Vec<Vec<String>> = by_failures(&self.by_mx_host, |m| m.failed_sessions)
             .into_iter()
@@ -453,7 +683,7 @@ impl Summary {
                 ("Failed", Align::Right),
                 ("Result types", Align::Left),
             ],
-            &rows,
+            limit(rows, top, false),
         );
         let rows: Vec<Vec<String>> = by_failures(&self.by_result_type, |n| *n)
             .into_iter()
@@ -463,7 +693,7 @@ impl Summary {
             &mut out,
             "Failures by result type",
             &[("Result type", Align::Left), ("Failed", Align::Right)],
-            &rows,
+            limit(rows, top, false),
         );
         let counts = |c: &ReportCounts| {
             [
@@ -492,7 +722,7 @@ impl Summary {
             &mut out,
             "By reporting organisation",
             &head("Organisation"),
-            &rows,
+            limit(rows, top, false),
         );
         let rows: Vec<Vec<String>> = self
             .by_day
@@ -503,7 +733,12 @@ impl Summary {
                 r
             })
             .collect();
-        table(&mut out, "By day (UTC)", &head("Day"), &rows);
+        table(
+            &mut out,
+            "By day (UTC)",
+            &head("Day"),
+            limit(rows, top, true),
+        );
         if !self.duplicate_reports.is_empty() {
             let rows: Vec<Vec<String>> = self
                 .duplicate_reports
@@ -524,11 +759,11 @@ impl Summary {
                     ("Report id", Align::Left),
                     ("Sources", Align::Left),
                 ],
-                &rows,
+                limit(rows, top, false),
             );
         }
-        let rows: Vec<Vec<String>> = self
-            .alerts
+        let (alerts, hidden_alerts) = limit(self.alerts.iter().collect(), top, false);
+        let rows: Vec<Vec<String>> = alerts
             .iter()
             .map(|f| {
                 vec![
@@ -553,8 +788,59 @@ impl Summary {
                 ("Sessions", Align::Right),
                 ("Title", Align::Left),
             ],
-            &rows,
+            (rows, hidden_alerts),
         );
+        if !alerts.is_empty() {
+            out.push_str("\nWhat to do\n");
+            for f in &alerts {
+                let _ = writeln!(out, "[{}] {}", f.severity, escape_controls(&f.title));
+                for step in &f.remediation {
+                    let _ = writeln!(out, "  - {}", escape_controls(step));
+                }
+            }
+            if hidden_alerts > 0 {
+                let _ = writeln!(out, "({hidden_alerts} more not shown)");
+            }
+        }
+        self.render_readiness(&mut out, top);
         out
+    }
+
+    /// The readiness table and the reasons of each verdict.
+    fn render_readiness(&self, out: &mut String, top: Option<usize>) {
+        let (verdicts, hidden) = limit(self.readiness.iter().collect(), top, false);
+        let rows: Vec<Vec<String>> = verdicts
+            .iter()
+            .map(|r| {
+                vec![
+                    escape_controls(&r.policy_domain).into_owned(),
+                    if r.ready { "ready" } else { "not ready" }.to_owned(),
+                    format!("{} to {}", r.window_start, r.window_end),
+                    format!("{}/{}", r.days_covered, r.days_required),
+                    r.failures_attributable.to_string(),
+                ]
+            })
+            .collect();
+        table(
+            out,
+            "Enforce readiness (testing -> enforce)",
+            &[
+                ("Policy domain", Align::Left),
+                ("Verdict", Align::Left),
+                ("Window (UTC)", Align::Left),
+                ("Days covered", Align::Right),
+                ("Blocking failures", Align::Right),
+            ],
+            (rows, hidden),
+        );
+        for r in &verdicts {
+            let domain = escape_controls(&r.policy_domain);
+            for b in &r.blocking {
+                let _ = writeln!(out, "  {domain}: {}", escape_controls(b));
+            }
+            for n in &r.notes {
+                let _ = writeln!(out, "  {domain} (note): {}", escape_controls(n));
+            }
+        }
     }
 }

@@ -42,6 +42,25 @@ fn sts_pol_01_required_fields() {
 }
 
 #[test]
+fn html_body_is_named_as_html() {
+    let page = "<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n";
+    assert_eq!(strict(page), Err(PolicyError::LooksLikeHtml));
+    assert_eq!(
+        Policy::parse_lenient(&format!("\u{feff}\n  {page}")).map(|l| l.value),
+        Err(PolicyError::LooksLikeHtml)
+    );
+    assert!(
+        PolicyError::LooksLikeHtml
+            .to_string()
+            .contains("looks like HTML")
+    );
+    // `<` later in the body is an ordinary malformed line.
+    let later = strict("version: STSv1\n<p>\n").unwrap_err();
+    assert_ne!(later, PolicyError::LooksLikeHtml);
+    assert!(later.to_string().starts_with("line 2: "), "{later}");
+}
+
+#[test]
 fn sts_pol_02_version_exact() {
     for v in ["STSv2", "stsv1", "STSv0", "STSv10", ""] {
         let body = format!("version: {v}\nmode: none\nmax_age: 1\n");

@@ -692,3 +692,225 @@ fn readiness_covers_days_from_json_dates() {
     let v = enforce_readiness([&r], "example.com", 1, d + 1);
     assert_eq!(v.days_covered, 0);
 }
+
+/// The tracker gives the same verdicts as `enforce_readiness`, for every
+/// domain at once, and counts a window's missing days from merged ranges
+/// (a report covering a whole year is no year of loop iterations).
+#[test]
+fn readiness_tracker_matches_enforce_readiness() {
+    use tlsrpt_core::alert::ReadinessTracker;
+    let mut reports = vec![
+        ok_day("2024-03-01", "a"),
+        ok_day("2024-03-03", "c"),
+        ok_day("2024-03-03", "c"),
+    ];
+    reports.push(report(
+        "Org",
+        "x",
+        "2024-03-02",
+        &[sts(
+            "other.example",
+            "enforce",
+            &["mx.other.example"],
+            5,
+            4,
+            &[detail(
+                "certificate-expired",
+                Some("mx.other.example"),
+                4,
+                None,
+            )],
+        )],
+    ));
+    let mut t = ReadinessTracker::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &reports {
+        if seen.insert((r.organization_name.to_string(), r.report_id.to_string())) {
+            t.add(r);
+        } else {
+            t.add_duplicate(r);
+        }
+    }
+    assert_eq!(t.domains(), ["example.com", "other.example"]);
+    assert_eq!(t.last_day(), Some(day_number("2024-03-03")));
+    let now = day_number("2024-03-03");
+    let verdicts = t.verdicts(3, now);
+    for v in &verdicts {
+        assert_eq!(
+            *v,
+            enforce_readiness(&reports, &v.policy_domain, 3, now),
+            "{}",
+            v.policy_domain
+        );
+        assert_eq!(
+            (v.window_start.as_str(), v.window_end.as_str()),
+            ("2024-03-01", "2024-03-03")
+        );
+    }
+    let (a, b) = (&verdicts[0], &verdicts[1]);
+    assert_eq!((a.ready, a.days_covered, a.reports), (false, 2, 2));
+    assert!(
+        a.blocking[0].ends_with("missing: 2024-03-02"),
+        "{:?}",
+        a.blocking
+    );
+    assert!(a.notes.iter().any(|n| n == "1 duplicate report(s) ignored"));
+    assert_eq!(
+        (b.ready, b.days_covered, b.failures_attributable),
+        (false, 1, 4)
+    );
+    assert!(b.notes.iter().any(|n| n.contains("mode: enforce")));
+
+    // A year-long report: 366 days covered, the first 10 missing listed.
+    let json = br#"{"organization-name":"Y","date-range":{"start-datetime":"2024-01-01T00:00:00Z","end-datetime":"2024-12-31T23:59:59Z"},"contact-info":"a@y.example","report-id":"y","policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com"},"summary":{"total-successful-session-count":3,"total-failure-session-count":0}}]}"#;
+    let year = Report::parse_lenient(json).unwrap().value;
+    let end = day_number("2025-01-20");
+    let v = enforce_readiness([&year], "example.com", 400, end);
+    assert_eq!(v.days_covered, 366);
+    assert!(
+        v.blocking[0].contains("missing: 2023-12-18, 2023-12-19,"),
+        "{:?}",
+        v.blocking
+    );
+    assert!(v.blocking[0].ends_with(", …"), "{:?}", v.blocking);
+
+    // The bound: a tracker of one record judges one range and blocks.
+    let mut t = ReadinessTracker::with_max_keys(1);
+    t.add(&reports[0]);
+    t.add(&reports[1]);
+    assert_eq!(t.folded(), 1);
+    let v = t.verdict("example.com", 1, day_number("2024-03-01"));
+    assert!(!v.ready);
+    assert!(
+        v.blocking[0].starts_with("1 report(s) were not judged"),
+        "{:?}",
+        v.blocking
+    );
+}
+
+// ---- remediation texts ----
+
+/// Every command of this tool quoted in a remediation step is a complete
+/// command line in the real syntax (the CLI's tests run each through its
+/// argument parser); the known ones are all there.
+#[test]
+fn all_remediations_quote_real_commands() {
+    use tlsrpt_core::alert::{all_remediations, mtasts_commands};
+    let steps = all_remediations();
+    assert!(steps.len() > 40, "{}", steps.len());
+    let mut unique = steps.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), steps.len());
+    let mut commands: Vec<&str> = steps.iter().flat_map(|s| mtasts_commands(s)).collect();
+    commands.sort_unstable();
+    commands.dedup();
+    assert_eq!(
+        commands,
+        [
+            "mtasts cert check --mx MX-HOST cert.pem",
+            "mtasts cert check --mx mx1.example.com cert.pem",
+            "mtasts check DOMAIN",
+            "mtasts check example.com",
+            "mtasts policy lint mta-sts.txt",
+            "mtasts policy match mta-sts.txt MX-HOST",
+            "mtasts policy match mta-sts.txt mx1.example.com",
+        ]
+    );
+    for s in &steps {
+        assert_eq!(s.matches('`').count() % 2, 0, "unbalanced backticks: {s}");
+        assert!(!s.contains("mtasts cert check mx"), "{s}");
+        assert!(!s.contains("<cert.pem>"), "{s}");
+    }
+    // Every refinement is there: HTTP statuses, reason-code hints.
+    for needle in [
+        "HTTP 404: the policy file is missing",
+        "HTTP 301: senders do not follow redirects",
+        "HTTP 403: access to the policy is denied",
+        "HTTP 500: the server of mta-sts.example.com failed",
+        "HTTP 418: the answer must be 200",
+        "The reason codes say the certificate is self-signed",
+        "The reason codes point at a missing intermediate certificate",
+        "The reason codes name an X.509 certificate problem",
+        "Connections failed: mta-sts.example.com must accept HTTPS",
+        "Name resolution failed",
+        "The reason codes point at a web page instead of the policy",
+        "Serve the policy with `Content-Type: text/plain` (not text/html).",
+        "The reports carry no failure-reason-code",
+        "Also: mx1.example.com is not matched by the policy's `mx` patterns",
+    ] {
+        assert!(
+            steps.iter().any(|s| s.contains(needle)),
+            "no step with `{needle}`"
+        );
+    }
+}
+
+/// Names from reports that cannot stand as one word of a command line
+/// (white space, a backtick, a leading `-`) are replaced by the
+/// placeholder in commands, and kept in the prose.
+#[test]
+fn remediation_commands_never_carry_unsafe_names() {
+    use tlsrpt_core::alert::mtasts_commands;
+    for (mx, want) in [
+        ("mx1.example.com", "mx1.example.com"),
+        ("-rf.example.com", "MX-HOST"),
+        ("mx `x` y.example.com", "MX-HOST"),
+        ("(other)", "MX-HOST"),
+    ] {
+        let r = report(
+            "Org",
+            "1",
+            "2024-03-01",
+            &[sts(
+                "example.com",
+                "testing",
+                &["mx1.example.com"],
+                1,
+                1,
+                &[detail("certificate-expired", Some(mx), 1, None)],
+            )],
+        );
+        let f = &findings([&r])[0];
+        let commands: Vec<&str> = f
+            .remediation
+            .iter()
+            .flat_map(|s| mtasts_commands(s))
+            .collect();
+        assert_eq!(
+            commands,
+            [format!("mtasts cert check --mx {want} cert.pem")],
+            "{mx}"
+        );
+        assert!(f.remediation[0].contains(mx), "{:?}", f.remediation);
+    }
+}
+
+/// A reason code naming `x509` is no HTTP status 509.
+#[test]
+fn http_status_is_a_separate_number() {
+    let r = report(
+        "Org",
+        "1",
+        "2024-03-01",
+        &[sts(
+            "example.com",
+            "testing",
+            &["mx1.example.com"],
+            1,
+            2,
+            &[
+                detail("sts-policy-fetch-error", None, 1, Some("x509: bad cert")),
+                detail("sts-policy-fetch-error", None, 1, Some("status=503")),
+            ],
+        )],
+    );
+    let f = &findings([&r])[0];
+    let http: Vec<&String> = f
+        .remediation
+        .iter()
+        .filter(|s| s.starts_with("HTTP "))
+        .collect();
+    assert_eq!(http.len(), 1, "{:?}", f.remediation);
+    assert!(http[0].starts_with("HTTP 503: "), "{http:?}");
+}

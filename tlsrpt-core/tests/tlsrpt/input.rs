@@ -437,11 +437,80 @@ fn detect_by_content() {
         assert_eq!(detect(bad), None, "{bad:?}");
     }
     let err = extract(b"PK\x03\x04zip", &Limits::default()).unwrap_err();
-    assert!(matches!(err, InputError::Unrecognised { .. }));
-    assert!(
-        err.to_string()
-            .ends_with("starts with 50 4b 03 04 7a 69 70"),
-        "{err}"
+    let InputError::Unrecognised { start } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(start, "50 4b 03 04 7a 69 70");
+    assert_eq!(
+        err.to_string(),
+        "not a TLS-RPT report (neither JSON, gzip nor an e-mail)"
+    );
+    assert!(err.is_not_a_report());
+    let err = extract(b"hello, this is no report\n", &Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        InputError::Unrecognised {
+            start: "`hello, this is n`".to_owned()
+        }
+    );
+}
+
+/// Two report e-mails in one mbox: `split_mbox` gives both, each read to
+/// its own report; `read_report` on the whole mbox reads the first and
+/// says that there are more. A mailbox's ordinary mail is "not a report".
+#[test]
+fn mbox_of_two_reports_is_split_into_both() {
+    let first = report_mail(
+        "Content-Type: application/tlsrpt+json",
+        &JSON.replace("r-1", "r-first"),
+    );
+    let second = report_mail(
+        "Content-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64",
+        &b64(&gz(JSON.replace("r-1", "r-second").as_bytes())),
+    );
+    let lunch = msg("From: a@example.com\r\nSubject: lunch?", "At noon.\r\n");
+    let mut mbox = Vec::new();
+    for m in [&first, &lunch, &second] {
+        mbox.extend_from_slice(b"From tlsrpt@sender.example Thu Feb 22 00:00:00 2024\n");
+        mbox.extend_from_slice(m);
+        mbox.extend_from_slice(b"\n");
+    }
+    let messages = tlsrpt_core::input::split_mbox(&mbox);
+    assert_eq!(messages.len(), 3);
+    assert!(messages.iter().all(|m| m.starts_with(b"From tlsrpt@")));
+    assert_eq!(messages.concat(), mbox);
+    let o = ReadOptions::default();
+    let ids: Vec<String> = messages
+        .iter()
+        .filter_map(|m| match read_report(m, &o) {
+            Ok(r) => Some(r.value.report.report_id.to_string()),
+            Err(e) => {
+                assert!(e.is_not_a_report(), "{e}");
+                assert!(matches!(e, InputError::NoReportPart { .. }), "{e}");
+                None
+            }
+        })
+        .collect();
+    assert_eq!(ids, ["r-first", "r-second"]);
+
+    let whole = read_report(&mbox, &o).unwrap();
+    assert_eq!(whole.value.report.report_id, "r-first");
+    let w = &whole.value.extracted.warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].code, InputWarningCode::SeveralMessages);
+    assert_eq!(
+        w[0],
+        "the input is an mbox of 3 messages; only the first was read"
+    );
+
+    // One message, with or without a `From ` line: no warning, no split.
+    let one = read_report(messages[0], &o).unwrap();
+    assert!(one.value.extracted.warnings.is_empty());
+    assert_eq!(tlsrpt_core::input::split_mbox(&first), [&first[..]]);
+    // `From ` followed by no header line is no mbox.
+    assert_eq!(
+        tlsrpt_core::input::split_mbox(b"From here\nto there\nFrom x\n").len(),
+        1
     );
 }
 

@@ -10,6 +10,7 @@ mod record;
 mod report;
 mod roundtrip;
 mod summary;
+mod time_conversions;
 
 use std::path::Path;
 

@@ -591,3 +591,195 @@ fn result_types_per_host_and_alert_lists_are_bounded() {
     );
     assert_eq!(s.alerts[0].where_.sending_organizations.len(), MAX_LISTED);
 }
+
+/// A week of reports for two domains: example.com every day with one
+/// certificate-expired failure on the 3rd, example.net on two days only.
+fn week() -> Vec<Report<'static>> {
+    let mut out = Vec::new();
+    for d in 1..=7 {
+        let day = format!("2024-03-0{d}");
+        let details = if d == 3 {
+            vec![detail(
+                "certificate-expired",
+                Some("mx.example.com"),
+                2,
+                None,
+            )]
+        } else {
+            vec![]
+        };
+        let mut policies = vec![sts(
+            "example.com",
+            "testing",
+            &["mx.example.com"],
+            10,
+            details.len() as u64 * 2,
+            &details,
+        )];
+        if d == 2 || d == 6 {
+            policies.push(sts(
+                "example.net",
+                "testing",
+                &["mx.example.net"],
+                5,
+                0,
+                &[],
+            ));
+        }
+        out.push(report("Org", &day, &day, &policies));
+    }
+    out
+}
+
+/// `--since`/`--until` by the report's start day (inclusive) and
+/// `--domain` narrow what is counted; what is left out is counted.
+#[test]
+fn filter_narrows_days_and_domains() {
+    use tlsrpt_core::summary::Filter;
+    use tlsrpt_core::time::canonical_day;
+    let day = |s: &str| canonical_day(s.as_bytes().try_into().unwrap()).unwrap();
+    let f = Filter::new()
+        .since(day("2024-03-02"))
+        .until(day("2024-03-06"))
+        .policy_domain("EXAMPLE.NET.");
+    assert_eq!(f.policy_domains, ["example.net"]);
+    let mut agg = Aggregator::new().filter(f);
+    let mut counted = 0;
+    for r in week() {
+        counted += usize::from(agg.add(&r, "x"));
+    }
+    assert_eq!(counted, 2);
+    let s = agg.summary();
+    assert_eq!((s.reports, s.left_out), (2, 5));
+    assert_eq!((s.successful_sessions, s.failed_sessions), (10, 0));
+    assert_eq!(s.by_policy_domain, map(&[("example.net", counts(10, 0))]));
+    assert_eq!(
+        s.by_day.keys().collect::<Vec<_>>(),
+        ["2024-03-02", "2024-03-06"]
+    );
+    assert!(s.alerts.is_empty());
+    // Days only: the whole report, every policy.
+    let mut agg = Aggregator::new().filter(Filter::new().until(day("2024-03-03")));
+    for r in week() {
+        agg.add(&r, "x");
+    }
+    let s = agg.summary();
+    assert_eq!((s.reports, s.left_out), (3, 4));
+    assert_eq!(s.by_result_type, map(&[("certificate-expired", 2)]));
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["left_out"], 4);
+    // No filter: nothing left out.
+    assert!(Filter::new().is_empty());
+    let mut agg = Aggregator::new();
+    week().iter().for_each(|r| {
+        agg.add(r, "x");
+    });
+    assert_eq!(agg.summary().left_out, 0);
+}
+
+/// The summary judges every domain's readiness over the window ending
+/// with the last day reported (or the day given), in JSON and text.
+#[test]
+fn summary_carries_readiness_per_domain() {
+    let mut agg = Aggregator::new().readiness_window(7, None);
+    for r in week() {
+        agg.add(&r, "x");
+    }
+    let s = agg.summary();
+    let v: Vec<(&str, bool, u32, u64)> = s
+        .readiness
+        .iter()
+        .map(|r| {
+            (
+                r.policy_domain.as_str(),
+                r.ready,
+                r.days_covered,
+                r.failures_attributable,
+            )
+        })
+        .collect();
+    assert_eq!(
+        v,
+        [("example.com", false, 7, 2), ("example.net", false, 2, 0)]
+    );
+    // Each domain over the days up to its own last report.
+    assert_eq!(s.readiness[0].window_start, "2024-03-01");
+    assert_eq!(s.readiness[0].window_end, "2024-03-07");
+    assert_eq!(s.readiness[1].window_start, "2024-02-29");
+    assert_eq!(s.readiness[1].window_end, "2024-03-06");
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["readiness"][0]["policy_domain"], "example.com");
+    assert_eq!(json["readiness"][0]["ready"], false);
+    assert_eq!(json["readiness"][1]["days_covered"], 2);
+    // A window after the failure: example.com is ready.
+    let end = s.readiness[0].days_required; // 7
+    assert_eq!(end, 7);
+    let mut agg =
+        Aggregator::new().readiness_window(3, Some(tlsrpt_core::time::days_from_civil(2024, 3, 7)));
+    for r in week() {
+        agg.add(&r, "x");
+    }
+    let s = agg.summary();
+    assert!(s.readiness[0].ready, "{:?}", s.readiness[0].blocking);
+    assert_eq!(s.readiness[0].window_start, "2024-03-05");
+    let text = s.render_text();
+    assert!(
+        text.contains(
+            "\nEnforce readiness (testing -> enforce)\n\
+             Policy domain  Verdict    Window (UTC)              Days covered  Blocking failures\n\
+             example.com    ready      2024-03-05 to 2024-03-07           3/3                  0\n\
+             example.net    not ready  2024-03-05 to 2024-03-07           1/3                  0\n\
+             \x20 example.net: only 1 of the last 3 UTC days have reports with successful sessions for example.net; missing: 2024-03-05, 2024-03-07\n"
+        ),
+        "{text}"
+    );
+    // No report, no verdict.
+    assert!(Aggregator::new().summary().readiness.is_empty());
+}
+
+/// The text shows what to do about each alert, and `top` limits every
+/// table (the most recent days of the table by day).
+#[test]
+fn render_text_with_remediation_and_top() {
+    use tlsrpt_core::summary::TextOptions;
+    let mut agg = Aggregator::new();
+    for r in week() {
+        agg.add(&r, "x");
+    }
+    let s = agg.summary();
+    let text = s.render_text();
+    let what = text.split("\nWhat to do\n").nth(1).expect(&text);
+    assert!(
+        what.starts_with(
+            "[error] Expired TLS certificate on mx.example.com\n  - Renew the certificate"
+        ),
+        "{what}"
+    );
+    assert!(
+        what.contains("  - Verify: `openssl s_client -starttls smtp -connect mx.example.com:25 -servername mx.example.com </dev/null | openssl x509 -noout -enddate`, or `mtasts cert check --mx mx.example.com cert.pem` on the certificate file (PEM) the server serves.\n"),
+        "{what}"
+    );
+    let top = s.render_text_with(&TextOptions::new().top(1));
+    let days = top.split("\nBy day (UTC)\n").nth(1).unwrap();
+    assert!(
+        days.starts_with(
+            "Day         Reports  Successful  Failed\n\
+             2024-03-07        1          10       0\n\
+             (6 more not shown)\n"
+        ),
+        "{days}"
+    );
+    let domains = top.split("\nBy policy domain\n").nth(1).unwrap();
+    assert!(
+        domains.starts_with(
+            "Policy domain  Successful  Failed\n\
+             example.com            70       2\n\
+             (1 more not shown)\n"
+        ),
+        "{domains}"
+    );
+    let ready = top.split("\nEnforce readiness (").nth(1).unwrap();
+    assert!(ready.contains("\n(1 more not shown)\n"), "{ready}");
+    assert!(!ready.contains("example.net"), "{ready}");
+    assert_eq!(s.render_text(), s.render_text_with(&TextOptions::new()));
+}
