@@ -1,5 +1,7 @@
 //! Cross-crate examples of the workspace: the `deliver` binary
-//! (`cargo run -p mta-sts-examples --bin deliver`), the sample data in
+//! (`cargo run -p mta-sts-examples --bin deliver`), the `tlsrpt_day`
+//! binary (`cargo run -p mta-sts-examples --bin tlsrpt_day`: an MTA's day
+//! of TLS-RPT, recorded, merged, finished and rendered), the sample data in
 //! `data/` that the root README's tour uses, and tests over the whole
 //! workspace (`tests/`).
 //!

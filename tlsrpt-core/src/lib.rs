@@ -41,7 +41,23 @@
 //!                                                                     │
 //!                                  summary / alerts / export ◄────────┘
 //!  Report ─► Report::to_json (strict RFC form)
+//!
+//!  sessions (session::Outcome) ──────────► session::DayAggregate ─► finish ─► one Report per policy domain
+//!  libtlsrpt datagrams ─► datagram::decode ─┘  ▲ to_json / from_json / merge       │
+//!                                             └── partials of other MTA nodes      ▼
+//!                              outgoing::render (JSON, gzip, file name) ─► outgoing::render_email
 //! ```
+//!
+//! The sending side, for MTA authors: record every TLS session with
+//! [`session::DayAggregate::record`] under its [`session::PolicyKey`],
+//! and after UTC midnight [`session::DayAggregate::finish`] gives the
+//! day's reports (the [`session`] module docs show it in a few lines);
+//! [`datagram`] reads what Postfix sends through libtlsrpt, [`outgoing`]
+//! writes the report for delivery.
+//!
+//! Feature `dkim` (off by default) adds the `dkim` module: DKIM signing
+//! (`rsa-sha256`, `ed25519-sha256`) of report e-mail, as RFC 8460 3
+//! requires, and the key record to publish.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -52,17 +68,23 @@
 )]
 
 pub mod alert;
+pub mod datagram;
+#[cfg(feature = "dkim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dkim")))]
+pub mod dkim;
 pub mod error;
 pub mod export;
 pub mod filename;
 pub mod input;
 pub mod mail;
+pub mod outgoing;
 pub mod parse;
 pub mod record;
 #[cfg(any(test, feature = "reference"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "reference")))]
 pub mod reference;
 pub mod report;
+pub mod session;
 pub mod summary;
 pub mod time;
 
