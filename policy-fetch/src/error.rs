@@ -54,16 +54,23 @@ pub enum StoreOp {
     Put,
     /// Removing an entry.
     Remove,
+    /// Reading one entry ([`crate::store::Store::get`]).
+    Get,
+    /// Claiming or releasing a domain's discovery in a store shared by
+    /// several nodes ([`crate::store::Store::claim_discovery`]).
+    Claim,
 }
 
 impl StoreOp {
-    /// A short name (`open`, `load`, `put`, `remove`).
+    /// A short name (`open`, `load`, `put`, `remove`, `get`, `claim`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Load => "load",
             Self::Put => "put",
             Self::Remove => "remove",
+            Self::Get => "get",
+            Self::Claim => "claim",
         }
     }
 }

@@ -454,9 +454,9 @@ impl Store for PgStore {
 
     fn get(&self, domain: &str) -> Result<Option<CacheEntry>, StoreError> {
         let op = Op::Get(domain.to_owned());
-        match self.call(StoreOp::Load, domain, op, self.budget())? {
+        match self.call(StoreOp::Get, domain, op, self.budget())? {
             Reply::Entry(e) => Ok(e.map(|e| *e)),
-            other => Err(self.unexpected(StoreOp::Load, domain, &other)),
+            other => Err(self.unexpected(StoreOp::Get, domain, &other)),
         }
     }
 
@@ -465,20 +465,20 @@ impl Store for PgStore {
             return Ok(Claim::NotShared);
         }
         let op = Op::Claim(domain.to_owned());
-        match self.call(StoreOp::Load, domain, op, self.budget())? {
+        match self.call(StoreOp::Claim, domain, op, self.budget())? {
             Reply::Claimed(true) => Ok(Claim::Granted),
             Reply::Claimed(false) => Ok(Claim::Elsewhere {
                 wait: self.options.claim_wait,
             }),
-            other => Err(self.unexpected(StoreOp::Load, domain, &other)),
+            other => Err(self.unexpected(StoreOp::Claim, domain, &other)),
         }
     }
 
     fn release_discovery(&self, domain: &str) -> Result<(), StoreError> {
         let op = Op::Release(domain.to_owned());
-        match self.call(StoreOp::Load, domain, op, self.budget())? {
+        match self.call(StoreOp::Claim, domain, op, self.budget())? {
             Reply::Done => Ok(()),
-            other => Err(self.unexpected(StoreOp::Load, domain, &other)),
+            other => Err(self.unexpected(StoreOp::Claim, domain, &other)),
         }
     }
 }

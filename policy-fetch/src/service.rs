@@ -954,7 +954,7 @@ impl MtaSts {
             (claim, stored)
         })
         .await
-        .unwrap_or_else(|e| (Err(StoreError::new(StoreOp::Load, domain, e)), Ok(None)))
+        .unwrap_or_else(|e| (Err(StoreError::new(StoreOp::Claim, domain, e)), Ok(None)))
     }
 
     /// Read the stored entry of `domain` on the blocking pool.
@@ -963,7 +963,7 @@ impl MtaSts {
         let owned = domain.to_owned();
         tokio::task::spawn_blocking(move || store.get(&owned))
             .await
-            .unwrap_or_else(|e| Err(StoreError::new(StoreOp::Load, domain, e)))
+            .unwrap_or_else(|e| Err(StoreError::new(StoreOp::Get, domain, e)))
     }
 
     /// Put `stored` in memory in place of the entry of `domain` if it is

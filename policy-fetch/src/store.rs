@@ -192,7 +192,7 @@ impl Store for MemoryStore {
         Ok(self
             .map
             .lock()
-            .map_err(poisoned(StoreOp::Load, domain))?
+            .map_err(poisoned(StoreOp::Get, domain))?
             .get(domain)
             .cloned())
     }
@@ -428,13 +428,13 @@ impl Store for RedbStore {
     }
 
     fn get(&self, domain: &str) -> Result<Option<CacheEntry>, StoreError> {
-        let raw = self.with_db(StoreOp::Load, domain, |db| {
+        let raw = self.with_db(StoreOp::Get, domain, |db| {
             let tx = db.begin_read()?;
             let table = tx.open_table(TABLE)?;
             Ok(table.get(domain)?.map(|v| v.value().to_vec()))
         })?;
         raw.map(|bytes| serde_json::from_slice::<CacheEntry>(&bytes))
             .transpose()
-            .map_err(|e| StoreError::new(StoreOp::Load, domain, e))
+            .map_err(|e| StoreError::new(StoreOp::Get, domain, e))
     }
 }

@@ -394,7 +394,7 @@ mod pg {
         let msg = Chain(&e).to_string();
         assert!(
             msg.starts_with(
-                "policy store: load garbage.test: postgresql://postgres@127.0.0.1:5432/"
+                "policy store: get garbage.test: postgresql://postgres@127.0.0.1:5432/"
             ),
             "{msg}"
         );
@@ -637,7 +637,7 @@ mod pg {
             "{took:?}"
         );
         let msg = Chain(&e).to_string();
-        assert!(msg.starts_with("policy store: load a.test: postgresql://postgres@127.0.0.1:"));
+        assert!(msg.starts_with("policy store: get a.test: postgresql://postgres@127.0.0.1:"));
         assert!(msg.contains(": no answer within 1"), "{msg}");
         assert!(msg.ends_with(" ms; the connection was closed"), "{msg}");
         // The server answers again: the next request opens a new connection.
