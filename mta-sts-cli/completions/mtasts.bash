@@ -43,6 +43,9 @@ _mtasts() {
             mtasts,report)
                 cmd="mtasts__subcmd__report"
                 ;;
+            mtasts,tlsrpt)
+                cmd="mtasts__subcmd__tlsrpt"
+                ;;
             mtasts__subcmd__cert,check)
                 cmd="mtasts__subcmd__cert__subcmd__check"
                 ;;
@@ -127,6 +130,9 @@ _mtasts() {
             mtasts__subcmd__help,report)
                 cmd="mtasts__subcmd__help__subcmd__report"
                 ;;
+            mtasts__subcmd__help,tlsrpt)
+                cmd="mtasts__subcmd__help__subcmd__tlsrpt"
+                ;;
             mtasts__subcmd__help__subcmd__cert,check)
                 cmd="mtasts__subcmd__help__subcmd__cert__subcmd__check"
                 ;;
@@ -157,6 +163,9 @@ _mtasts() {
             mtasts__subcmd__help__subcmd__record,parse)
                 cmd="mtasts__subcmd__help__subcmd__record__subcmd__parse"
                 ;;
+            mtasts__subcmd__help__subcmd__report,aggregate)
+                cmd="mtasts__subcmd__help__subcmd__report__subcmd__aggregate"
+                ;;
             mtasts__subcmd__help__subcmd__report,export)
                 cmd="mtasts__subcmd__help__subcmd__report__subcmd__export"
                 ;;
@@ -165,6 +174,12 @@ _mtasts() {
                 ;;
             mtasts__subcmd__help__subcmd__report,summarize)
                 cmd="mtasts__subcmd__help__subcmd__report__subcmd__summarize"
+                ;;
+            mtasts__subcmd__help__subcmd__tlsrpt,collect)
+                cmd="mtasts__subcmd__help__subcmd__tlsrpt__subcmd__collect"
+                ;;
+            mtasts__subcmd__help__subcmd__tlsrpt,send)
+                cmd="mtasts__subcmd__help__subcmd__tlsrpt__subcmd__send"
                 ;;
             mtasts__subcmd__policy,generate)
                 cmd="mtasts__subcmd__policy__subcmd__generate"
@@ -208,6 +223,9 @@ _mtasts() {
             mtasts__subcmd__record__subcmd__help,parse)
                 cmd="mtasts__subcmd__record__subcmd__help__subcmd__parse"
                 ;;
+            mtasts__subcmd__report,aggregate)
+                cmd="mtasts__subcmd__report__subcmd__aggregate"
+                ;;
             mtasts__subcmd__report,export)
                 cmd="mtasts__subcmd__report__subcmd__export"
                 ;;
@@ -219,6 +237,9 @@ _mtasts() {
                 ;;
             mtasts__subcmd__report,summarize)
                 cmd="mtasts__subcmd__report__subcmd__summarize"
+                ;;
+            mtasts__subcmd__report__subcmd__help,aggregate)
+                cmd="mtasts__subcmd__report__subcmd__help__subcmd__aggregate"
                 ;;
             mtasts__subcmd__report__subcmd__help,export)
                 cmd="mtasts__subcmd__report__subcmd__help__subcmd__export"
@@ -232,6 +253,24 @@ _mtasts() {
             mtasts__subcmd__report__subcmd__help,summarize)
                 cmd="mtasts__subcmd__report__subcmd__help__subcmd__summarize"
                 ;;
+            mtasts__subcmd__tlsrpt,collect)
+                cmd="mtasts__subcmd__tlsrpt__subcmd__collect"
+                ;;
+            mtasts__subcmd__tlsrpt,help)
+                cmd="mtasts__subcmd__tlsrpt__subcmd__help"
+                ;;
+            mtasts__subcmd__tlsrpt,send)
+                cmd="mtasts__subcmd__tlsrpt__subcmd__send"
+                ;;
+            mtasts__subcmd__tlsrpt__subcmd__help,collect)
+                cmd="mtasts__subcmd__tlsrpt__subcmd__help__subcmd__collect"
+                ;;
+            mtasts__subcmd__tlsrpt__subcmd__help,help)
+                cmd="mtasts__subcmd__tlsrpt__subcmd__help__subcmd__help"
+                ;;
+            mtasts__subcmd__tlsrpt__subcmd__help,send)
+                cmd="mtasts__subcmd__tlsrpt__subcmd__help__subcmd__send"
+                ;;
             *)
                 ;;
         esac
@@ -239,7 +278,7 @@ _mtasts() {
 
     case "${cmd}" in
         mtasts)
-            opts="-h -V --json --help --version policy record report cert check daemon completions man help"
+            opts="-h -V --json --help --version policy record report cert check daemon tlsrpt completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,7 +738,7 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__help)
-            opts="policy record report cert check daemon completions man help"
+            opts="policy record report cert check daemon tlsrpt completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -965,8 +1004,22 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__help__subcmd__report)
-            opts="parse summarize export"
+            opts="parse summarize export aggregate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__report__subcmd__aggregate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1007,6 +1060,48 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__help__subcmd__report__subcmd__summarize)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__tlsrpt)
+            opts="collect send"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__tlsrpt__subcmd__collect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__help__subcmd__tlsrpt__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1291,12 +1386,46 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__report)
-            opts="-h --json --help parse summarize export help"
+            opts="-h --json --help parse summarize export aggregate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__report__subcmd__aggregate)
+            opts="-h --day --org --contact --submitter --unique-id --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contact)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --submitter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unique-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1339,8 +1468,22 @@ _mtasts() {
             return 0
             ;;
         mtasts__subcmd__report__subcmd__help)
-            opts="parse summarize export help"
+            opts="parse summarize export aggregate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__report__subcmd__help__subcmd__aggregate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1458,6 +1601,144 @@ _mtasts() {
                     return 0
                     ;;
                 --max-groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt)
+            opts="-h --json --help collect send help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt__subcmd__collect)
+            opts="-v -h --socket --state --node --socket-mode --grace --verbose --log-format --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket-mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt__subcmd__help)
+            opts="collect send help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt__subcmd__help__subcmd__collect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mtasts__subcmd__tlsrpt__subcmd__send)
+            opts="-h --state --day --config --dry-run --out --no-dkim --skip-unreadable --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

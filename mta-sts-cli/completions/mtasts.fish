@@ -33,6 +33,7 @@ complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "report" -d 'Work with
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "cert" -d 'Check MX host certificates'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "tlsrpt" -d 'TLS-RPT for Postfix: collect its libtlsrpt datagrams, send the daily reports'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -74,12 +75,13 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Select and parse the record of a DNS TXT answer (one argument per RR); the kind (`v=STSv1` or `v=TLSRPTv1`) is detected'
 complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -s h -l help -d 'Print help'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l strict -d 'Use the strict RFC 8460 JSON reader instead of the lenient one'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
@@ -107,9 +109,17 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l strict-inputs -d 'Fail on inputs that are no report at all (mail without a report part, files that are neither JSON, gzip nor e-mail, empty files) found in a directory or an mbox, instead of skipping them with a warning'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l day -d 'The UTC day the reports cover' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l org -d '`organization-name` of the reports' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l contact -d '`contact-info` of the reports: an e-mail address at the submitter\'s domain' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l submitter -d 'The submitter\'s domain (report-id, file names, `TLS-Report-Submitter`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l unique-id -d 'The unique part of the report ids (1 to 64 ASCII letters and digits)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
@@ -160,20 +170,48 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from cache" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "cache" -d 'Inspect or flush the persistent policy cache of a stopped daemon'
 complete -c mtasts -n "__fish_mtasts_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and not __fish_seen_subcommand_from collect send help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and not __fish_seen_subcommand_from collect send help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and not __fish_seen_subcommand_from collect send help" -f -a "collect" -d 'Run the TLS-RPT collector: receive Postfix\'s libtlsrpt datagrams on an AF_UNIX datagram socket and keep each UTC day\'s aggregate in the state directory'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and not __fish_seen_subcommand_from collect send help" -f -a "send" -d 'Make and deliver the TLS-RPT reports of a UTC day from the state directory (yesterday by default), and retry failed deliveries'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and not __fish_seen_subcommand_from collect send help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l socket -d 'The AF_UNIX datagram socket to receive on (a stale socket file there is replaced)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l state -d 'The state directory (journal, partials, reports); created if missing' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l node -d 'This node\'s name (A-Z a-z 0-9 . _ -, at most 64) [default: the one in STATE/node, else the host name]; stored in STATE/node' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l socket-mode -d 'Permissions of the socket file, in octal: who may send' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l grace -d 'Seconds a UTC day stays open after it ended, for datagrams received before midnight and still being written' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l log-format -d 'Log lines on stderr as `text` (`info: message key=value ...`) or `json` (one object per line)' -r -f -a "text\t'`<level>: <message> key=value ...`'
+json\t'One JSON object per line'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -s v -l verbose -d 'Log more: `-v` debug events (one per journaled batch), `-vv` trace events (default: info)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from collect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l state -d 'The state directory the collector writes (partials, reports)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l day -d 'The UTC day to report (YYYY-MM-DD) [default: yesterday, and the days waiting for a retry]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l config -d 'The reporter\'s configuration (TOML: `[report]`, `[dkim]`, `[smtp]`, `[https]`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l out -d 'Where --dry-run writes (created if missing)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l dry-run -d 'Render and write the .json.gz and .eml files into --out DIR; deliver nothing (the _smtp._tls records are still looked up, to address the mail)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l no-dkim -d 'Send report mail without a DKIM signature (tests only: receivers must ignore unsigned reports, RFC 8460 section 3)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l skip-unreadable -d 'Report a day even when some of its partials cannot be read (leaving them out, and exiting 1)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from help" -f -a "collect" -d 'Run the TLS-RPT collector: receive Postfix\'s libtlsrpt datagrams on an AF_UNIX datagram socket and keep each UTC day\'s aggregate in the state directory'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from help" -f -a "send" -d 'Make and deliver the TLS-RPT reports of a UTC day from the state directory (yesterday by default), and retry failed deliveries'
+complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l out -d 'Write every page (roff, section 1) into this directory instead of printing the top-level page' -r -F
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "policy" -d 'Work with policy files (`/.well-known/mta-sts.txt`)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "record" -d 'Work with `_mta-sts` and `_smtp._tls` TXT records'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "report" -d 'Work with TLS-RPT reports (JSON, gzip or e-mail)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "cert" -d 'Check MX host certificates'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "policy" -d 'Work with policy files (`/.well-known/mta-sts.txt`)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "record" -d 'Work with `_mta-sts` and `_smtp._tls` TXT records'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "report" -d 'Work with TLS-RPT reports (JSON, gzip or e-mail)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "cert" -d 'Check MX host certificates'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "tlsrpt" -d 'TLS-RPT for Postfix: collect its libtlsrpt datagrams, send the daily reports'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "parse" -d 'Parse a policy file and print its fields (lenient reader by default)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "lint" -d 'Parse a policy file leniently and give advice; exit 1 on any error finding'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "match" -d 'Show which `mx` pattern matches each MX host; exit 1 unless all match'
@@ -182,5 +220,8 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subc
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "cache" -d 'Inspect or flush the persistent policy cache of a stopped daemon'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from tlsrpt" -f -a "collect" -d 'Run the TLS-RPT collector: receive Postfix\'s libtlsrpt datagrams on an AF_UNIX datagram socket and keep each UTC day\'s aggregate in the state directory'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from tlsrpt" -f -a "send" -d 'Make and deliver the TLS-RPT reports of a UTC day from the state directory (yesterday by default), and retry failed deliveries'

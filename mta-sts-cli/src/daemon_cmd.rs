@@ -31,16 +31,15 @@
 //! the daemon holds the cache; stop it, run this command, then start it
 //! again`. They never create a cache file.
 
-use std::fmt::{self, Write as _};
-use std::io;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use clap::{ArgAction, Args, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Subcommand};
 use mta_sts_core::discovery::CacheEntry;
-use mta_sts_core::display::{escape_controls, needs_escape};
+use mta_sts_core::display::escape_controls;
 use mta_sts_core::time::Timestamp;
 use mta_sts_postfix::cache::CacheDir;
 use mta_sts_postfix::config::{Config, ConfigError, DatabaseUrl};
@@ -48,24 +47,10 @@ use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
 use policy_fetch::error::Chain;
 use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::field::{Field, Visit};
-use tracing::level_filters::LevelFilter;
-use tracing::{Event, Level, Subscriber, info, warn};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing::{info, warn};
 
+use crate::logging::{self, LogFormat};
 use crate::output;
-
-/// How log lines look (`--log-format`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub(crate) enum LogFormat {
-    /// `<level>: <message> key=value ...`.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// Arguments of `mtasts daemon`: the daemon's own, or a subcommand
 /// (`mtasts daemon cache ...`), not both.
@@ -245,119 +230,18 @@ impl DaemonArgs {
     }
 }
 
-/// The most detailed level logged for `-v` given `verbose` times.
-fn max_level(verbose: u8) -> LevelFilter {
-    match verbose {
-        0 => LevelFilter::INFO,
-        1 => LevelFilter::DEBUG,
-        _ => LevelFilter::TRACE,
-    }
-}
-
 /// The subscriber of `mtasts daemon` with `args`, writing to `writer`.
+#[cfg(test)]
 fn subscriber<W>(args: &DaemonArgs, writer: W) -> tracing::Dispatch
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_max_level(max_level(args.verbose))
-        .with_ansi(false);
-    match args.log_format {
-        LogFormat::Text => tracing::Dispatch::new(builder.event_format(LineFormat).finish()),
-        LogFormat::Json => tracing::Dispatch::new(
-            builder
-                .json()
-                .flatten_event(true)
-                .with_current_span(false)
-                .with_span_list(false)
-                .finish(),
-        ),
-    }
+    logging::subscriber(args.verbose, args.log_format, writer)
 }
 
 /// Send the process's `tracing` events to stderr (see the module docs).
 fn install_logging(args: &DaemonArgs) -> Result<()> {
-    tracing::dispatcher::set_global_default(subscriber(args, io::stderr)).context("log subscriber")
-}
-
-/// Formats an event as `<level>: <message> key=value ...` on one line:
-/// `error`, `warning`, `info`, `debug` or `trace`; the message and values
-/// with control characters escaped, values quoted (Rust string syntax)
-/// when empty or when they contain spaces, quotes, `=` or backslashes.
-#[derive(Debug, Clone, Copy, Default)]
-struct LineFormat;
-
-impl<S, N> FormatEvent<S, N> for LineFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let mut line = Line::default();
-        event.record(&mut line);
-        writeln!(
-            writer,
-            "{}: {}{}",
-            level_name(*event.metadata().level()),
-            line.message,
-            line.fields
-        )
-    }
-}
-
-/// The level as `mtasts` prints it (`warning`, as other commands do).
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::ERROR => "error",
-        Level::WARN => "warning",
-        Level::INFO => "info",
-        Level::DEBUG => "debug",
-        Level::TRACE => "trace",
-    }
-}
-
-/// An event's message and ` key=value` fields, escaped.
-#[derive(Debug, Default)]
-struct Line {
-    message: String,
-    fields: String,
-}
-
-impl Line {
-    fn push(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = escape_controls(value).into_owned();
-        } else if needs_quotes(value) {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
-        } else {
-            let _ = write!(self.fields, " {}={value}", field.name());
-        }
-    }
-}
-
-impl Visit for Line {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, value);
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, &format!("{value:?}"));
-    }
-}
-
-/// Whether a value is written quoted, in Rust string syntax (which also
-/// escapes every character [`needs_escape`] names).
-fn needs_quotes(value: &str) -> bool {
-    value.is_empty()
-        || value.chars().any(|c| {
-            c.is_whitespace() || needs_escape(c) || c.is_control() || matches!(c, '"' | '=' | '\\')
-        })
+    logging::install(args.verbose, args.log_format)
 }
 
 /// Run the daemon until SIGTERM or SIGINT, or the `cache` subcommand
@@ -612,7 +496,10 @@ fn reload(args: &DaemonArgs, daemon: &DaemonHandle) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logging::max_level;
     use clap::Parser;
+    use std::io;
+    use tracing::level_filters::LevelFilter;
 
     #[derive(Debug, Parser)]
     struct Cli {

@@ -6,7 +6,9 @@
 //!
 //! Exit status: 0 when the input is valid or the check passed, 1 when the
 //! input is invalid or a check failed (with one `error: ...` line on
-//! stderr), 2 for usage errors (reported by clap).
+//! stderr), 2 for usage errors (reported by clap); `report summarize`
+//! exits 3 when it found alerts of severity error, `tlsrpt send` 75 when
+//! deliveries wait for a retry.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,11 +22,15 @@ mod check_cmd;
 mod daemon_cmd;
 mod gen_cmd;
 mod input;
+mod logging;
 mod output;
 mod policy_cmd;
 mod record_cmd;
 mod report_cmd;
+#[cfg(unix)]
+mod send_cmd;
 mod timefmt;
+mod tlsrpt_cmd;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -32,7 +38,9 @@ mod timefmt;
     name = "mtasts",
     version,
     about = "Parse, lint, match and generate MTA-STS policies (RFC 8461), parse _mta-sts and _smtp._tls TXT records, check MX certificates, read, summarize and export TLS-RPT reports (RFC 8460)",
-    after_help = "Exit status: 0 valid/passed, 1 invalid input or failed check, 2 usage error."
+    after_help = "Exit status: 0 valid/passed, 1 invalid input or failed check, 2 usage error; \
+                  3 `report summarize` found alerts of severity error; 75 `tlsrpt send` has \
+                  deliveries waiting for a retry."
 )]
 struct Cli {
     /// Print JSON on stdout instead of text (accepted by every command).
@@ -63,6 +71,10 @@ enum Command {
     /// Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps).
     #[cfg(unix)]
     Daemon(daemon_cmd::DaemonArgs),
+    /// TLS-RPT for Postfix: collect its libtlsrpt datagrams, send the daily reports.
+    #[cfg(unix)]
+    #[command(subcommand)]
+    Tlsrpt(tlsrpt_cmd::TlsrptCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(gen_cmd::CompletionsArgs),
     /// Print the man page of mtasts, or write one page per command with --out DIR.
@@ -238,6 +250,9 @@ enum ReportCommand {
     Summarize(ReportSummarizeArgs),
     /// Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON).
     Export(ReportExportArgs),
+    /// Count libtlsrpt datagrams (one JSON object per line) under one UTC
+    /// day and write that day's reports, one per policy domain.
+    Aggregate(tlsrpt_cmd::AggregateArgs),
 }
 
 /// Input limits shared by the `report` commands.
@@ -435,10 +450,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Parse(a)) => report_cmd::parse(&a),
         Command::Report(ReportCommand::Summarize(a)) => report_cmd::summarize(&a, json),
         Command::Report(ReportCommand::Export(a)) => report_cmd::export(&a),
+        Command::Report(ReportCommand::Aggregate(a)) => tlsrpt_cmd::aggregate(&a, json),
         Command::Cert(CertCommand::Check(a)) => cert_cmd::check(&a, json),
         Command::Check(a) => check_cmd::check(&a, json),
         #[cfg(unix)]
         Command::Daemon(a) => daemon_cmd::run(&a, json),
+        #[cfg(unix)]
+        Command::Tlsrpt(c) => tlsrpt_cmd::run(&c, json),
         Command::Completions(a) => gen_cmd::completions(&a),
         Command::Man(a) => gen_cmd::man(&a),
     }
@@ -463,6 +481,20 @@ fn check_usage(cli: Cli) -> Result<Cli, clap::Error> {
             clap::error::ErrorKind::ArgumentConflict,
             "--formula-guard applies to --format csv only",
         ));
+    }
+    if let Command::Report(ReportCommand::Aggregate(a)) = &cli.command
+        && let Err(msg) = a.check()
+    {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        cmd.build();
+        let sub = cmd
+            .find_subcommand_mut("report")
+            .and_then(|c| c.find_subcommand_mut("aggregate"));
+        let cmd = match sub {
+            Some(c) => c,
+            None => &mut cmd,
+        };
+        return Err(cmd.error(clap::error::ErrorKind::ValueValidation, msg));
     }
     let (name, filter) = match &cli.command {
         Command::Report(ReportCommand::Summarize(a)) => ("summarize", &a.filter),

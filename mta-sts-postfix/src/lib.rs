@@ -2,7 +2,10 @@
 //!
 //! MTA-STS for Postfix: a `smtp_tls_policy_maps` socketmap daemon
 //! (`mtasts daemon`), byte-compatible with postfix-mta-sts-resolver,
-//! answering from the `policy-fetch` policy service.
+//! answering from the `policy-fetch` policy service; and TLS-RPT for
+//! Postfix 3.10+: the collector of its libtlsrpt datagrams (`mtasts
+//! tlsrpt collect`), which keeps one partial aggregate per UTC day on
+//! disk for the reporter.
 //!
 //! - [`socketmap`]: the protocol without IO — netstrings, requests, next-hop
 //!   keys, the replies Postfix expects.
@@ -13,6 +16,14 @@
 //! - [`metrics`] (Unix only): the bounds of the metrics listener.
 //! - [`cache`]: the persistent policy cache of a stopped daemon, for
 //!   `mtasts daemon cache list | show | flush`.
+//! - [`collector`] (Unix only): the TLS-RPT datagram collector — an
+//!   AF_UNIX datagram socket, a crash-safe journal, per-day aggregates.
+//! - [`tlsrpt_state`]: the TLS-RPT state directory the collector writes
+//!   and the reporter reads (node name, journal, per-node partials of
+//!   each UTC day, reports).
+//! - [`reporter`]: the TLS-RPT reporter (`mtasts tlsrpt send`) — merge
+//!   the nodes' partials of a day, render one report per policy domain,
+//!   sign the mail, deliver to every destination with retries.
 //!
 //! The socketmap answer Postfix gets for a domain with an `enforce` policy
 //! (no IO needed for this part):
@@ -41,6 +52,9 @@
 )]
 
 pub mod cache;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub mod collector;
 pub mod config;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
@@ -48,7 +62,9 @@ pub mod daemon;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub mod metrics;
+pub mod reporter;
 pub mod socketmap;
+pub mod tlsrpt_state;
 
 pub use config::Config;
 #[cfg(unix)]

@@ -20,6 +20,9 @@
 //! - `postgres`: `pg_store::PgStore`, a store in PostgreSQL that several
 //!   MTAs share: a policy one of them fetched serves all, and one node at a
 //!   time discovers a domain.
+//! - `report-delivery` (default): `report_delivery`, sending TLS-RPT
+//!   reports to the `rua` destinations of the `_smtp._tls` record (HTTPS
+//!   POST, mail through an SMTP relay with lettre) with retries.
 //!
 //! The service answers from memory without IO while a policy is fresh.
 //! This needs no network:
@@ -81,6 +84,9 @@ pub mod overrides;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod pg_store;
+#[cfg(feature = "report-delivery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "report-delivery")))]
+pub mod report_delivery;
 pub mod service;
 pub mod store;
 

@@ -1,5 +1,5 @@
 //! An HTTPS (HTTP/1.1 over rustls) server on 127.0.0.1 with canned routes that records
-//! every request.
+//! every request, its body included (a report receiver for POST tests).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -71,6 +71,10 @@ pub enum Response {
     /// Reads the request, then never answers (until the server is dropped) — for
     /// header timeout tests.
     Stall,
+    /// The n-th request to this route (counting from 0) gets the n-th response, and
+    /// every request after the last gets the last one — e.g. a 500 and then a 200
+    /// for retry tests. An empty list answers 404.
+    Sequence(Vec<Self>),
 }
 
 impl Response {
@@ -120,8 +124,16 @@ impl Routes {
         self.route(&host, POLICY_PATH, Response::policy(policy))
     }
 
-    fn find(&self, host: Option<&str>, sni: Option<&str>, path: &str) -> Option<&Response> {
-        let lookup = |h: &str| self.map.get(&(normalize_host(h), path.to_owned()));
+    fn find(
+        &self,
+        host: Option<&str>,
+        sni: Option<&str>,
+        path: &str,
+    ) -> Option<(&(String, String), &Response)> {
+        let lookup = |h: &str| {
+            self.map
+                .get_key_value(&(normalize_host(h), path.to_owned()))
+        };
         host.and_then(lookup)
             .or_else(|| sni.and_then(lookup))
             .or_else(|| lookup("*"))
@@ -155,7 +167,16 @@ pub struct RecordedRequest {
     pub host: Option<String>,
     /// All headers in order (names lower-case; values lossily decoded as UTF-8).
     pub headers: Vec<(String, String)>,
+    /// The request body (at most [`MAX_REQUEST_BODY`] bytes are kept; a longer
+    /// body is cut there and `body_truncated` set).
+    pub body: Vec<u8>,
+    /// Whether the body was longer than [`MAX_REQUEST_BODY`] (or could not be
+    /// read to its end).
+    pub body_truncated: bool,
 }
+
+/// The most bytes of a request body a [`RecordedRequest`] keeps.
+pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
 
 impl RecordedRequest {
     /// The first value of header `name` (case-insensitive).
@@ -171,6 +192,8 @@ impl RecordedRequest {
 struct Log {
     requests: Mutex<Vec<RecordedRequest>>,
     handshakes: Mutex<Vec<Handshake>>,
+    /// Requests answered so far per route (host, path), for [`Response::Sequence`].
+    hits: Mutex<HashMap<(String, String), usize>>,
 }
 
 /// An HTTPS server on 127.0.0.1 (random port), TLS 1.2 and 1.3, HTTP/1.1.
@@ -304,6 +327,27 @@ async fn handle(
         .headers()
         .get(HOST)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let (parts, mut incoming) = req.into_parts();
+    let req = hyper::Request::from_parts(parts, ());
+    let mut body = Vec::new();
+    let mut body_truncated = false;
+    while let Some(frame) = incoming.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = MAX_REQUEST_BODY - body.len();
+                    if data.len() > room {
+                        body_truncated = true;
+                    }
+                    body.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            Err(_) => {
+                body_truncated = true;
+                break;
+            }
+        }
+    }
     let recorded = RecordedRequest {
         sni: sni.clone(),
         method: req.method().as_str().to_owned(),
@@ -323,12 +367,23 @@ async fn handle(
                 )
             })
             .collect(),
+        body,
+        body_truncated,
     };
     log.requests.lock().unwrap().push(recorded);
 
     let route = routes
         .find(host.as_deref(), sni.as_deref(), req.uri().path())
-        .cloned();
+        .and_then(|(key, response)| match response {
+            Response::Sequence(list) => {
+                let mut hits = log.hits.lock().unwrap();
+                let n = hits.entry(key.clone()).or_insert(0);
+                let chosen = list.get(*n).or(list.last()).cloned();
+                *n += 1;
+                chosen
+            }
+            other => Some(other.clone()),
+        });
     let builder = hyper::Response::builder();
     let response = match route {
         None => builder
@@ -369,6 +424,11 @@ async fn handle(
             .body(ChunksBody(Bytes::from(body)).boxed()),
         Some(Response::Close) => return Err(CloseConnection),
         Some(Response::Stall) => std::future::pending().await,
+        // A sequence inside a sequence is not unrolled further.
+        Some(Response::Sequence(_)) => builder
+            .status(500)
+            .header(CONTENT_TYPE, "text/plain")
+            .body(Full::new(Bytes::from_static(b"nested Response::Sequence\n")).boxed()),
     };
     Ok(response.expect("valid response"))
 }

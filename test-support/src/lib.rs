@@ -28,8 +28,10 @@
 //!   AD bit.
 //! - [`HttpsServer`] — HTTPS with per-SNI certificates ([`CertSet`]) and canned
 //!   [`Routes`]; records every request ([`RecordedRequest`]) and handshake ([`Handshake`]).
-//! - [`SmtpServer`] — ESMTP with STARTTLS for MX probes (optionally slow to greet);
-//!   records [`SmtpSession`]s and the most connections open at once.
+//! - [`SmtpServer`] — ESMTP with STARTTLS for MX probes (optionally slow to greet),
+//!   and MAIL/RCPT/DATA (optionally AUTH PLAIN, canned RCPT replies) for delivery
+//!   tests; records [`SmtpSession`]s, [`ReceivedMessage`]s and the most connections
+//!   open at once.
 //! - [`pg::TestDb`] — a PostgreSQL database of its own for one test on the server at
 //!   127.0.0.1:5432, dropped with the guard.
 //!
@@ -46,6 +48,6 @@ mod tls;
 
 pub use ca::{CA_NAME, Leaf, TestCa};
 pub use dns::{DnsQuery, DnsServer, TTL, Zones};
-pub use https::{HttpsServer, POLICY_PATH, RecordedRequest, Response, Routes};
-pub use smtp::{SmtpOptions, SmtpServer, SmtpSession};
+pub use https::{HttpsServer, MAX_REQUEST_BODY, POLICY_PATH, RecordedRequest, Response, Routes};
+pub use smtp::{MAX_MESSAGE, ReceivedMessage, SmtpOptions, SmtpServer, SmtpSession};
 pub use tls::{CertSet, Handshake};

@@ -1,4 +1,5 @@
-//! A minimal SMTP server with STARTTLS on 127.0.0.1, for MX probes.
+//! A minimal SMTP server with STARTTLS on 127.0.0.1, for MX probes and for
+//! receiving mail (a relay or a receiving MX in delivery tests).
 
 use std::fmt;
 use std::io;
@@ -17,6 +18,13 @@ use crate::tls::{self, CertSet};
 /// Longest command line accepted (RFC 5321 says 512 octets; be lenient).
 const MAX_LINE: usize = 4096;
 
+/// Longest line of message data read at once (RFC 5321 says 1000 octets).
+const MAX_DATA_LINE: usize = 64 * 1024;
+
+/// Largest message accepted by `DATA`; a larger one is answered
+/// `552 5.3.4` and not recorded.
+pub const MAX_MESSAGE: usize = 32 * 1024 * 1024;
+
 /// How an [`SmtpServer`] behaves.
 #[derive(Debug, Clone)]
 pub struct SmtpOptions {
@@ -31,6 +39,14 @@ pub struct SmtpOptions {
     /// How long each connection waits before its 220 greeting (none by
     /// default): keeps sessions open long enough for concurrency tests.
     pub greeting_delay: Option<Duration>,
+    /// Replies to `RCPT TO` for particular addresses (compared without case),
+    /// e.g. `("full@example.test", "452 4.2.2 Mailbox full")`; every other
+    /// recipient is accepted with 250.
+    pub rcpt_replies: Vec<(String, String)>,
+    /// `AUTH PLAIN` credentials (user name, password): when set, EHLO offers
+    /// `AUTH PLAIN` (after STARTTLS when the server has certificates) and
+    /// `MAIL` is refused (530) until the client has authenticated.
+    pub auth: Option<(String, String)>,
 }
 
 impl SmtpOptions {
@@ -41,6 +57,8 @@ impl SmtpOptions {
             starttls: None,
             advertise_starttls: false,
             greeting_delay: None,
+            rcpt_replies: Vec::new(),
+            auth: None,
         }
     }
 
@@ -52,6 +70,8 @@ impl SmtpOptions {
             starttls: Some(certs.into()),
             advertise_starttls: true,
             greeting_delay: None,
+            rcpt_replies: Vec::new(),
+            auth: None,
         }
     }
 
@@ -60,6 +80,39 @@ impl SmtpOptions {
         self.greeting_delay = Some(delay);
         self
     }
+
+    /// The same server, answering `RCPT TO:<address>` with `reply` (a full
+    /// reply line without CRLF, such as `550 5.1.1 No such user`).
+    pub fn with_rcpt_reply(mut self, address: &str, reply: &str) -> Self {
+        self.rcpt_replies
+            .push((address.to_owned(), reply.to_owned()));
+        self
+    }
+
+    /// The same server, requiring `AUTH PLAIN` with `user` and `password`
+    /// before `MAIL`.
+    pub fn with_auth(mut self, user: &str, password: &str) -> Self {
+        self.auth = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+}
+
+/// A message received through `MAIL`, `RCPT` and `DATA`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// Index of the session (in [`SmtpServer::sessions`]) that carried it.
+    pub session: usize,
+    /// The `MAIL FROM` address, without the angle brackets.
+    pub mail_from: String,
+    /// The accepted `RCPT TO` addresses, without the angle brackets, in order.
+    pub rcpt_to: Vec<String>,
+    /// The message as received, dot-unstuffed, without the final `.` line
+    /// (CRLF line ends as the client sent them).
+    pub data: Vec<u8>,
+    /// Whether it came over TLS (after STARTTLS).
+    pub tls: bool,
+    /// The user name the client authenticated as, if it did.
+    pub auth_user: Option<String>,
 }
 
 /// What happened on one SMTP connection.
@@ -74,11 +127,14 @@ pub struct SmtpSession {
 }
 
 /// An SMTP server on 127.0.0.1 (random port) speaking just enough ESMTP for an MX
-/// STARTTLS probe: 220 banner, EHLO/HELO, STARTTLS, NOOP, RSET, QUIT (221); anything
-/// else gets 502. One task per connection. It runs until dropped.
+/// STARTTLS probe and for receiving mail: 220 banner, EHLO/HELO, STARTTLS, AUTH PLAIN
+/// (when configured), MAIL, RCPT, DATA, NOOP, RSET, QUIT (221); anything else gets
+/// 502. Messages are recorded ([`SmtpServer::messages`]), never relayed. One task per
+/// connection. It runs until dropped.
 pub struct SmtpServer {
     addr: SocketAddr,
     sessions: Arc<Mutex<Vec<SmtpSession>>>,
+    messages: Arc<Mutex<Vec<ReceivedMessage>>>,
     open: Arc<OpenCount>,
     task: JoinHandle<()>,
 }
@@ -126,13 +182,17 @@ impl SmtpServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let sessions = Arc::new(Mutex::new(Vec::new()));
+        let messages = Arc::new(Mutex::new(Vec::new()));
         let open = Arc::new(OpenCount::default());
         let shared = Arc::new(Shared {
             hostname: opts.hostname,
             advertise_starttls: opts.advertise_starttls,
             greeting_delay: opts.greeting_delay,
+            rcpt_replies: opts.rcpt_replies,
+            auth: opts.auth,
             config,
             sessions: sessions.clone(),
+            messages: messages.clone(),
         });
         let counter = open.clone();
         let task = tokio::spawn(async move {
@@ -153,6 +213,7 @@ impl SmtpServer {
         Ok(Self {
             addr,
             sessions,
+            messages,
             open,
             task,
         })
@@ -166,6 +227,11 @@ impl SmtpServer {
     /// All sessions so far (including ones still open), in connection order.
     pub fn sessions(&self) -> Vec<SmtpSession> {
         self.sessions.lock().unwrap().clone()
+    }
+
+    /// Every message received so far, in the order their `DATA` ended.
+    pub fn messages(&self) -> Vec<ReceivedMessage> {
+        self.messages.lock().unwrap().clone()
     }
 
     /// The most connections that were open at the same time so far.
@@ -184,8 +250,56 @@ struct Shared {
     hostname: String,
     advertise_starttls: bool,
     greeting_delay: Option<Duration>,
+    rcpt_replies: Vec<(String, String)>,
+    auth: Option<(String, String)>,
     config: Option<Arc<ServerConfig>>,
     sessions: Arc<Mutex<Vec<SmtpSession>>>,
+    messages: Arc<Mutex<Vec<ReceivedMessage>>>,
+}
+
+/// The mail transaction of one dialogue (reset by STARTTLS, RSET and the end of DATA).
+#[derive(Default)]
+struct Transaction {
+    mail_from: Option<String>,
+    rcpt_to: Vec<String>,
+}
+
+/// The address between `<` and `>` after `MAIL FROM:` / `RCPT TO:` (`prefix`,
+/// compared without case); `None` when the command is malformed.
+fn path_arg(line: &str, prefix: &str) -> Option<String> {
+    let head = line.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = line[prefix.len()..].trim_start();
+    let rest = rest.strip_prefix('<')?;
+    let end = rest.find('>')?;
+    Some(rest[..end].to_owned())
+}
+
+/// Standard base64 (RFC 4648) without line breaks; `None` when invalid.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 enum Outcome {
@@ -236,6 +350,10 @@ impl Shared {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let mut line = Vec::new();
+        let mut tx = Transaction::default();
+        let mut auth_user: Option<String> = None;
+        // AUTH PLAIN without an initial response: the next line is the credentials.
+        let mut awaiting_credentials = false;
         loop {
             line.clear();
             let n = (&mut *conn)
@@ -244,6 +362,15 @@ impl Shared {
                 .await?;
             if n == 0 {
                 return Ok(Outcome::Quit);
+            }
+            if awaiting_credentials {
+                awaiting_credentials = false;
+                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                self.update(idx, |s| s.commands.push(text.clone()));
+                let reply = self.check_plain(&text, &mut auth_user);
+                conn.get_mut().write_all(reply.as_bytes()).await?;
+                conn.get_mut().flush().await?;
+                continue;
             }
             let text = String::from_utf8_lossy(&line)
                 .trim_end_matches(['\r', '\n'])
@@ -256,10 +383,14 @@ impl Shared {
                 .to_ascii_uppercase();
             let reply = match verb.as_str() {
                 "EHLO" => {
+                    tx = Transaction::default();
                     let mut lines = vec![self.hostname.clone(), "PIPELINING".into()];
                     lines.push("8BITMIME".into());
                     if self.advertise_starttls && !in_tls {
                         lines.push("STARTTLS".into());
+                    }
+                    if self.auth.is_some() && (in_tls || self.config.is_none()) {
+                        lines.push("AUTH PLAIN".into());
                     }
                     let last = lines.len() - 1;
                     lines
@@ -269,7 +400,79 @@ impl Shared {
                         .collect()
                 }
                 "HELO" => format!("250 {}\r\n", self.hostname),
-                "NOOP" | "RSET" => "250 2.0.0 OK\r\n".to_owned(),
+                "NOOP" => "250 2.0.0 OK\r\n".to_owned(),
+                "RSET" => {
+                    tx = Transaction::default();
+                    "250 2.0.0 OK\r\n".to_owned()
+                }
+                "AUTH" if self.auth.is_none() => "502 5.5.1 AUTH not available\r\n".to_owned(),
+                "AUTH" => {
+                    let mut words = text.split_whitespace().skip(1);
+                    let mechanism = words.next().unwrap_or("").to_ascii_uppercase();
+                    match (mechanism.as_str(), words.next()) {
+                        ("PLAIN", Some(initial)) => self.check_plain(initial, &mut auth_user),
+                        ("PLAIN", None) => {
+                            awaiting_credentials = true;
+                            "334 \r\n".to_owned()
+                        }
+                        _ => "504 5.5.4 Unrecognized authentication type\r\n".to_owned(),
+                    }
+                }
+                "MAIL" if self.auth.is_some() && auth_user.is_none() => {
+                    "530 5.7.0 Authentication required\r\n".to_owned()
+                }
+                "MAIL" => match path_arg(&text, "MAIL FROM:") {
+                    Some(from) => {
+                        tx = Transaction {
+                            mail_from: Some(from),
+                            rcpt_to: Vec::new(),
+                        };
+                        "250 2.1.0 OK\r\n".to_owned()
+                    }
+                    None => "501 5.5.4 Syntax: MAIL FROM:<address>\r\n".to_owned(),
+                },
+                "RCPT" if tx.mail_from.is_none() => "503 5.5.1 MAIL first\r\n".to_owned(),
+                "RCPT" => match path_arg(&text, "RCPT TO:") {
+                    Some(to) => {
+                        let canned = self
+                            .rcpt_replies
+                            .iter()
+                            .find(|(a, _)| a.eq_ignore_ascii_case(&to));
+                        match canned {
+                            Some((_, reply)) => format!("{reply}\r\n"),
+                            None => {
+                                tx.rcpt_to.push(to);
+                                "250 2.1.5 OK\r\n".to_owned()
+                            }
+                        }
+                    }
+                    None => "501 5.5.4 Syntax: RCPT TO:<address>\r\n".to_owned(),
+                },
+                "DATA" if tx.rcpt_to.is_empty() => "503 5.5.1 RCPT first\r\n".to_owned(),
+                "DATA" => {
+                    conn.get_mut()
+                        .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                        .await?;
+                    conn.get_mut().flush().await?;
+                    let Some(data) = read_data(conn).await? else {
+                        return Ok(Outcome::Quit);
+                    };
+                    let tx = std::mem::take(&mut tx);
+                    if data.len() > MAX_MESSAGE {
+                        "552 5.3.4 Message too big\r\n".to_owned()
+                    } else {
+                        let mut messages = self.messages.lock().unwrap();
+                        messages.push(ReceivedMessage {
+                            session: idx,
+                            mail_from: tx.mail_from.unwrap_or_default(),
+                            rcpt_to: tx.rcpt_to,
+                            data,
+                            tls: in_tls,
+                            auth_user: auth_user.clone(),
+                        });
+                        format!("250 2.0.0 OK queued as {}\r\n", messages.len())
+                    }
+                }
                 "QUIT" => {
                     conn.get_mut().write_all(b"221 2.0.0 Bye\r\n").await?;
                     conn.get_mut().shutdown().await.ok();
@@ -288,6 +491,55 @@ impl Shared {
             };
             conn.get_mut().write_all(reply.as_bytes()).await?;
             conn.get_mut().flush().await?;
+        }
+    }
+}
+
+impl Shared {
+    /// Checks `AUTH PLAIN` credentials (base64 of `authzid NUL user NUL password`)
+    /// and returns the reply; on success `auth_user` is set.
+    fn check_plain(&self, b64: &str, auth_user: &mut Option<String>) -> String {
+        let Some((user, password)) = &self.auth else {
+            return "502 5.5.1 AUTH not available\r\n".to_owned();
+        };
+        let decoded = base64_decode(b64.trim()).unwrap_or_default();
+        let mut parts = decoded.split(|&b| b == 0);
+        let (_authzid, u, p) = (parts.next(), parts.next(), parts.next());
+        if u == Some(user.as_bytes()) && p == Some(password.as_bytes()) && parts.next().is_none() {
+            *auth_user = Some(user.clone());
+            "235 2.7.0 Authentication successful\r\n".to_owned()
+        } else {
+            "535 5.7.8 Authentication credentials invalid\r\n".to_owned()
+        }
+    }
+}
+
+/// Reads message data up to the `.` line, dot-unstuffing; `None` when the
+/// connection closes first. More than [`MAX_MESSAGE`] bytes are read to the end
+/// but not kept (the result is then one byte longer than the limit).
+async fn read_data<S>(conn: &mut BufReader<S>) -> io::Result<Option<Vec<u8>>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut data = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut *conn)
+            .take(MAX_DATA_LINE as u64)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if line == b".\r\n" || line == b".\n" {
+            return Ok(Some(data));
+        }
+        let content = line.strip_prefix(b".").unwrap_or(&line);
+        if data.len() + content.len() <= MAX_MESSAGE {
+            data.extend_from_slice(content);
+        } else {
+            data.resize(MAX_MESSAGE + 1, 0);
         }
     }
 }

@@ -599,3 +599,133 @@ async fn smtp_greeting_delay() {
     assert!(read_reply(&mut c).await[0].starts_with("221 "));
     assert_eq!(server.max_concurrent(), 1);
 }
+
+/// Send `line` (CRLF added) and return the reply's lines.
+async fn say<S>(c: &mut BufReader<S>, line: &str) -> Vec<String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    c.get_mut()
+        .write_all(format!("{line}\r\n").as_bytes())
+        .await
+        .unwrap();
+    read_reply(c).await
+}
+
+#[tokio::test]
+async fn smtp_receives_mail_unstuffs_dots_and_checks_auth() {
+    let server = SmtpServer::start(
+        SmtpOptions::plain("relay.test")
+            .with_rcpt_reply("full@x.test", "452 4.2.2 Mailbox full")
+            .with_auth("user", "pw"),
+    )
+    .await
+    .unwrap();
+    let mut c = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+    read_reply(&mut c).await;
+    let ehlo = say(&mut c, "EHLO client.test").await;
+    assert!(ehlo.iter().any(|l| &l[4..] == "AUTH PLAIN"), "{ehlo:?}");
+    assert!(say(&mut c, "MAIL FROM:<a@client.test>").await[0].starts_with("530 "));
+    // "\0user\0wrong" and "\0user\0pw" in base64.
+    assert!(say(&mut c, "AUTH PLAIN AHVzZXIAd3Jvbmc=").await[0].starts_with("535 "));
+    assert!(say(&mut c, "AUTH PLAIN").await[0].starts_with("334"));
+    assert!(say(&mut c, "AHVzZXIAcHc=").await[0].starts_with("235 "));
+    assert!(say(&mut c, "RCPT TO:<b@x.test>").await[0].starts_with("503 "));
+    assert!(say(&mut c, "DATA").await[0].starts_with("503 "));
+    assert!(say(&mut c, "MAIL FROM:<a@client.test> SIZE=100").await[0].starts_with("250 "));
+    assert!(say(&mut c, "RCPT TO:<full@x.test>").await[0].starts_with("452 4.2.2"));
+    assert!(say(&mut c, "RCPT TO:<b@x.test>").await[0].starts_with("250 "));
+    assert!(say(&mut c, "rcpt to:<c@x.test>").await[0].starts_with("250 "));
+    assert!(say(&mut c, "DATA").await[0].starts_with("354 "));
+    let reply = say(&mut c, "Subject: t\r\n\r\n..leading dot\r\nend\r\n.").await;
+    assert_eq!(reply, ["250 2.0.0 OK queued as 1"]);
+    assert!(say(&mut c, "QUIT").await[0].starts_with("221 "));
+
+    let m = &server.messages()[0];
+    assert_eq!(m.mail_from, "a@client.test");
+    assert_eq!(m.rcpt_to, ["b@x.test", "c@x.test"]);
+    assert_eq!(m.data, b"Subject: t\r\n\r\n.leading dot\r\nend\r\n");
+    assert_eq!(m.auth_user.as_deref(), Some("user"));
+    assert!(!m.tls);
+    assert_eq!(m.session, 0);
+    // The credentials line is recorded like a command; the data is not.
+    assert!(
+        server.sessions()[0]
+            .commands
+            .contains(&"AHVzZXIAcHc=".to_owned())
+    );
+    assert!(
+        !server.sessions()[0]
+            .commands
+            .iter()
+            .any(|c| c.contains("leading dot"))
+    );
+}
+
+#[tokio::test]
+async fn smtp_mail_after_starttls_is_marked_tls() {
+    let ca = TestCa::new();
+    let server = SmtpServer::start(
+        SmtpOptions::starttls("relay.test", ca.issue(&["relay.test"])).with_auth("u", "p"),
+    )
+    .await
+    .unwrap();
+    let mut c = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+    read_reply(&mut c).await;
+    // AUTH is offered only after STARTTLS.
+    let ehlo = say(&mut c, "EHLO c").await;
+    assert!(!ehlo.iter().any(|l| l.contains("AUTH")), "{ehlo:?}");
+    assert!(say(&mut c, "STARTTLS").await[0].starts_with("220 "));
+    let tls = TlsConnector::from(client_config(ca.root_store()))
+        .connect(ServerName::try_from("relay.test").unwrap(), c.into_inner())
+        .await
+        .unwrap();
+    let mut t = BufReader::new(tls);
+    let ehlo = say(&mut t, "EHLO c").await;
+    assert!(ehlo.iter().any(|l| &l[4..] == "AUTH PLAIN"), "{ehlo:?}");
+    assert!(say(&mut t, "AUTH PLAIN AHUAcA==").await[0].starts_with("235 "));
+    say(&mut t, "MAIL FROM:<>").await;
+    say(&mut t, "RCPT TO:<r@x.test>").await;
+    assert!(say(&mut t, "DATA").await[0].starts_with("354 "));
+    assert!(say(&mut t, "x\r\n.").await[0].starts_with("250 "));
+    let m = &server.messages()[0];
+    assert!(m.tls);
+    assert_eq!(m.mail_from, "");
+    assert_eq!(m.data, b"x\r\n");
+}
+
+#[tokio::test]
+async fn https_records_post_bodies_and_plays_sequences() {
+    let ca = TestCa::new();
+    let server = HttpsServer::start(
+        &ca.issue(&["r.test"]),
+        Routes::new().route(
+            "r.test",
+            "/post",
+            Response::Sequence(vec![
+                Response::with_status(500, None, "later"),
+                Response::with_status(201, None, "ok"),
+            ]),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    for body in [&b"first"[..], b"second", b"third"] {
+        let mut tls = tls_connect(server.addr(), "r.test", &ca).await.unwrap();
+        let head = format!(
+            "POST /post HTTP/1.1\r\nHost: r.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.write_all(body).await.unwrap();
+        let mut raw = Vec::new();
+        tls.read_to_end(&mut raw).await.unwrap();
+        statuses.push(String::from_utf8_lossy(&raw[..12]).into_owned());
+    }
+    assert_eq!(statuses, ["HTTP/1.1 500", "HTTP/1.1 201", "HTTP/1.1 201"]);
+    let reqs = server.requests();
+    let bodies: Vec<&[u8]> = reqs.iter().map(|r| r.body.as_slice()).collect();
+    assert_eq!(bodies, [&b"first"[..], b"second", b"third"]);
+    assert!(reqs.iter().all(|r| r.method == "POST" && !r.body_truncated));
+}
