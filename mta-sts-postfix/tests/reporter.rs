@@ -3,16 +3,14 @@
 //! server, an HTTPS report receiver (rustls, test CA) and an SMTP relay
 //! (STARTTLS, test CA) that record what they get. The reports received
 //! are read back by this project's strict reader and the mail's DKIM
-//! signature is verified by dkimpy (`tlsrpt-core/tests/dkim/verify.py`).
+//! signature is verified by dkimpy (`test-support/scripts/dkim_verify.py`).
 //!
 //! dkimpy needs `python3 -m pip install dkimpy dnspython pynacl`. Without
 //! it the dkimpy checks print why and are left out, unless
 //! `MTASTS_REQUIRE_DKIMPY=1` (CI sets it), which makes them fail.
 
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use mta_sts_postfix::reporter::{
     DELIVERY_FILE, DayOutcome, DaySummary, Progress, Reporter, ReporterConfig, ReporterError,
@@ -255,58 +253,14 @@ fn read_gzip(bytes: &[u8]) -> Report<'static> {
     read_report(bytes, &strict()).unwrap().value.report
 }
 
-/// Whether dkimpy can run here; panics when it cannot and
-/// `MTASTS_REQUIRE_DKIMPY=1`.
 fn dkimpy_available() -> bool {
-    let probe = Command::new("python3")
-        .args(["-c", "import dkim, dns.message, dns.query, nacl.signing"])
-        .output();
-    let why = match probe {
-        Ok(out) if out.status.success() => return true,
-        Ok(out) => String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("no error message")
-            .to_owned(),
-        Err(e) => format!("python3 did not start: {e}"),
-    };
-    if std::env::var("MTASTS_REQUIRE_DKIMPY").as_deref() == Ok("1") {
-        panic!("MTASTS_REQUIRE_DKIMPY=1 but dkimpy is unavailable: {why}");
-    }
-    eprintln!("skipping the dkimpy checks: dkimpy unavailable ({why})");
-    false
+    test_support::dkimpy::available()
 }
 
 /// dkimpy's verdict (report mode `strict`: the key record must say
-/// `s=tlsrpt`): `Ok(())` or its log. It runs on a blocking thread, so the
-/// DNS server on this runtime can answer its key query.
+/// `s=tlsrpt`): `Ok(())` or its log.
 async fn dkimpy(dns: SocketAddr, message: &[u8]) -> Result<(), String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tlsrpt-core/tests/dkim/verify.py");
-    let (port, message) = (dns.port().to_string(), message.to_vec());
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args([port.as_str(), "strict"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&message).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        match out.status.code() {
-            Some(0) if stdout == "pass" => Ok(()),
-            Some(1) => Err(stdout),
-            _ => panic!(
-                "verify.py failed: {:?}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    })
-    .await
-    .unwrap()
+    test_support::dkimpy::verify(dns, "strict", message).await
 }
 
 fn progress(summary: &DaySummary, domain: &str) -> Vec<(String, Progress)> {

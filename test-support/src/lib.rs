@@ -32,6 +32,8 @@
 //!   and MAIL/RCPT/DATA (optionally AUTH PLAIN, canned RCPT replies) for delivery
 //!   tests; records [`SmtpSession`]s, [`ReceivedMessage`]s and the most connections
 //!   open at once.
+//! - [`dkimpy`] — dkimpy as an independent DKIM verifier, its key queries answered by
+//!   a [`DnsServer`].
 //! - [`pg::TestDb`] — a PostgreSQL database of its own for one test on the server at
 //!   127.0.0.1:5432, dropped with the guard.
 //!
@@ -40,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 mod ca;
+pub mod dkimpy;
 mod dns;
 mod https;
 pub mod pg;

@@ -1,6 +1,6 @@
 //! DKIM signing of report mail (feature `dkim`; RFC 8460 3, RPT-DELIV-09
 //! and -11), checked by two verifiers that share no code with the signer:
-//! dkimpy (Python, run as a subprocess: `verify.py` beside this file) and
+//! dkimpy (Python, run as a subprocess: `test-support/scripts/dkim_verify.py`) and
 //! mail-auth's. Both read the key record from the loopback DNS server.
 //!
 //! dkimpy needs `python3 -m pip install dkimpy dnspython pynacl`. Without
@@ -9,10 +9,8 @@
 
 #![cfg(feature = "dkim")]
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::num::NonZeroU64;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mail_auth::hickory_resolver::config::{
@@ -130,60 +128,13 @@ fn replace(message: &[u8], from: &str, to: &str) -> Vec<u8> {
 
 // ------------------------------------------------------------ verifiers
 
-/// Whether dkimpy can run here; panics when it cannot and
-/// `MTASTS_REQUIRE_DKIMPY=1`.
 fn dkimpy_available() -> bool {
-    let probe = Command::new("python3")
-        .args(["-c", "import dkim, dns.message, dns.query, nacl.signing"])
-        .output();
-    let why = match probe {
-        Ok(out) if out.status.success() => return true,
-        // Python's last line names the missing module.
-        Ok(out) => String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("no error message")
-            .to_owned(),
-        Err(e) => format!("python3 did not start: {e}"),
-    };
-    let why = format!(
-        "dkimpy unavailable ({why}); install it with \
-         `python3 -m pip install dkimpy dnspython pynacl`"
-    );
-    if std::env::var("MTASTS_REQUIRE_DKIMPY").as_deref() == Ok("1") {
-        panic!("MTASTS_REQUIRE_DKIMPY=1 but {why}");
-    }
-    eprintln!("skipping the dkimpy checks: {why}");
-    false
+    test_support::dkimpy::available()
 }
 
 /// dkimpy's verdict on the topmost signature: `Ok(())` or its log.
 async fn dkimpy(dns: SocketAddr, mode: &str, message: &[u8]) -> Result<(), String> {
-    let script = format!("{}/tests/dkim/verify.py", env!("CARGO_MANIFEST_DIR"));
-    let (port, mode, message) = (dns.port().to_string(), mode.to_owned(), message.to_vec());
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("python3")
-            .args([script.as_str(), port.as_str(), mode.as_str()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&message).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        match out.status.code() {
-            Some(0) if stdout == "pass" => Ok(()),
-            Some(1) => Err(stdout),
-            _ => panic!(
-                "verify.py failed: {:?}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    })
-    .await
-    .unwrap()
+    test_support::dkimpy::verify(dns, mode, message).await
 }
 
 /// mail-auth's verdict on the message's signatures, its resolver asking

@@ -2,7 +2,7 @@
 
 Run by tlsrpt-core/tests/dkim/main.rs as an independent verifier:
 
-    python3 verify.py PORT MODE < message
+    python3 dkim_verify.py PORT MODE < message
 
 The key record is looked up over UDP (TCP when truncated) from the loopback
 DNS server at 127.0.0.1:PORT; nothing leaves 127.0.0.1. MODE is dkimpy's
