@@ -9,6 +9,38 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// `n` policy keys of a busy MTA's day, shared by the aggregation bench
+/// and the collector load test: 60 % `sts` with a 5-line policy, 30 %
+/// `no-policy-found`, 10 % `tlsa` (keyed by the MX host).
+pub fn policy_keys(n: usize) -> Vec<tlsrpt_core::session::PolicyKey> {
+    use tlsrpt_core::session::PolicyKey;
+    (0..n)
+        .map(|i| {
+            let domain = format!("recipient{i}.example");
+            match i % 10 {
+                0..=5 => PolicyKey::sts(
+                    &domain,
+                    [
+                        "version: STSv1".to_owned(),
+                        "mode: enforce".to_owned(),
+                        format!("mx: mx1.{domain}"),
+                        format!("mx: *.backup.{domain}"),
+                        "max_age: 604800".to_owned(),
+                    ],
+                    [format!("mx1.{domain}"), format!("*.backup.{domain}")],
+                ),
+                6..=8 => PolicyKey::no_policy_found(&domain),
+                _ => PolicyKey::tlsa(
+                    &format!("mx1.{domain}"),
+                    ["3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6"],
+                    [format!("mx1.{domain}")],
+                ),
+            }
+            .expect("the generated keys are valid")
+        })
+        .collect()
+}
+
 /// A synthetic report with `details` failure details spread over ten
 /// policies, in the shape large senders produce (every optional member
 /// present, IPv4 and IPv6 addresses).

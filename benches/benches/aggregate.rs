@@ -54,31 +54,7 @@ impl Rng {
 }
 
 fn keys() -> Vec<PolicyKey> {
-    (0..DOMAINS)
-        .map(|i| {
-            let domain = format!("recipient{i}.example");
-            match i % 10 {
-                0..=5 => PolicyKey::sts(
-                    &domain,
-                    [
-                        "version: STSv1".to_owned(),
-                        "mode: enforce".to_owned(),
-                        format!("mx: mx1.{domain}"),
-                        format!("mx: *.backup.{domain}"),
-                        "max_age: 604800".to_owned(),
-                    ],
-                    [format!("mx1.{domain}"), format!("*.backup.{domain}")],
-                ),
-                6..=8 => PolicyKey::no_policy_found(&domain),
-                _ => PolicyKey::tlsa(
-                    &format!("mx1.{domain}"),
-                    ["3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6"],
-                    [format!("mx1.{domain}")],
-                ),
-            }
-            .expect("valid key")
-        })
-        .collect()
+    mta_sts_benches::policy_keys(DOMAINS)
 }
 
 fn failures() -> Vec<Failure> {

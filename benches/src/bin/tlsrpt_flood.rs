@@ -117,31 +117,7 @@ impl Rng {
 
 /// The datagrams, in libtlsrpt's form.
 fn corpus() -> Vec<Vec<u8>> {
-    let keys: Vec<PolicyKey> = (0..2000)
-        .map(|i| {
-            let domain = format!("domain{i}.example");
-            match i % 10 {
-                0..=5 => PolicyKey::sts(
-                    &domain,
-                    [
-                        "version: STSv1".to_owned(),
-                        "mode: enforce".to_owned(),
-                        format!("mx: mx1.{domain}"),
-                        format!("mx: *.backup.{domain}"),
-                        "max_age: 604800".to_owned(),
-                    ],
-                    [format!("mx1.{domain}"), format!("*.backup.{domain}")],
-                ),
-                6..=8 => PolicyKey::no_policy_found(&domain),
-                _ => PolicyKey::tlsa(
-                    &format!("mx.{domain}"),
-                    ["3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"],
-                    [format!("mx.{domain}")],
-                ),
-            }
-            .expect("key")
-        })
-        .collect();
+    let keys: Vec<PolicyKey> = mta_sts_benches::policy_keys(2000);
     let types = [
         ResultType::CertificateExpired,
         ResultType::CertificateHostMismatch,
