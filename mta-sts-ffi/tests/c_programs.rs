@@ -181,30 +181,7 @@ fn tlsrpt_postfix_c_program_into_the_collector() {
 fn mx_match_c_benchmark_runs() {
     let dir = scratch("bench");
     let src = common::crate_dir().join("benches/c/mx_match.c");
-    let exe = dir.join("mx_match");
-    let lib = common::lib_dir();
-    run_ok(
-        Command::new("cc")
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Wpedantic",
-                "-Werror",
-                "-O2",
-            ])
-            .arg("-D_POSIX_C_SOURCE=200809L")
-            .arg("-I")
-            .arg(common::crate_dir().join("include"))
-            .arg("-o")
-            .arg(&exe)
-            .arg(&src)
-            .arg("-L")
-            .arg(&lib)
-            .arg("-lmtasts")
-            .arg("-Wl,--disable-new-dtags")
-            .arg(format!("-Wl,-rpath,{}", lib.display())),
-    );
+    let exe = common::compile_source(&src, "mx_match", &dir, false, true, &[]);
     let out = run_ok(Command::new(&exe).arg("30001"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("(30001 calls, 20001 matched)"), "{stdout}");
@@ -218,31 +195,7 @@ fn mx_match_c_benchmark_runs() {
 fn tlsrpt_delivery_c_benchmark_runs() {
     let dir = scratch("tlsrpt-bench");
     let src = common::crate_dir().join("benches/c/tlsrpt_delivery.c");
-    let exe = dir.join("tlsrpt_delivery");
-    let lib = common::lib_dir();
-    run_ok(
-        Command::new("cc")
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Wpedantic",
-                "-Werror",
-                "-O2",
-                "-pthread",
-            ])
-            .arg("-D_POSIX_C_SOURCE=200809L")
-            .arg("-I")
-            .arg(common::crate_dir().join("include"))
-            .arg("-o")
-            .arg(&exe)
-            .arg(&src)
-            .arg("-L")
-            .arg(&lib)
-            .arg("-lmtasts")
-            .arg("-Wl,--disable-new-dtags")
-            .arg(format!("-Wl,-rpath,{}", lib.display())),
-    );
+    let exe = common::compile_source(&src, "tlsrpt_delivery", &dir, false, true, &["-pthread"]);
     let out = run_ok(Command::new(&exe).arg("2000"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

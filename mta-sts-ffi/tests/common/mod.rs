@@ -89,6 +89,19 @@ pub(crate) fn compile(name: &str, out_dir: &Path, sanitize: bool, optimize: bool
         .join("tests")
         .join("c")
         .join(format!("{name}.c"));
+    compile_source(&src, name, out_dir, sanitize, optimize, &[])
+}
+
+/// Compile the C file `src` against the library into `out_dir/<name>`,
+/// with the flags of [`compile`] and `extra` (e.g. `-pthread`).
+pub(crate) fn compile_source(
+    src: &Path,
+    name: &str,
+    out_dir: &Path,
+    sanitize: bool,
+    optimize: bool,
+    extra: &[&str],
+) -> PathBuf {
     let exe = out_dir.join(name);
     let lib = lib_dir();
     let mut cmd = Command::new("cc");
@@ -103,7 +116,8 @@ pub(crate) fn compile(name: &str, out_dir: &Path, sanitize: bool, optimize: bool
     .arg(if optimize { "-O2" } else { "-O0" })
     .arg("-D_POSIX_C_SOURCE=200809L")
     .arg("-I")
-    .arg(crate_dir().join("include"));
+    .arg(crate_dir().join("include"))
+    .args(extra);
     if sanitize && sanitizers_work() {
         cmd.args([
             "-fsanitize=address,undefined",
@@ -113,7 +127,7 @@ pub(crate) fn compile(name: &str, out_dir: &Path, sanitize: bool, optimize: bool
     }
     cmd.arg("-o")
         .arg(&exe)
-        .arg(&src)
+        .arg(src)
         .arg("-L")
         .arg(&lib)
         .arg("-lmtasts")
