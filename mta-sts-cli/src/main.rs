@@ -19,6 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod cert_cmd;
 mod check_cmd;
 #[cfg(unix)]
+mod domain_cmd;
+#[cfg(unix)]
 mod daemon_cmd;
 mod gen_cmd;
 mod input;
@@ -29,6 +31,10 @@ mod record_cmd;
 mod report_cmd;
 #[cfg(unix)]
 mod send_cmd;
+#[cfg(unix)]
+mod serve_cmd;
+#[cfg(unix)]
+mod site_check_cmd;
 mod timefmt;
 mod tlsrpt_cmd;
 
@@ -75,6 +81,13 @@ enum Command {
     #[cfg(unix)]
     #[command(subcommand)]
     Tlsrpt(tlsrpt_cmd::TlsrptCommand),
+    /// Host MTA-STS for your domains: add, change, remove them, the DNS records to publish, verify, promote to enforce.
+    #[cfg(unix)]
+    #[command(subcommand)]
+    Domain(domain_cmd::DomainCommand),
+    /// Serve the policies of every hosted domain over HTTPS (SNI, ACME certificates).
+    #[cfg(unix)]
+    Serve(serve_cmd::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(gen_cmd::CompletionsArgs),
     /// Print the man page of mtasts, or write one page per command with --out DIR.
@@ -457,6 +470,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daemon(a) => daemon_cmd::run(&a, json),
         #[cfg(unix)]
         Command::Tlsrpt(c) => tlsrpt_cmd::run(&c, json),
+        #[cfg(unix)]
+        Command::Domain(c) => domain_cmd::run(&c, json),
+        #[cfg(unix)]
+        Command::Serve(a) => serve_cmd::run(&a, json),
         Command::Completions(a) => gen_cmd::completions(&a),
         Command::Man(a) => gen_cmd::man(&a),
     }

@@ -69,6 +69,7 @@ pub mod domain;
 pub mod enforce;
 pub mod error;
 pub mod finding;
+pub mod hosting;
 pub mod lint;
 pub mod mx;
 pub mod parsed;
