@@ -34,6 +34,10 @@ complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "cert" -d 'Check MX ho
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "tlsrpt" -d 'TLS-RPT for Postfix: collect its libtlsrpt datagrams, send the daily reports'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "domain" -d 'Host MTA-STS for your domains: add, change, remove them, the DNS records to publish, verify, promote to enforce'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "serve" -d 'Serve the policies of every hosted domain over HTTPS (SNI, ACME certificates)'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "alerts" -d 'List the alerts of the site store with their delivery state; run the probes or deliver once'
+complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "user" -d 'Accounts of the dashboards and the JSON API of `mtasts serve`: add, list, remove, new token'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
 complete -c mtasts -n "__fish_mtasts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -75,20 +79,23 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Select and parse the record of a DNS TXT answer (one argument per RR); the kind (`v=STSv1` or `v=TLSRPTv1`) is detected'
 complete -c mtasts -n "__fish_mtasts_using_subcommand record; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -s h -l help -d 'Print help'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export aggregate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -f -a "ingest" -d 'Store reports (files, or one e-mail on stdin for a mail alias pipe) in the site store, once each, with their DKIM result'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and not __fish_seen_subcommand_from parse summarize export ingest aggregate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l strict -d 'Use the strict RFC 8460 JSON reader instead of the lenient one'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l since -d 'Only reports whose date range starts on DATE (UTC) or later' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l until -d 'Only reports whose date range starts on DATE (UTC) or earlier; also the last day of the readiness window' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l state -d 'Read the reports stored in the embedded site store under DIR (`report ingest --state DIR`) instead of files' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l database -d 'Read the reports stored in this PostgreSQL site database instead of files' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l since -l from -d 'Only reports whose date range starts on DATE (UTC) or later' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l until -l to -d 'Only reports whose date range starts on DATE (UTC) or earlier; also the last day of the readiness window' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l domain -d 'Only the policies of this policy domain (repeat for several); reports without one are left out' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l top -d 'Show at most N rows per table (text output; the most recent days in the table by day; --json lists everything)' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from summarize" -l readiness-days -d 'The length of the readiness window, in UTC days' -r
@@ -101,14 +108,37 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l format -d 'The output format' -r -f -a "csv\t'RFC 4180 CSV with a header row (CRLF line ends; control characters in values escaped, `\\u{1b}` style)'
 ndjson\t'One JSON object per line'"
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l since -d 'Only reports whose date range starts on DATE (UTC) or later' -r
-complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l until -d 'Only reports whose date range starts on DATE (UTC) or earlier; also the last day of the readiness window' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l state -d 'Read the reports stored in the embedded site store under DIR (`report ingest --state DIR`) instead of files' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l database -d 'Read the reports stored in this PostgreSQL site database instead of files' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l since -l from -d 'Only reports whose date range starts on DATE (UTC) or later' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l until -l to -d 'Only reports whose date range starts on DATE (UTC) or earlier; also the last day of the readiness window' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l domain -d 'Only the policies of this policy domain (repeat for several); reports without one are left out' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l formula-guard -d 'Prefix `\'` to CSV text values that start with `=`, `+`, `-` or `@`, so spreadsheets do not run them as formulas (alters the data; CSV only). Control characters in values are always escaped'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s v -l verbose -d 'List every reader warning per input (`warning: NAME: ...`) instead of one line counting them'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l strict-inputs -d 'Fail on inputs that are no report at all (mail without a report part, files that are neither JSON, gzip nor e-mail, empty files) found in a directory or an mbox, instead of skipping them with a warning'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l database -d 'A PostgreSQL connection string shared by several ingest nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l dkim-resolver -d 'The only DNS server asked for DKIM keys (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l retain-days -d 'Keep reports received at most N days ago (pruned at most once an hour); 0 keeps everything' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l alert-webhook -d 'POST each new alert as JSON to this https:// URL (Slack and Mattermost show its `text`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l alert-smtp -d 'Mail each new alert through this SMTP relay: smtp://HOST[:PORT] (STARTTLS required; `?tls=opportunistic` or `?tls=none` for a local relay) or smtps://HOST[:PORT]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l alert-to -d 'A recipient of alert mail (repeat for several)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l alert-from -d 'The sender of alert mail (From: and envelope)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l alert-smtp-ca-file -d 'Trust anchors (PEM) for the relay\'s certificate instead of the system\'s' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l alert-quiet -d 'The same alert (domain, result type, MX host) is raised at most once in this many hours; repeats update its counts' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l max-size -d 'Largest report JSON (after gzip decompression) and largest decoded e-mail part, in bytes [default: 33554432 (32 MiB)]. An e-mail message may be twice this size, at least 64 MiB' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l maildir -d 'Ingest the unprocessed messages of this Maildir (those in new/, and in cur/ without the S flag): stored or duplicate ones are moved to cur/ flagged S, rejected ones to DIR/.rejected; with the store unavailable they stay (exit 75)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l imap -d 'Ingest the messages of an IMAP mailbox (implicit TLS): imaps://USER@HOST[:PORT]/MAILBOX; processed ones are moved to --imap-done-folder, rejected ones to TLSRPT-Rejected' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l password-file -d 'The IMAP password: the first line of this file' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l imap-done-folder -d 'The IMAP folder stored and duplicate reports are moved to (created when missing) [default: TLSRPT-Done]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l imap-root -d 'Trust only the CA certificates of this PEM file for the IMAP server (default: the system\'s roots)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l require-dkim -d 'Reject mail whose DKIM result is fail or none (default: accept and record)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l prune -d 'Prune now (reports received more than --retain-days days ago), whenever the last prune was; FILEs are optional with it'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l watch -d 'With --maildir or --imap: keep going (inotify, IMAP IDLE) until SIGINT or SIGTERM'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from ingest" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l day -d 'The UTC day the reports cover' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l org -d '`organization-name` of the reports' -r
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from aggregate" -l contact -d '`contact-info` of the reports: an e-mail address at the submitter\'s domain' -r
@@ -119,6 +149,7 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "ingest" -d 'Store reports (files, or one e-mail on stdin for a mail alias pipe) in the site store, once each, with their DKIM result'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
 complete -c mtasts -n "__fish_mtasts_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand cert; and not __fish_seen_subcommand_from check help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
@@ -197,21 +228,207 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_su
 complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from help" -f -a "collect" -d 'Run the TLS-RPT collector: receive Postfix\'s libtlsrpt datagrams on an AF_UNIX datagram socket and keep each UTC day\'s aggregate in the state directory'
 complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from help" -f -a "send" -d 'Make and deliver the TLS-RPT reports of a UTC day from the state directory (yesterday by default), and retry failed deliveries'
 complete -c mtasts -n "__fish_mtasts_using_subcommand tlsrpt; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "add" -d 'Host a new domain: its policy, served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "set" -d 'Change a hosted domain\'s mode, mx patterns, max_age or rua (a new policy id when the body changes)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "remove" -d 'Stop hosting a domain: serve mode none until cached policies expire, then delete it'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "list" -d 'List the hosted domains'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "show" -d 'Show a hosted domain: policy body, id, history of ids, days in the current mode'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "records" -d 'Print the DNS records to publish for a hosted domain'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "configure" -d 'Show or change the site settings (CNAME target, serving addresses)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "verify" -d 'Check the live DNS of a hosted domain against the site: _mta-sts id, mta-sts CNAME, _smtp._tls rua, MX coverage'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "promote" -d 'Move a hosted domain from testing to enforce when it is safe'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and not __fish_seen_subcommand_from add set remove list show records configure verify promote help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l mx -d 'The MX host patterns (`mx1.example.com`, `*.example.net`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l mode -d 'The policy mode' -r -f -a "testing\t'Report failures, deliver anyway'
+enforce\t'Refuse delivery to MX hosts that fail validation'
+none\t'Senders ignore the policy'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l max-age -d 'The policy\'s max_age in seconds' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l rua -d 'TLS-RPT report addresses (mailto: or https: URIs) [default: mailto:tlsrpt@DOMAIN]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l mode -d 'A new mode' -r -f -a "testing\t'Report failures, deliver anyway'
+enforce\t'Refuse delivery to MX hosts that fail validation'
+none\t'Senders ignore the policy'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l mx -d 'New MX host patterns (replacing all)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l max-age -d 'A new max_age in seconds' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l rua -d 'New TLS-RPT report addresses (replacing all)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l no-wait -d 'Print the new id at once (as pending) instead of waiting until every node serves the new body'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from remove" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from remove" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from remove" -l now -d 'Delete at once instead of serving mode none first'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from remove" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from list" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from list" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from list" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from show" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from show" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from show" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from records" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from records" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from records" -l target -d 'The hosting name for the CNAME [default: the configured target]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from records" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from records" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -l target -d 'The hosting name the mta-sts CNAMEs point at' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -l address -d 'The IP addresses of the serving nodes (replacing all)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -l no-addresses -d 'Remove the addresses setting'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from configure" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from verify" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from verify" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from verify" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from verify" -l target -d 'The host name mta-sts.DOMAIN should be a CNAME to [default: the site\'s configured target]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from verify" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l days -d 'Days the domain must have been in testing' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l reports -d 'TLS-RPT reports received for the domain: files, directories (read recursively), mbox files, or `-` for stdin (as `mtasts report summarize` reads them)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l max-size -d 'Largest report JSON (after gzip decompression) and decoded e-mail part, in bytes [default: 33554432 (32 MiB)]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l timeout -d 'Timeout in seconds of each MX probe' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts and MX certificates' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l smtp-port -d 'Port for every MX probe (each MX is still reached at its A/AAAA addresses)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l force -d 'Promote even when conditions fail'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "add" -d 'Host a new domain: its policy, served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a hosted domain\'s mode, mx patterns, max_age or rua (a new policy id when the body changes)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Stop hosting a domain: serve mode none until cached policies expire, then delete it'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the hosted domains'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a hosted domain: policy body, id, history of ids, days in the current mode'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "records" -d 'Print the DNS records to publish for a hosted domain'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "configure" -d 'Show or change the site settings (CNAME target, serving addresses)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the live DNS of a hosted domain against the site: _mta-sts id, mta-sts CNAME, _smtp._tls rua, MX coverage'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Move a hosted domain from testing to enforce when it is safe'
+complete -c mtasts -n "__fish_mtasts_using_subcommand domain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l https -d 'The HTTPS listener (e.g. [::]:443)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l http -d 'A plain HTTP listener for ACME HTTP-01 challenges only (404 for everything else; e.g. [::]:80)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l cert-dir -d 'Certificates laid out as certbot\'s live/ directory: DIR/<host>/fullchain.pem and DIR/<host>/privkey.pem' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l acme-directory -d 'Obtain and renew certificates from this ACME directory URL (e.g. https://acme-v02.api.letsencrypt.org/directory)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l acme-contact -d 'The ACME account\'s contact (mailto:...); repeat for several' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l acme-root -d 'Trust this PEM certificate for the ACME server\'s HTTPS instead of the system\'s roots (a test CA such as pebble\'s)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l acme-challenge -d 'The ACME challenge: tls-alpn-01 (on the HTTPS listener) or http-01 (needs --http)' -r -f -a "tls-alpn-01\t'TLS-ALPN-01 (RFC 8737) on the HTTPS listener'
+http-01\t'HTTP-01 on the --http listener'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics (GET /metrics, plain HTTP, no authentication) on this address' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l max-connections -d 'Connections served at once (HTTPS and HTTP); more wait in the listen backlog' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l retain-days -d 'Keep reports received by POST /v1/tlsrpt at most N days ago (pruned at most once an hour); 0 keeps everything' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l alert-webhook -d 'POST each new alert as JSON to this https:// URL (Slack and Mattermost show its `text`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l alert-smtp -d 'Mail each new alert through this SMTP relay: smtp://HOST[:PORT] (STARTTLS required; `?tls=opportunistic` or `?tls=none` for a local relay) or smtps://HOST[:PORT]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l alert-to -d 'A recipient of alert mail (repeat for several)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l alert-from -d 'The sender of alert mail (From: and envelope)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l alert-smtp-ca-file -d 'Trust anchors (PEM) for the relay\'s certificate instead of the system\'s' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l alert-quiet -d 'The same alert (domain, result type, MX host) is raised at most once in this many hours; repeats update its counts' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l probe-every -d 'Probe every hosted domain (MX certificates expiring within 14 days, MX hosts the policy does not cover, a stale _mta-sts id) this often, in hours; 0 turns the probes off' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l log-format -d 'Log lines on stderr as `text` (`info: message key=value ...`) or `json` (one object per line)' -r -f -a "text\t'`<level>: <message> key=value ...`'
+json\t'One JSON object per line'"
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -s v -l verbose -d 'Log more: `-v` debug events, `-vv` trace events (default: info)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -l domain -d 'Only the alerts of this domain' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -l limit -d 'At most this many alerts' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -f -a "probe" -d 'Probe every hosted domain once and raise alerts for what is found'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -f -a "deliver" -d 'Send the alert deliveries that are due (first attempts and retries)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and not __fish_seen_subcommand_from probe deliver help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l resolver -d 'The only DNS server to use (IP:PORT); default: the system\'s resolvers' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l ca-file -d 'Trust anchors (PEM) used instead of the system\'s, for policy hosts and MX certificates' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l extra-ca-file -d 'Extra trust anchors (PEM) added to the system\'s (ignored with --ca-file)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l https-port -d 'Port for every `https://mta-sts.<domain>/` fetch (SNI and Host unchanged)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l smtp-port -d 'Port for every MX probe (each MX is still reached at its A/AAAA addresses)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l alert-webhook -d 'POST each new alert as JSON to this https:// URL (Slack and Mattermost show its `text`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l alert-smtp -d 'Mail each new alert through this SMTP relay: smtp://HOST[:PORT] (STARTTLS required; `?tls=opportunistic` or `?tls=none` for a local relay) or smtps://HOST[:PORT]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l alert-to -d 'A recipient of alert mail (repeat for several)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l alert-from -d 'The sender of alert mail (From: and envelope)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l alert-smtp-ca-file -d 'Trust anchors (PEM) for the relay\'s certificate instead of the system\'s' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l alert-quiet -d 'The same alert (domain, result type, MX host) is raised at most once in this many hours; repeats update its counts' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l alert-webhook -d 'POST each new alert as JSON to this https:// URL (Slack and Mattermost show its `text`)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l alert-smtp -d 'Mail each new alert through this SMTP relay: smtp://HOST[:PORT] (STARTTLS required; `?tls=opportunistic` or `?tls=none` for a local relay) or smtps://HOST[:PORT]' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l alert-to -d 'A recipient of alert mail (repeat for several)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l alert-from -d 'The sender of alert mail (From: and envelope)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l alert-smtp-ca-file -d 'Trust anchors (PEM) for the relay\'s certificate instead of the system\'s' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l alert-quiet -d 'The same alert (domain, result type, MX host) is raised at most once in this many hours; repeats update its counts' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l resolver -d 'The only DNS server to use for the webhook host (IP:PORT)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l ca-file -d 'Trust anchors (PEM) for the webhook\'s certificate instead of the system\'s' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from deliver" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "probe" -d 'Probe every hosted domain once and raise alerts for what is found'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "deliver" -d 'Send the alert deliveries that are due (first attempts and retries)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -f -a "add" -d 'Add an account and print its login token (shown once)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -f -a "list" -d 'List the accounts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -f -a "remove" -d 'Delete an account (its token and sessions stop working)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -f -a "token" -d 'Give an account a new login token (the old one stops working)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and not __fish_seen_subcommand_from add list remove token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from add" -l domain -d 'A domain the account sees (repeat for several)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from add" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from add" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from add" -l admin -d 'The account sees every domain'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from add" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from list" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from list" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from list" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from remove" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from remove" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from remove" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from token" -l state -d 'The directory of the embedded site store (`DIR/site.sqlite3`)' -r -F
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from token" -l database -d 'A PostgreSQL connection string shared by several hosting nodes (postgres://user@host/db)' -r
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from token" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add an account and print its login token (shown once)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the accounts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete an account (its token and sessions stop working)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "token" -d 'Give an account a new login token (the old one stops working)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l out -d 'Write every page (roff, section 1) into this directory instead of printing the top-level page' -r -F
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -l json -d 'Print JSON on stdout instead of text (accepted by every command)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "policy" -d 'Work with policy files (`/.well-known/mta-sts.txt`)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "record" -d 'Work with `_mta-sts` and `_smtp._tls` TXT records'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "report" -d 'Work with TLS-RPT reports (JSON, gzip or e-mail)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "cert" -d 'Check MX host certificates'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "tlsrpt" -d 'TLS-RPT for Postfix: collect its libtlsrpt datagrams, send the daily reports'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
-complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "policy" -d 'Work with policy files (`/.well-known/mta-sts.txt`)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "record" -d 'Work with `_mta-sts` and `_smtp._tls` TXT records'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "report" -d 'Work with TLS-RPT reports (JSON, gzip or e-mail)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "cert" -d 'Check MX host certificates'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "check" -d 'Check a domain end to end: TXT record, policy fetch, MX hosts (SMTP STARTTLS probe), TLS-RPT record'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "daemon" -d 'Run the MTA-STS policy daemon for Postfix (socketmap for smtp_tls_policy_maps)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "tlsrpt" -d 'TLS-RPT for Postfix: collect its libtlsrpt datagrams, send the daily reports'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "domain" -d 'Host MTA-STS for your domains: add, change, remove them, the DNS records to publish, verify, promote to enforce'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "serve" -d 'Serve the policies of every hosted domain over HTTPS (SNI, ACME certificates)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "alerts" -d 'List the alerts of the site store with their delivery state; run the probes or deliver once'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "user" -d 'Accounts of the dashboards and the JSON API of `mtasts serve`: add, list, remove, new token'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "man" -d 'Print the man page of mtasts, or write one page per command with --out DIR'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and not __fish_seen_subcommand_from policy record report cert check daemon tlsrpt domain serve alerts user completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "parse" -d 'Parse a policy file and print its fields (lenient reader by default)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "lint" -d 'Parse a policy file leniently and give advice; exit 1 on any error finding'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "match" -d 'Show which `mx` pattern matches each MX host; exit 1 unless all match'
@@ -220,8 +437,24 @@ complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subc
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "parse" -d 'Read one report and print it in the strict RFC 8460 JSON form'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "summarize" -d 'Summarize reports: totals, per domain, MX host, result type, organisation and day, duplicates and alerts'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "export" -d 'Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "ingest" -d 'Store reports (files, or one e-mail on stdin for a mail alias pipe) in the site store, once each, with their DKIM result'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "aggregate" -d 'Count libtlsrpt datagrams (one JSON object per line) under one UTC day and write that day\'s reports, one per policy domain'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "check" -d 'Check that a certificate is valid for an MX host (names and validity period only; chain validation is the TLS library\'s job)'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "cache" -d 'Inspect or flush the persistent policy cache of a stopped daemon'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from tlsrpt" -f -a "collect" -d 'Run the TLS-RPT collector: receive Postfix\'s libtlsrpt datagrams on an AF_UNIX datagram socket and keep each UTC day\'s aggregate in the state directory'
 complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from tlsrpt" -f -a "send" -d 'Make and deliver the TLS-RPT reports of a UTC day from the state directory (yesterday by default), and retry failed deliveries'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "add" -d 'Host a new domain: its policy, served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "set" -d 'Change a hosted domain\'s mode, mx patterns, max_age or rua (a new policy id when the body changes)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "remove" -d 'Stop hosting a domain: serve mode none until cached policies expire, then delete it'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "list" -d 'List the hosted domains'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "show" -d 'Show a hosted domain: policy body, id, history of ids, days in the current mode'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "records" -d 'Print the DNS records to publish for a hosted domain'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "configure" -d 'Show or change the site settings (CNAME target, serving addresses)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "verify" -d 'Check the live DNS of a hosted domain against the site: _mta-sts id, mta-sts CNAME, _smtp._tls rua, MX coverage'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from domain" -f -a "promote" -d 'Move a hosted domain from testing to enforce when it is safe'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "probe" -d 'Probe every hosted domain once and raise alerts for what is found'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "deliver" -d 'Send the alert deliveries that are due (first attempts and retries)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "add" -d 'Add an account and print its login token (shown once)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List the accounts'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "remove" -d 'Delete an account (its token and sessions stop working)'
+complete -c mtasts -n "__fish_mtasts_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "token" -d 'Give an account a new login token (the old one stops working)'

@@ -14,8 +14,10 @@ use mta_sts_core::display::{escape_controls, needs_escape};
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 
 /// How log lines look (`--log-format`).
@@ -37,6 +39,38 @@ pub(crate) fn max_level(verbose: u8) -> LevelFilter {
     }
 }
 
+/// The libraries whose own debug output (HTTP/2 frames, TLS records,
+/// DNS messages, SQL statements) is shown only from `-vvv` on: `-v`
+/// and `-vv` are about what this program does.
+const LIBRARIES: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "rustls",
+    "tokio_rustls",
+    "hickory_proto",
+    "hickory_resolver",
+    "hickory_server",
+    "tokio_postgres",
+    "postgres",
+    "instant_acme",
+    "lettre",
+    "mail_auth",
+];
+
+/// The per-target filter for `verbose`: this program's modules at
+/// [`max_level`], [`LIBRARIES`] at `info` below `-vvv`.
+fn targets(verbose: u8) -> Targets {
+    let libraries = if verbose >= 3 {
+        LevelFilter::TRACE
+    } else {
+        LevelFilter::INFO
+    };
+    Targets::new()
+        .with_default(max_level(verbose))
+        .with_targets(LIBRARIES.iter().map(|t| (*t, libraries)))
+}
+
 /// The subscriber for `verbose` (`-v` count) and `format`, writing to
 /// `writer`.
 pub(crate) fn subscriber<W>(verbose: u8, format: LogFormat, writer: W) -> tracing::Dispatch
@@ -47,15 +81,19 @@ where
         .with_writer(writer)
         .with_max_level(max_level(verbose))
         .with_ansi(false);
+    let targets = targets(verbose);
     match format {
-        LogFormat::Text => tracing::Dispatch::new(builder.event_format(LineFormat).finish()),
+        LogFormat::Text => {
+            tracing::Dispatch::new(builder.event_format(LineFormat).finish().with(targets))
+        }
         LogFormat::Json => tracing::Dispatch::new(
             builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
-                .finish(),
+                .finish()
+                .with(targets),
         ),
     }
 }

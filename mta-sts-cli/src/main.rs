@@ -10,19 +10,31 @@
 //! exits 3 when it found alerts of severity error, `tlsrpt send` 75 when
 //! deliveries wait for a retry.
 
+// The doc comments of the clap argument structs are the `--help` text,
+// shown verbatim: `smtp://HOST[:PORT]`, `[default: ...]`, `DIR/<host>/`
+// and bare URLs there are meant for the terminal, not links or HTML.
+#![allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+#[cfg(unix)]
+mod alerts_cmd;
 mod cert_cmd;
 mod check_cmd;
 #[cfg(unix)]
-mod domain_cmd;
-#[cfg(unix)]
 mod daemon_cmd;
+#[cfg(unix)]
+mod domain_cmd;
 mod gen_cmd;
+mod ingest_cmd;
 mod input;
 mod logging;
 mod output;
@@ -37,6 +49,8 @@ mod serve_cmd;
 mod site_check_cmd;
 mod timefmt;
 mod tlsrpt_cmd;
+#[cfg(unix)]
+mod user_cmd;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -46,7 +60,8 @@ mod tlsrpt_cmd;
     about = "Parse, lint, match and generate MTA-STS policies (RFC 8461), parse _mta-sts and _smtp._tls TXT records, check MX certificates, read, summarize and export TLS-RPT reports (RFC 8460)",
     after_help = "Exit status: 0 valid/passed, 1 invalid input or failed check, 2 usage error; \
                   3 `report summarize` found alerts of severity error; 75 `tlsrpt send` has \
-                  deliveries waiting for a retry."
+                  deliveries waiting for a retry, or `report ingest` found the store \
+                  unavailable."
 )]
 struct Cli {
     /// Print JSON on stdout instead of text (accepted by every command).
@@ -88,6 +103,13 @@ enum Command {
     /// Serve the policies of every hosted domain over HTTPS (SNI, ACME certificates).
     #[cfg(unix)]
     Serve(serve_cmd::ServeArgs),
+    /// List the alerts of the site store with their delivery state; run the probes or deliver once.
+    #[cfg(unix)]
+    Alerts(alerts_cmd::AlertsArgs),
+    /// Accounts of the dashboards and the JSON API of `mtasts serve`: add, list, remove, new token.
+    #[cfg(unix)]
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(gen_cmd::CompletionsArgs),
     /// Print the man page of mtasts, or write one page per command with --out DIR.
@@ -263,6 +285,9 @@ enum ReportCommand {
     Summarize(ReportSummarizeArgs),
     /// Export reports as flat rows (parsedmarc-compatible CSV, or NDJSON).
     Export(ReportExportArgs),
+    /// Store reports (files, or one e-mail on stdin for a mail alias pipe)
+    /// in the site store, once each, with their DKIM result.
+    Ingest(ingest_cmd::IngestArgs),
     /// Count libtlsrpt datagrams (one JSON object per line) under one UTC
     /// day and write that day's reports, one per policy domain.
     Aggregate(tlsrpt_cmd::AggregateArgs),
@@ -317,19 +342,33 @@ pub(crate) struct ReportFilesArgs {
     /// Report files, directories (read recursively, in sorted order; a
     /// Maildir too), mbox files (every message), or `-` for one input on
     /// stdin. Every path must exist.
-    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    #[arg(value_name = "PATH", required_unless_present_any = ["state", "database"], num_args = 1..)]
     pub(crate) paths: Vec<PathBuf>,
+}
+
+/// The site store to read instead of files, for `report summarize` and
+/// `report export` (what `report ingest` stored).
+#[derive(Debug, Args)]
+pub(crate) struct ReportStoreArgs {
+    /// Read the reports stored in the embedded site store under DIR
+    /// (`report ingest --state DIR`) instead of files.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["paths", "database"])]
+    pub(crate) state: Option<PathBuf>,
+    /// Read the reports stored in this PostgreSQL site database instead
+    /// of files.
+    #[arg(long, value_name = "URL", conflicts_with = "paths")]
+    pub(crate) database: Option<String>,
 }
 
 /// Which reports count, for `report summarize` and `report export`.
 #[derive(Debug, Args)]
 pub(crate) struct ReportFilterArgs {
     /// Only reports whose date range starts on DATE (UTC) or later.
-    #[arg(long, value_name = "DATE", value_parser = report_cmd::parse_day)]
+    #[arg(long, visible_alias = "from", value_name = "DATE", value_parser = report_cmd::parse_day)]
     pub(crate) since: Option<i64>,
     /// Only reports whose date range starts on DATE (UTC) or earlier; also
     /// the last day of the readiness window.
-    #[arg(long, value_name = "DATE", value_parser = report_cmd::parse_day)]
+    #[arg(long, visible_alias = "to", value_name = "DATE", value_parser = report_cmd::parse_day)]
     pub(crate) until: Option<i64>,
     /// Only the policies of this policy domain (repeat for several);
     /// reports without one are left out.
@@ -354,7 +393,10 @@ pub(crate) struct ReportFilterArgs {
                   are skipped with a warning; the walk stops at 32 levels and 1000000 \
                   files. Control characters in names and values are printed escaped \
                   (`\\u{1b}`).\n\n\
-                  --since and --until count a report by the UTC day its date range starts \
+                  With --state DIR or --database URL instead of paths, the reports stored \
+                  by `report ingest` are summarized (the same JSON, with `store` counts \
+                  instead of `inputs`), selected through the store's (domain, day) index.\n\n\
+                  --since and --until (--from, --to) count a report by the UTC day its date range starts \
                   on (both inclusive). The readiness verdict (testing -> enforce) of each \
                   policy domain covers the --readiness-days UTC days ending with --until, \
                   or with the last day a report covers. Text output lists what to do for \
@@ -369,6 +411,9 @@ pub(crate) struct ReportSummarizeArgs {
     /// Which files.
     #[command(flatten)]
     pub(crate) files: ReportFilesArgs,
+    /// Or which store.
+    #[command(flatten)]
+    pub(crate) store: ReportStoreArgs,
     /// Which reports count.
     #[command(flatten)]
     pub(crate) filter: ReportFilterArgs,
@@ -414,6 +459,9 @@ pub(crate) struct ReportExportArgs {
     /// Which files.
     #[command(flatten)]
     pub(crate) files: ReportFilesArgs,
+    /// Or which store.
+    #[command(flatten)]
+    pub(crate) store: ReportStoreArgs,
     /// Which reports count.
     #[command(flatten)]
     pub(crate) filter: ReportFilterArgs,
@@ -463,6 +511,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Parse(a)) => report_cmd::parse(&a),
         Command::Report(ReportCommand::Summarize(a)) => report_cmd::summarize(&a, json),
         Command::Report(ReportCommand::Export(a)) => report_cmd::export(&a),
+        Command::Report(ReportCommand::Ingest(a)) => ingest_cmd::run(&a, json),
         Command::Report(ReportCommand::Aggregate(a)) => tlsrpt_cmd::aggregate(&a, json),
         Command::Cert(CertCommand::Check(a)) => cert_cmd::check(&a, json),
         Command::Check(a) => check_cmd::check(&a, json),
@@ -474,6 +523,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domain(c) => domain_cmd::run(&c, json),
         #[cfg(unix)]
         Command::Serve(a) => serve_cmd::run(&a, json),
+        #[cfg(unix)]
+        Command::Alerts(a) => alerts_cmd::run(&a, json),
+        #[cfg(unix)]
+        Command::User(c) => user_cmd::run(&c, json),
         Command::Completions(a) => gen_cmd::completions(&a),
         Command::Man(a) => gen_cmd::man(&a),
     }

@@ -47,6 +47,7 @@
 //! severity `error` (unless `--no-fail-on-alerts`); a failed input (status
 //! 1) takes precedence.
 
+use mta_sts_core::time::day_string;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
@@ -80,7 +81,7 @@ const MAX_LISTED_INPUTS: usize = 10_000;
 
 /// The [`Limits`] for the command line: the defaults, or `--max-size` for
 /// the report JSON and e-mail parts with room for the e-mail around them.
-fn limits(args: &ReportLimitArgs) -> Limits {
+pub(crate) fn limits(args: &ReportLimitArgs) -> Limits {
     let mut limits = Limits::default();
     if let Some(n) = args.max_size {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
@@ -99,13 +100,8 @@ pub(crate) fn parse_day(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("`{s}` is not a date YYYY-MM-DD (UTC)"))
 }
 
-/// The day number `day` as `YYYY-MM-DD`.
-fn day_string(day: i64) -> String {
-    tlsrpt_core::time::Timestamp::from_unix(day.saturating_mul(86_400)).date_string()
-}
-
 /// The core [`Filter`] of `--since`, `--until` and `--domain`.
-fn filter(args: &ReportFilterArgs) -> Filter {
+pub(crate) fn filter(args: &ReportFilterArgs) -> Filter {
     let mut f = Filter::new();
     if let Some(d) = args.since {
         f = f.since(d);
@@ -573,7 +569,7 @@ impl InputsRecord {
 
 /// Reads the inputs of `summarize` and `export` one by one, printing
 /// failures and warnings, and keeps count.
-struct Batch {
+pub(crate) struct Batch {
     /// The files, or errors for paths that could not be listed.
     entries: Vec<Entry>,
     /// How many inputs there were (an mbox counts once per message).
@@ -598,7 +594,7 @@ struct Batch {
 impl Batch {
     /// Collect the files of `args`; print a warning for every path
     /// skipped. Fails when a path on the command line does not exist.
-    fn new(args: &ReportFilesArgs) -> Result<Self> {
+    pub(crate) fn new(args: &ReportFilesArgs) -> Result<Self> {
         let collected = collect_files(&args.paths, WalkLimits::default())?;
         let mut record = InputsRecord::default();
         for (path, why) in collected.warnings {
@@ -652,7 +648,7 @@ impl Batch {
     /// Read every input and hand each report to `f` with the input's name
     /// and the progress bar (to suspend while writing to a terminal); `f`
     /// returns `Ok(false)` to stop early (stdout closed).
-    fn run(
+    pub(crate) fn run(
         &mut self,
         mut f: impl FnMut(&ProgressBar, &str, &Report<'static>) -> Result<bool>,
     ) -> Result<()> {
@@ -747,7 +743,7 @@ impl Batch {
 
     /// The closing lines: the warning count (without `-v`), and an error
     /// when some inputs failed.
-    fn finish(&self) -> Result<()> {
+    pub(crate) fn finish(&self) -> Result<()> {
         if !self.verbose && self.warnings > 0 {
             output::warning(format!(
                 "{} {} had {} {} (use -v)",
@@ -794,8 +790,12 @@ struct SummaryJson<'a> {
     summary: &'a Summary,
     /// `--since`, `--until`, `--domain`.
     filter: FilterRecord,
-    /// What happened to every input.
-    inputs: &'a InputsRecord,
+    /// What happened to every input (not with `--state`/`--database`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inputs: Option<&'a InputsRecord>,
+    /// The store's counts (with `--state`/`--database`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<mtasts_site::inbox::store::InboxStats>,
 }
 
 /// `mtasts report summarize`: the [`Summary`] of every readable report,
@@ -803,17 +803,30 @@ struct SummaryJson<'a> {
 /// read and an alert has severity `error` (unless
 /// `--no-fail-on-alerts`).
 pub(crate) fn summarize(args: &ReportSummarizeArgs, json: bool) -> Result<()> {
-    let mut batch = Batch::new(&args.files)?;
     let max_groups = usize::try_from(args.max_groups).unwrap_or(usize::MAX);
     let filter = filter(&args.filter);
-    let mut agg = Aggregator::with_max_groups(max_groups)
-        .filter(filter.clone())
-        .readiness_window(args.readiness_days, args.filter.until);
-    batch.run(|_, name, report| {
-        agg.add(report, name);
-        Ok(true)
-    })?;
-    let summary = agg.into_summary();
+    let (summary, batch, stats) = match crate::ingest_cmd::location(&args.store) {
+        Some(location) => {
+            let (summary, stats) = crate::ingest_cmd::store_summary(
+                &location,
+                &filter,
+                max_groups,
+                args.readiness_days,
+            )?;
+            (summary, None, Some(stats))
+        }
+        None => {
+            let mut batch = Batch::new(&args.files)?;
+            let mut agg = Aggregator::with_max_groups(max_groups)
+                .filter(filter.clone())
+                .readiness_window(args.readiness_days, args.filter.until);
+            batch.run(|_, name, report| {
+                agg.add(report, name);
+                Ok(true)
+            })?;
+            (agg.into_summary(), Some(batch), None)
+        }
+    };
     for (grouping, n) in &summary.folded {
         output::warning(format_args!(
             "{grouping}: more than {} distinct keys; {n} addition(s) counted under {} (--max-groups)",
@@ -829,7 +842,8 @@ pub(crate) fn summarize(args: &ReportSummarizeArgs, json: bool) -> Result<()> {
                 until: filter.until.map(day_string),
                 domains: filter.policy_domains.clone(),
             },
-            inputs: &batch.record,
+            inputs: batch.as_ref().map(|b| &b.record),
+            store: stats,
         })?;
     } else {
         let mut options = TextOptions::new();
@@ -838,7 +852,9 @@ pub(crate) fn summarize(args: &ReportSummarizeArgs, json: bool) -> Result<()> {
         }
         output::text(&summary.render_text_with(&options))?;
     }
-    batch.finish()?;
+    if let Some(batch) = &batch {
+        batch.finish()?;
+    }
     let errors = summary
         .alerts
         .iter()
@@ -856,7 +872,7 @@ pub(crate) fn summarize(args: &ReportSummarizeArgs, json: bool) -> Result<()> {
 }
 
 /// The writer of `report export`.
-enum Writer {
+pub(crate) enum Writer {
     /// CSV, header first.
     Csv(CsvWriter),
     /// NDJSON with `source`.
@@ -870,6 +886,9 @@ pub(crate) fn export(args: &ReportExportArgs) -> Result<()> {
         (ExportFormat::Csv, true) => Writer::Csv(CsvWriter::with_formula_guard()),
         (ExportFormat::Ndjson, _) => Writer::Ndjson(NdjsonWriter::new()),
     };
+    if let Some(location) = crate::ingest_cmd::location(&args.store) {
+        return crate::ingest_cmd::store_export(&location, &filter(&args.filter), writer);
+    }
     let mut batch = Batch::new(&args.files)?;
     let filter = filter(&args.filter);
     // (organization-name, report-id) -> the input it was first read from.

@@ -185,7 +185,10 @@ mod tests {
             "example.com.",
             "1",
             "sts.host.net",
-            &["mailto:a@example.com".into(), "https://r.example.net/v1/tlsrpt".into()],
+            &[
+                "mailto:a@example.com".into(),
+                "https://r.example.net/v1/tlsrpt".into(),
+            ],
         );
         let lines: Vec<String> = r.iter().map(DnsRecord::zone_line).collect();
         assert_eq!(

@@ -450,6 +450,20 @@ pub fn canonical_day(b: &[u8; 10]) -> Option<i64> {
     Some(days_from_civil(year, month, day))
 }
 
+/// The UTC day number `day` (days since 1970-01-01) as `YYYY-MM-DD`, the
+/// inverse of [`canonical_day`].
+///
+/// ```
+/// use mta_sts_core::time::{canonical_day, day_string};
+/// assert_eq!(day_string(1), "1970-01-02");
+/// assert_eq!(canonical_day(day_string(20_427).as_bytes().try_into().unwrap()), Some(20_427));
+/// ```
+#[must_use]
+pub fn day_string(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// `THH:MM:SSZ` (either case of `T` and `Z`) as seconds into the day; a
 /// leap second is kept within its minute, as the general parser does. The
 /// time half of [`Timestamp::parse_rfc3339`]'s fast path (see

@@ -130,14 +130,10 @@ impl fmt::Debug for StoreLocation {
 /// [`StoreError`] when the file cannot be opened or the server cannot be
 /// reached.
 pub fn open(location: &StoreLocation) -> Result<Arc<dyn SiteStore>, StoreError> {
-    // SKELETON (H1 replaces this with the two backends):
-    // StoreLocation::State(dir) => Ok(Arc::new(crate::sqlite::SqliteStore::open(dir)?)),
-    // StoreLocation::Database(url) => Ok(Arc::new(crate::pg::PgSiteStore::connect(url)?)),
-    let _: Option<Arc<dyn SiteStore>> = None;
-    Err(StoreError::Corrupt {
-        what: "backend",
-        detail: format!("{location:?}: not built yet"),
-    })
+    match location {
+        StoreLocation::State(dir) => Ok(Arc::new(crate::sqlite::SqliteStore::open(dir)?)),
+        StoreLocation::Database(url) => Ok(Arc::new(crate::pg::PgSiteStore::connect(url)?)),
+    }
 }
 
 /// The file name of the embedded store under `--state DIR`.
@@ -160,7 +156,7 @@ pub enum StoreError {
     #[error("{0} is not hosted here")]
     NotFound(String),
     /// The SQLite file failed.
-    #[error("site store {path}: {source}")]
+    #[error("site store {path}")]
     Sqlite {
         /// The file.
         path: PathBuf,
@@ -169,10 +165,10 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The PostgreSQL server failed or could not be reached.
-    #[error("site database: {0}")]
+    #[error("site database")]
     Postgres(#[source] postgres::Error),
     /// A file or directory of the store could not be created or read.
-    #[error("site store {path}: {source}")]
+    #[error("site store {path}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -266,13 +262,34 @@ pub trait SiteStore: Send + Sync + fmt::Debug {
     /// (Unix seconds), for `holder` (a node id). True when claimed: no
     /// other holder has an unexpired claim. Across nodes at most one
     /// holder has a claim on a host at a time.
-    fn claim_order(&self, host: &str, holder: &str, now: i64, until: i64)
-    -> Result<bool, StoreError>;
+    fn claim_order(
+        &self,
+        host: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Give up `holder`'s claim on `host` and record the outcome.
-    fn finish_order(&self, host: &str, holder: &str, status: &OrderStatus)
-    -> Result<(), StoreError>;
+    fn finish_order(
+        &self,
+        host: &str,
+        holder: &str,
+        status: &OrderStatus,
+    ) -> Result<(), StoreError>;
 
     /// The recorded ACME state of `host` (default when none).
     fn order_status(&self, host: &str) -> Result<OrderStatus, StoreError>;
+
+    /// The TLS-RPT inbox tables of this store (reports, receipts, the
+    /// summary index); see [`crate::inbox::store`].
+    fn inbox(&self) -> &dyn crate::inbox::store::InboxStore;
+
+    /// The alert tables of this store (alerts and their delivery
+    /// attempts); see [`crate::alerts::store`].
+    fn alerts(&self) -> &dyn crate::alerts::store::AlertStore;
+
+    /// The web account and session tables of this store; see
+    /// [`crate::web::users`].
+    fn users(&self) -> &dyn crate::web::users::UserStore;
 }

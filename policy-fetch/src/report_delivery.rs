@@ -674,9 +674,23 @@ impl ReportPoster {
     /// POST `gzip` (a gzip-compressed report) to the `https:` URI `uri`;
     /// `at` is the attempt's time as the caller's clock has it.
     pub async fn post(&self, uri: &str, gzip: &[u8], at: Timestamp) -> Attempt {
+        self.post_as(uri, MEDIA_TYPE_GZIP, gzip, at).await
+    }
+
+    /// POST `body` with `Content-Type: content_type` to the `https:` URI
+    /// `uri`, with the same rules as [`ReportPoster::post`] (redirects,
+    /// timeouts, certificate handling, outcome by status). Used for JSON
+    /// webhooks (`application/json`).
+    pub async fn post_as(
+        &self,
+        uri: &str,
+        content_type: &'static str,
+        body: &[u8],
+        at: Timestamp,
+    ) -> Attempt {
         let total = self.settings.total_timeout;
         let (result, detail) =
-            match tokio::time::timeout(total, self.post_following(uri, gzip)).await {
+            match tokio::time::timeout(total, self.post_following(uri, content_type, body)).await {
                 Ok(Ok(detail)) => (AttemptResult::Delivered, detail),
                 Ok(Err(f)) => (f.result, f.detail),
                 Err(_) => (
@@ -693,12 +707,17 @@ impl ReportPoster {
     }
 
     /// The POST with its redirects; the detail of a delivery, or why not.
-    async fn post_following(&self, uri: &str, gzip: &[u8]) -> Result<String, Failed> {
+    async fn post_following(
+        &self,
+        uri: &str,
+        content_type: &'static str,
+        body: &[u8],
+    ) -> Result<String, Failed> {
         let mut url = HttpsUrl::parse(uri).map_err(permanent)?;
-        let body = Bytes::copy_from_slice(gzip);
+        let body = Bytes::copy_from_slice(body);
         let mut redirects = 0u8;
         loop {
-            let (resp, unverified) = self.post_once(&url, body.clone()).await?;
+            let (resp, unverified) = self.post_once(&url, content_type, body.clone()).await?;
             let note = unverified
                 .map(|why| format!(" (delivered without certificate verification: {why})"))
                 .unwrap_or_default();
@@ -750,13 +769,14 @@ impl ReportPoster {
     async fn post_once(
         &self,
         url: &HttpsUrl,
+        content_type: &'static str,
         body: Bytes,
     ) -> Result<(PostResponse, Option<String>), Failed> {
         let name = ServerName::try_from(url.host.clone())
             .map_err(|e| permanent(format!("{url}: invalid host name: {e}")))?;
         let tcp = self.connect(url).await?;
         match self.verified.connect(name.clone(), tcp).await {
-            Ok(tls) => Ok((exchange(tls, url, body).await?, None)),
+            Ok(tls) => Ok((exchange(tls, url, content_type, body).await?, None)),
             Err(e) => {
                 let (certificate, reason) = classify_tls(&e);
                 if !certificate || self.settings.invalid_certificates == InvalidCertificates::Refuse
@@ -770,7 +790,7 @@ impl ReportPoster {
                         classify_tls(&e).1
                     ))
                 })?;
-                Ok((exchange(tls, url, body).await?, Some(reason)))
+                Ok((exchange(tls, url, content_type, body).await?, Some(reason)))
             }
         }
     }
@@ -803,7 +823,12 @@ impl ReportPoster {
 }
 
 /// The HTTP/1.1 POST over an established TLS stream.
-async fn exchange<S>(io: S, url: &HttpsUrl, body: Bytes) -> Result<PostResponse, Failed>
+async fn exchange<S>(
+    io: S,
+    url: &HttpsUrl,
+    content_type: &'static str,
+    body: Bytes,
+) -> Result<PostResponse, Failed>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -821,7 +846,7 @@ where
                 USER_AGENT,
                 concat!("mta-sts-rs/", env!("CARGO_PKG_VERSION")),
             )
-            .header(CONTENT_TYPE, MEDIA_TYPE_GZIP)
+            .header(CONTENT_TYPE, content_type)
             .body(Full::new(body))
             .map_err(|e| permanent(format!("{url}: HTTP request: {e}")))?;
         let resp = sender.send_request(req).await.map_err(http)?;

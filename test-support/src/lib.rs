@@ -36,15 +36,24 @@
 //!   a [`DnsServer`].
 //! - [`pg::TestDb`] — a PostgreSQL database of its own for one test on the server at
 //!   127.0.0.1:5432, dropped with the guard.
+//! - [`dovecot::Dovecot`] — Debian's Dovecot IMAP server (implicit TLS, one user, a
+//!   Maildir) in a temporary directory for one test, killed with the guard.
+//! - [`pebble::Pebble`] — Debian's `pebble` ACME test server on loopback ports,
+//!   validating challenges against the test's listeners, killed with the guard.
+//! - [`browser::Browser`] — headless Chromium driven over WebDriver by Debian's
+//!   `chromedriver` on a free loopback port, stopped with the guard.
 //!
 //! TLS configurations are built with the *ring* provider explicitly, so no process-wide
 //! rustls `CryptoProvider` is installed or needed.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 mod ca;
 pub mod dkimpy;
 mod dns;
+pub mod dovecot;
 mod https;
+pub mod pebble;
 pub mod pg;
 mod smtp;
 mod tls;

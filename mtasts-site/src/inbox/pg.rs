@@ -1,0 +1,381 @@
+//! The inbox tables in the shared store ([`crate::pg::PgSiteStore`]).
+//!
+//! Two nodes storing the same report at once: `INSERT ... ON CONFLICT
+//! DO NOTHING` waits for the other transaction and then inserts nothing;
+//! the report id read next (a new snapshot per statement in read
+//! committed) is the other node's, so the report is stored once and both
+//! receipts are kept.
+
+use postgres::Transaction;
+use postgres::types::ToSql;
+
+use super::store::{
+    FailureCount, InboxStats, InboxStore, NewReport, PolicyCount, PutOutcome, Receipt, ReportQuery,
+    StoredReport, dkim_of, to_i64, to_u64,
+};
+use crate::pg::{PgSiteStore, pg};
+use crate::store::StoreError;
+
+/// The inbox schema, run by [`PgSiteStore::connect`] after the site
+/// schema (under the same advisory lock).
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS inbox_reports (
+    id BIGSERIAL PRIMARY KEY,
+    organization TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    start_day BIGINT NOT NULL,
+    raw_gz BYTEA NOT NULL,
+    json TEXT NOT NULL,
+    dkim TEXT NOT NULL,
+    dkim_domain TEXT,
+    source TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    UNIQUE (organization, report_id)
+);
+CREATE INDEX IF NOT EXISTS inbox_reports_day ON inbox_reports (start_day);
+CREATE INDEX IF NOT EXISTS inbox_reports_received ON inbox_reports (received_at);
+CREATE TABLE IF NOT EXISTS inbox_receipts (
+    id BIGSERIAL PRIMARY KEY,
+    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    dkim TEXT NOT NULL,
+    dkim_domain TEXT,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_receipts_report ON inbox_receipts (report_ref);
+CREATE TABLE IF NOT EXISTS inbox_policies (
+    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    policy_type TEXT NOT NULL,
+    successful BIGINT NOT NULL,
+    failed BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_policies_domain_day ON inbox_policies (domain, day);
+CREATE INDEX IF NOT EXISTS inbox_policies_report ON inbox_policies (report_ref);
+CREATE TABLE IF NOT EXISTS inbox_failures (
+    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    result_type TEXT NOT NULL,
+    mx_host TEXT,
+    sending_ip TEXT,
+    organization TEXT NOT NULL,
+    failed BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_failures_domain_day ON inbox_failures (domain, day);
+CREATE INDEX IF NOT EXISTS inbox_failures_report ON inbox_failures (report_ref);
+CREATE TABLE IF NOT EXISTS inbox_state (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BIGINT NOT NULL
+);
+";
+
+/// One report of [`InboxStore::put_reports`], in `tx`.
+fn put_in(tx: &mut Transaction<'_>, r: &NewReport) -> Result<PutOutcome, StoreError> {
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO inbox_reports (organization, report_id, start_day, raw_gz, json, \
+                 dkim, dkim_domain, source, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (organization, report_id) DO NOTHING RETURNING id",
+            &[
+                &r.organization,
+                &r.report_id,
+                &r.start_day,
+                &r.raw_gz,
+                &r.json,
+                &r.dkim.status.as_str(),
+                &r.dkim.domain,
+                &r.source,
+                &r.received_at,
+            ],
+        )
+        .map_err(pg)?;
+    let (id, outcome): (i64, PutOutcome) = match inserted {
+        Some(row) => (row.try_get(0).map_err(pg)?, PutOutcome::Stored),
+        None => {
+            let row = tx
+                .query_one(
+                    "SELECT id FROM inbox_reports WHERE organization = $1 AND report_id = $2",
+                    &[&r.organization, &r.report_id],
+                )
+                .map_err(pg)?;
+            (row.try_get(0).map_err(pg)?, PutOutcome::Duplicate)
+        }
+    };
+    if outcome == PutOutcome::Stored {
+        if !r.policies.is_empty() {
+            let stmt = tx
+                .prepare(
+                    "INSERT INTO inbox_policies (report_ref, domain, day, policy_type, \
+                         successful, failed) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .map_err(pg)?;
+            for p in &r.policies {
+                tx.execute(
+                    &stmt,
+                    &[
+                        &id,
+                        &p.domain,
+                        &p.day,
+                        &p.policy_type,
+                        &to_i64(p.successful),
+                        &to_i64(p.failed),
+                    ],
+                )
+                .map_err(pg)?;
+            }
+        }
+        if !r.failures.is_empty() {
+            let stmt = tx
+                .prepare(
+                    "INSERT INTO inbox_failures (report_ref, domain, day, result_type, \
+                         mx_host, sending_ip, organization, failed) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .map_err(pg)?;
+            for f in &r.failures {
+                tx.execute(
+                    &stmt,
+                    &[
+                        &id,
+                        &f.domain,
+                        &f.day,
+                        &f.result_type,
+                        &f.mx_host,
+                        &f.sending_ip,
+                        &f.organization,
+                        &to_i64(f.failed),
+                    ],
+                )
+                .map_err(pg)?;
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO inbox_receipts (report_ref, source, dkim, dkim_domain, received_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &id,
+            &r.source,
+            &r.dkim.status.as_str(),
+            &r.dkim.domain,
+            &r.received_at,
+        ],
+    )
+    .map_err(pg)?;
+    Ok(outcome)
+}
+
+impl InboxStore for PgSiteStore {
+    fn put_report(&self, r: &NewReport) -> Result<PutOutcome, StoreError> {
+        let mut out = self.put_reports(std::slice::from_ref(r))?;
+        out.pop().ok_or_else(|| StoreError::Corrupt {
+            what: "inbox write",
+            detail: "no outcome".to_owned(),
+        })
+    }
+
+    fn put_reports(&self, reports: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
+        let mut client = self.lock()?;
+        let mut tx = client.transaction().map_err(pg)?;
+        let mut out = Vec::with_capacity(reports.len());
+        for r in reports {
+            out.push(put_in(&mut tx, r)?);
+        }
+        tx.commit().map_err(pg)?;
+        Ok(out)
+    }
+
+    fn for_each_receipt(
+        &self,
+        query: &ReportQuery,
+        f: &mut dyn FnMut(Receipt) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let (since, until) = query.days();
+        let rows = self.read(|tx| {
+            let rows = if query.domains.is_empty() {
+                tx.query(
+                    "SELECT c.source, r.json FROM inbox_receipts c JOIN inbox_reports r \
+                     ON r.id = c.report_ref WHERE r.start_day BETWEEN $1 AND $2 ORDER BY c.id",
+                    &[&since, &until],
+                )
+            } else {
+                tx.query(
+                    "SELECT c.source, r.json FROM inbox_receipts c JOIN inbox_reports r \
+                     ON r.id = c.report_ref WHERE r.id IN (SELECT report_ref FROM inbox_policies \
+                     WHERE domain = ANY($3) AND day BETWEEN $1 AND $2) ORDER BY c.id",
+                    &[&since, &until, &query.domains],
+                )
+            };
+            rows.map_err(pg)
+        })?;
+        for row in rows {
+            let receipt = Receipt {
+                source: row.try_get(0).map_err(pg)?,
+                json: row.try_get(1).map_err(pg)?,
+            };
+            if !f(receipt)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn stored_report(
+        &self,
+        organization: &str,
+        report_id: &str,
+    ) -> Result<Option<StoredReport>, StoreError> {
+        let row = self.read(|tx| {
+            tx.query_opt(
+                "SELECT start_day, raw_gz, json, dkim, dkim_domain, source, received_at, \
+                 (SELECT count(*) FROM inbox_receipts WHERE report_ref = r.id) \
+                 FROM inbox_reports r WHERE organization = $1 AND report_id = $2",
+                &[&organization, &report_id],
+            )
+            .map_err(pg)
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let dkim: String = row.try_get(3).map_err(pg)?;
+        let n: i64 = row.try_get(7).map_err(pg)?;
+        Ok(Some(StoredReport {
+            organization: organization.to_owned(),
+            report_id: report_id.to_owned(),
+            start_day: row.try_get(0).map_err(pg)?,
+            raw_gz: row.try_get(1).map_err(pg)?,
+            json: row.try_get(2).map_err(pg)?,
+            dkim: dkim_of(&dkim, row.try_get(4).map_err(pg)?)?,
+            source: row.try_get(5).map_err(pg)?,
+            received_at: row.try_get(6).map_err(pg)?,
+            receipts: to_u64(n),
+        }))
+    }
+
+    fn inbox_stats(&self) -> Result<InboxStats, StoreError> {
+        let row = self.read(|tx| {
+            tx.query_one(
+                "SELECT (SELECT count(*) FROM inbox_reports), (SELECT count(*) FROM inbox_receipts), \
+                 (SELECT count(*) FROM inbox_policies), (SELECT count(*) FROM inbox_failures)",
+                &[],
+            )
+            .map_err(pg)
+        })?;
+        let get = |i: usize| -> Result<u64, StoreError> {
+            Ok(to_u64(row.try_get::<_, i64>(i).map_err(pg)?))
+        };
+        Ok(InboxStats {
+            reports: get(0)?,
+            receipts: get(1)?,
+            policy_rows: get(2)?,
+            failure_rows: get(3)?,
+        })
+    }
+
+    fn prune(&self, before_day: i64) -> Result<u64, StoreError> {
+        let mut client = self.lock()?;
+        let mut tx = client.transaction().map_err(pg)?;
+        for table in ["inbox_receipts", "inbox_policies", "inbox_failures"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE report_ref IN \
+                     (SELECT id FROM inbox_reports WHERE received_at < $1)"
+                ),
+                &[&before_day.saturating_mul(86_400)],
+            )
+            .map_err(pg)?;
+        }
+        let n = tx
+            .execute(
+                "DELETE FROM inbox_reports WHERE received_at < $1",
+                &[&before_day.saturating_mul(86_400)],
+            )
+            .map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        Ok(n)
+    }
+
+    fn claim_prune(&self, now: i64, every: i64) -> Result<bool, StoreError> {
+        let mut client = self.lock()?;
+        let mut tx = client.transaction().map_err(pg)?;
+        tx.execute(
+            "INSERT INTO inbox_state (key, value) VALUES ('last_prune', $1) \
+             ON CONFLICT (key) DO NOTHING",
+            &[&0_i64],
+        )
+        .map_err(pg)?;
+        // Row-locked: of two nodes, the second sees the first's update.
+        let n = tx
+            .execute(
+                "UPDATE inbox_state SET value = $1 WHERE key = 'last_prune' \
+                 AND $1 - value >= $2",
+                &[&now, &every],
+            )
+            .map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        Ok(n > 0)
+    }
+
+    fn failure_counts(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<FailureCount>, StoreError> {
+        let (since, until) = query.days();
+        let params: [&(dyn ToSql + Sync); 3] = [&domain, &since, &until];
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT day, result_type, mx_host, sending_ip, organization, sum(failed)::BIGINT \
+                 FROM inbox_failures WHERE domain = $1 AND day BETWEEN $2 AND $3 \
+                 GROUP BY day, result_type, mx_host, sending_ip, organization \
+                 ORDER BY day, result_type, mx_host NULLS FIRST, sending_ip NULLS FIRST, organization",
+                &params,
+            )
+            .map_err(pg)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok(FailureCount {
+                    day: r.try_get(0).map_err(pg)?,
+                    result_type: r.try_get(1).map_err(pg)?,
+                    mx_host: r.try_get(2).map_err(pg)?,
+                    sending_ip: r.try_get(3).map_err(pg)?,
+                    organization: r.try_get(4).map_err(pg)?,
+                    failed: to_u64(r.try_get(5).map_err(pg)?),
+                })
+            })
+            .collect()
+    }
+
+    fn policy_counts(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<PolicyCount>, StoreError> {
+        let (since, until) = query.days();
+        let params: [&(dyn ToSql + Sync); 3] = [&domain, &since, &until];
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT day, policy_type, count(*), sum(successful)::BIGINT, sum(failed)::BIGINT \
+                 FROM inbox_policies WHERE domain = $1 AND day BETWEEN $2 AND $3 \
+                 GROUP BY day, policy_type ORDER BY day, policy_type",
+                &params,
+            )
+            .map_err(pg)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok(PolicyCount {
+                    day: r.try_get(0).map_err(pg)?,
+                    policy_type: r.try_get(1).map_err(pg)?,
+                    policies: to_u64(r.try_get(2).map_err(pg)?),
+                    successful: to_u64(r.try_get(3).map_err(pg)?),
+                    failed: to_u64(r.try_get(4).map_err(pg)?),
+                })
+            })
+            .collect()
+    }
+}

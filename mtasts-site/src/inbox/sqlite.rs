@@ -1,0 +1,397 @@
+//! The inbox tables in the embedded store ([`crate::sqlite::SqliteStore`]).
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
+
+use super::store::{
+    FailureCount, InboxStats, InboxStore, NewReport, PolicyCount, PutOutcome, Receipt, ReportQuery,
+    StoredReport, dkim_of, to_i64, to_u64,
+};
+use crate::sqlite::SqliteStore;
+use crate::store::StoreError;
+
+/// The inbox schema, run by [`SqliteStore::open`] after the site schema.
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS inbox_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    organization TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    start_day INTEGER NOT NULL,
+    raw_gz BLOB NOT NULL,
+    json TEXT NOT NULL,
+    dkim TEXT NOT NULL,
+    dkim_domain TEXT,
+    source TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (organization, report_id)
+);
+CREATE INDEX IF NOT EXISTS inbox_reports_day ON inbox_reports (start_day);
+CREATE INDEX IF NOT EXISTS inbox_reports_received ON inbox_reports (received_at);
+CREATE TABLE IF NOT EXISTS inbox_receipts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    report_ref INTEGER NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    dkim TEXT NOT NULL,
+    dkim_domain TEXT,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_receipts_report ON inbox_receipts (report_ref);
+CREATE TABLE IF NOT EXISTS inbox_policies (
+    report_ref INTEGER NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    policy_type TEXT NOT NULL,
+    successful INTEGER NOT NULL,
+    failed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_policies_domain_day ON inbox_policies (domain, day);
+CREATE INDEX IF NOT EXISTS inbox_policies_report ON inbox_policies (report_ref);
+CREATE TABLE IF NOT EXISTS inbox_failures (
+    report_ref INTEGER NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    result_type TEXT NOT NULL,
+    mx_host TEXT,
+    sending_ip TEXT,
+    organization TEXT NOT NULL,
+    failed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_failures_domain_day ON inbox_failures (domain, day);
+CREATE INDEX IF NOT EXISTS inbox_failures_report ON inbox_failures (report_ref);
+CREATE TABLE IF NOT EXISTS inbox_state (
+    key TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+);
+";
+
+/// `?3, ?4, ...` for `n` domains after two day parameters.
+fn placeholders(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("?{}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl SqliteStore {
+    /// One report of [`InboxStore::put_reports`], in `tx`.
+    fn put_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        r: &NewReport,
+    ) -> Result<PutOutcome, StoreError> {
+        let inserted = tx
+            .execute(
+                "INSERT INTO inbox_reports (organization, report_id, start_day, raw_gz, json, \
+                 dkim, dkim_domain, source, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (organization, report_id) DO NOTHING",
+                params![
+                    r.organization,
+                    r.report_id,
+                    r.start_day,
+                    r.raw_gz,
+                    r.json,
+                    r.dkim.status.as_str(),
+                    r.dkim.domain,
+                    r.source,
+                    r.received_at
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        let id: i64 = tx
+            .query_row(
+                "SELECT id FROM inbox_reports WHERE organization = ?1 AND report_id = ?2",
+                params![r.organization, r.report_id],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if inserted > 0 {
+            let mut p = tx
+                .prepare_cached(
+                    "INSERT INTO inbox_policies (report_ref, domain, day, policy_type, \
+                     successful, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(|e| self.err(e))?;
+            for row in &r.policies {
+                p.execute(params![
+                    id,
+                    row.domain,
+                    row.day,
+                    row.policy_type,
+                    to_i64(row.successful),
+                    to_i64(row.failed)
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+            let mut f = tx
+                .prepare_cached(
+                    "INSERT INTO inbox_failures (report_ref, domain, day, result_type, mx_host, \
+                     sending_ip, organization, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(|e| self.err(e))?;
+            for row in &r.failures {
+                f.execute(params![
+                    id,
+                    row.domain,
+                    row.day,
+                    row.result_type,
+                    row.mx_host,
+                    row.sending_ip,
+                    row.organization,
+                    to_i64(row.failed)
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO inbox_receipts (report_ref, source, dkim, dkim_domain, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                r.source,
+                r.dkim.status.as_str(),
+                r.dkim.domain,
+                r.received_at
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(if inserted > 0 {
+            PutOutcome::Stored
+        } else {
+            PutOutcome::Duplicate
+        })
+    }
+}
+
+impl InboxStore for SqliteStore {
+    fn put_report(&self, r: &NewReport) -> Result<PutOutcome, StoreError> {
+        let mut out = self.put_reports(std::slice::from_ref(r))?;
+        out.pop().ok_or_else(|| StoreError::Corrupt {
+            what: "inbox write",
+            detail: "no outcome".to_owned(),
+        })
+    }
+
+    fn put_reports(&self, reports: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(reports.len());
+        for r in reports {
+            out.push(self.put_in(&tx, r)?);
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    fn for_each_receipt(
+        &self,
+        query: &ReportQuery,
+        f: &mut dyn FnMut(Receipt) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let (since, until) = query.days();
+        let selection = if query.domains.is_empty() {
+            "r.start_day BETWEEN ?1 AND ?2".to_owned()
+        } else {
+            format!(
+                "r.id IN (SELECT report_ref FROM inbox_policies WHERE domain IN ({}) \
+                 AND day BETWEEN ?1 AND ?2)",
+                placeholders(query.domains.len())
+            )
+        };
+        let sql = format!(
+            "SELECT c.source, r.json FROM inbox_receipts c JOIN inbox_reports r \
+             ON r.id = c.report_ref WHERE {selection} ORDER BY c.id"
+        );
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx.prepare(&sql).map_err(|e| self.err(e))?;
+            let mut values: Vec<rusqlite::types::Value> = vec![since.into(), until.into()];
+            values.extend(query.domains.iter().map(|d| d.clone().into()));
+            let mut rows = stmt
+                .query(params_from_iter(values))
+                .map_err(|e| self.err(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+                let receipt = Receipt {
+                    source: row.get(0).map_err(|e| self.err(e))?,
+                    json: row.get(1).map_err(|e| self.err(e))?,
+                };
+                if !f(receipt)? {
+                    break;
+                }
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn stored_report(
+        &self,
+        organization: &str,
+        report_id: &str,
+    ) -> Result<Option<StoredReport>, StoreError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT start_day, raw_gz, json, dkim, dkim_domain, source, received_at, \
+                 (SELECT count(*) FROM inbox_receipts WHERE report_ref = r.id) \
+                 FROM inbox_reports r WHERE organization = ?1 AND report_id = ?2",
+                params![organization, report_id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((start_day, raw_gz, json, dkim, dkim_domain, source, received_at, n)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(StoredReport {
+            organization: organization.to_owned(),
+            report_id: report_id.to_owned(),
+            start_day,
+            raw_gz,
+            json,
+            dkim: dkim_of(&dkim, dkim_domain)?,
+            source,
+            received_at,
+            receipts: to_u64(n),
+        }))
+    }
+
+    fn inbox_stats(&self) -> Result<InboxStats, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM inbox_reports), (SELECT count(*) FROM inbox_receipts), \
+             (SELECT count(*) FROM inbox_policies), (SELECT count(*) FROM inbox_failures)",
+            [],
+            |r| {
+                Ok(InboxStats {
+                    reports: to_u64(r.get(0)?),
+                    receipts: to_u64(r.get(1)?),
+                    policy_rows: to_u64(r.get(2)?),
+                    failure_rows: to_u64(r.get(3)?),
+                })
+            },
+        )
+        .map_err(|e| self.err(e))
+    }
+
+    fn prune(&self, before_day: i64) -> Result<u64, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        for table in ["inbox_receipts", "inbox_policies", "inbox_failures"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE report_ref IN \
+                     (SELECT id FROM inbox_reports WHERE received_at < ?1)"
+                ),
+                params![before_day.saturating_mul(86_400)],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        let n = tx
+            .execute(
+                "DELETE FROM inbox_reports WHERE received_at < ?1",
+                params![before_day.saturating_mul(86_400)],
+            )
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    fn claim_prune(&self, now: i64, every: i64) -> Result<bool, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let last: Option<i64> = tx
+            .query_row(
+                "SELECT value FROM inbox_state WHERE key = 'last_prune'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let due = last.is_none_or(|l| now.saturating_sub(l) >= every);
+        if due {
+            tx.execute(
+                "INSERT INTO inbox_state (key, value) VALUES ('last_prune', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![now],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(due)
+    }
+
+    fn failure_counts(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<FailureCount>, StoreError> {
+        let (since, until) = query.days();
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT day, result_type, mx_host, sending_ip, organization, sum(failed) \
+                 FROM inbox_failures WHERE domain = ?1 AND day BETWEEN ?2 AND ?3 \
+                 GROUP BY day, result_type, mx_host, sending_ip, organization \
+                 ORDER BY day, result_type, mx_host, sending_ip, organization",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![domain, since, until], |r| {
+                Ok(FailureCount {
+                    day: r.get(0)?,
+                    result_type: r.get(1)?,
+                    mx_host: r.get(2)?,
+                    sending_ip: r.get(3)?,
+                    organization: r.get(4)?,
+                    failed: to_u64(r.get(5)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    fn policy_counts(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<PolicyCount>, StoreError> {
+        let (since, until) = query.days();
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT day, policy_type, count(*), sum(successful), sum(failed) \
+                 FROM inbox_policies WHERE domain = ?1 AND day BETWEEN ?2 AND ?3 \
+                 GROUP BY day, policy_type ORDER BY day, policy_type",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![domain, since, until], |r| {
+                Ok(PolicyCount {
+                    day: r.get(0)?,
+                    policy_type: r.get(1)?,
+                    policies: to_u64(r.get(2)?),
+                    successful: to_u64(r.get(3)?),
+                    failed: to_u64(r.get(4)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}
