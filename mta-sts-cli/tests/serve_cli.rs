@@ -414,3 +414,149 @@ fn systemd_unit() {
         Err(e) => eprintln!("note: systemd-analyze not run ({e}); the unit is not verified"),
     }
 }
+
+/// Two `mtasts serve` processes on one PostgreSQL database: a domain
+/// added, then changed, with `mtasts domain` (a third process) is served
+/// by both within 5 seconds, without a restart or a signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_share_one_postgres_database() {
+    let Some(db) = test_support::pg::TestDb::create() else {
+        return;
+    };
+    let url = db.url("serve-cli-two-nodes");
+    let dir = TempDir::new();
+    let live = dir.path("live");
+    let ca = TestCa::new();
+    let d = "shared.example";
+    let host = format!("mta-sts.{d}");
+    let leaf = ca.issue(&[&host]);
+    std::fs::create_dir_all(dir.0.join("live").join(&host)).unwrap();
+    dir.write(
+        &format!("live/{host}/fullchain.pem"),
+        format!("{}{}", leaf.cert_pem, ca.ca_pem()),
+    );
+    dir.write(&format!("live/{host}/privkey.pem"), &leaf.key_pem);
+    let ca_file = dir.write("ca.pem", ca.ca_pem());
+    let args = [
+        "serve",
+        "--database",
+        &url,
+        "--cert-dir",
+        &live,
+        "--https",
+        "127.0.0.1:0",
+    ];
+    let nodes = [ServeProc::spawn(&args), ServeProc::spawn(&args)];
+    let ports: Vec<u16> = nodes
+        .iter()
+        .map(|n| {
+            n.wait_line("info: serving policies over HTTPS listener=")
+                .parse::<SocketAddr>()
+                .unwrap()
+                .port()
+        })
+        .collect();
+
+    let dns = DnsServer::start(Zones::new().a(&host, Ipv4Addr::LOCALHOST))
+        .await
+        .unwrap();
+    // The body each node serves for `d` (None: not 200).
+    let fetch = |port: u16| {
+        let overrides = policy_fetch::Overrides {
+            resolver: Some(dns.addr()),
+            ca_file: Some(ca_file.clone().into()),
+            https_port: Some(port),
+            ..policy_fetch::Overrides::default()
+        };
+        async move {
+            let client = overrides.policy_client(overrides.dns().unwrap()).unwrap();
+            match client.fetch(d).await {
+                Ok(r) if r.status == 200 => Some(r.body),
+                _ => None,
+            }
+        }
+    };
+    let served_within = |want: Vec<u8>| {
+        let ports = ports.clone();
+        let fetch = &fetch;
+        async move {
+            let start = Instant::now();
+            for port in ports {
+                loop {
+                    if fetch(port).await.as_deref() == Some(&want[..]) {
+                        break;
+                    }
+                    assert!(
+                        start.elapsed() < Duration::from_secs(5),
+                        "node on port {port} did not serve the change within 5 s"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    for &port in &ports {
+        assert_eq!(fetch(port).await, None, "nothing hosted yet");
+    }
+
+    // Added through a third process.
+    let added = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            run(&[
+                "domain",
+                "add",
+                d,
+                "--database",
+                &url,
+                "--mx",
+                "mx.shared.example",
+                "--json",
+            ])
+            .ok()
+            .json()
+        }
+    })
+    .await
+    .unwrap();
+    let first_id = added["policy_id"].as_str().unwrap_or_default().to_owned();
+    let body = |mode: &str| {
+        format!("version: STSv1\r\nmode: {mode}\r\nmx: mx.shared.example\r\nmax_age: 604800\r\n")
+            .into_bytes()
+    };
+    served_within(body("testing")).await;
+
+    // Changed: both nodes serve the new body.
+    let changed = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            run(&[
+                "domain",
+                "set",
+                d,
+                "--database",
+                &url,
+                "--mode",
+                "enforce",
+                "--no-wait",
+                "--json",
+            ])
+            .ok()
+            .json()
+        }
+    })
+    .await
+    .unwrap();
+    served_within(body("enforce")).await;
+    // With --no-wait the id to publish is still the first one; the new
+    // one is pending until every node serves the new body.
+    assert!(!first_id.is_empty(), "{added}");
+    assert_eq!(changed["policy_id"], first_id.as_str(), "{changed}");
+    let pending = changed["pending"]["policy_id"].as_str().unwrap_or_default();
+    assert!(pending > first_id.as_str(), "{changed}");
+
+    for n in nodes {
+        let (code, lines) = n.stop();
+        assert_eq!(code, 0, "{lines:#?}");
+    }
+}
