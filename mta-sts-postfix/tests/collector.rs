@@ -12,7 +12,6 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,37 +19,11 @@ use mta_sts_postfix::collector::{
     Collector, CollectorConfig, CollectorError, CollectorHandle, CollectorStats, ManualClock,
 };
 use mta_sts_postfix::tlsrpt_state::StateDir;
+use test_support::TempDir;
 use tlsrpt_core::session::{AggregateLimits, DayAggregate, ReportMeta, UtcDay};
 use tlsrpt_core::{Report, ResultType};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "pf-collector-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Log lines written by the collector's threads.
 #[derive(Clone, Default)]
@@ -95,7 +68,7 @@ fn try_start(
 }
 
 fn config(tmp: &TempDir, socket: &str, state: &str, node: &str) -> CollectorConfig {
-    let mut c = CollectorConfig::new(tmp.path(socket), tmp.path(state));
+    let mut c = CollectorConfig::new(tmp.join(socket), tmp.join(state));
     c.node = Some(node.to_owned());
     c
 }
@@ -169,13 +142,13 @@ fn totals(a: &DayAggregate) -> (u64, u64) {
 
 #[test]
 fn collects_over_a_real_socket_into_the_day_partial() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(12 * 3600)));
     let mut c = config(&tmp, "s.sock", "state", "n1");
     c.socket_mode = 0o620;
     let (h, logs) = start(c, &clock);
     assert_eq!(h.node(), "n1");
-    let mode = fs::metadata(tmp.path("s.sock"))
+    let mode = fs::metadata(tmp.join("s.sock"))
         .unwrap()
         .permissions()
         .mode();
@@ -183,7 +156,7 @@ fn collects_over_a_real_socket_into_the_day_partial() {
     let mut dgs: Vec<String> = (0..30).map(|_| success()).collect();
     dgs.extend((0..10).map(|i| failure(1 + i % 2)));
     dgs.extend((0..5).map(|_| no_policy("example.org")));
-    send(&tmp.path("s.sock"), &dgs);
+    send(&tmp.join("s.sock"), &dgs);
     let s = wait_journaled(&h, 45);
     assert_eq!(
         (s.received, s.recorded, s.sessions, s.garbage),
@@ -191,9 +164,9 @@ fn collects_over_a_real_socket_into_the_day_partial() {
     );
     let s = h.checkpoint(WAIT).expect("checkpoint");
     assert_eq!(s.open_days, ["2024-05-01"]);
-    let agg = partial(&tmp.path("state"), "n1", "2024-05-01");
+    let agg = partial(&tmp.join("state"), "n1", "2024-05-01");
     assert_eq!(totals(&agg), (35, 10));
-    let state = StateDir::open(tmp.path("state")).unwrap();
+    let state = StateDir::open(tmp.join("state")).unwrap();
     assert!(!state.is_final("n1", day("2024-05-01")));
 
     let finished = agg.finish(&meta()).unwrap();
@@ -232,7 +205,7 @@ fn collects_over_a_real_socket_into_the_day_partial() {
 
     let s = h.shutdown().unwrap();
     assert_eq!((s.journaled, s.recorded), (45, 45));
-    assert!(!tmp.path("s.sock").exists(), "socket file left behind");
+    assert!(!tmp.join("s.sock").exists(), "socket file left behind");
     let text = logs.text();
     assert!(text.contains(" collecting "), "{text}");
     assert!(text.contains("journaled datagrams="), "{text}");
@@ -241,29 +214,29 @@ fn collects_over_a_real_socket_into_the_day_partial() {
 
 #[test]
 fn restart_counts_every_datagram_once() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(3600)));
     let (h, _) = start(config(&tmp, "s.sock", "state", "n1"), &clock);
-    send(&tmp.path("s.sock"), &vec![success(); 20]);
+    send(&tmp.join("s.sock"), &vec![success(); 20]);
     wait_journaled(&h, 20);
     h.shutdown().unwrap();
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-01")),
         (20, 0)
     );
 
     let (h, _) = start(config(&tmp, "s.sock", "state", "n1"), &clock);
     assert_eq!(h.stats().replayed, 0);
     assert_eq!(h.stats().open_days, ["2024-05-01"]);
-    send(&tmp.path("s.sock"), &vec![failure(9); 7]);
+    send(&tmp.join("s.sock"), &vec![failure(9); 7]);
     wait_journaled(&h, 7);
     h.shutdown().unwrap();
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-01")),
         (20, 7)
     );
     // Only the checkpoint, the lock and the current (empty) segment are left.
-    let mut journal: Vec<String> = fs::read_dir(tmp.path("state/journal"))
+    let mut journal: Vec<String> = fs::read_dir(tmp.join("state/journal"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
@@ -272,7 +245,7 @@ fn restart_counts_every_datagram_once() {
     assert!(journal[0].ends_with(".log"), "{journal:?}");
     assert_eq!(&journal[1..], ["lock", "state"]);
     assert_eq!(
-        fs::metadata(tmp.path("state/journal").join(&journal[0]))
+        fs::metadata(tmp.join("state/journal").join(&journal[0]))
             .unwrap()
             .len(),
         0
@@ -296,25 +269,25 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn a_crash_image_replays_the_journal_without_loss_or_doubling() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(7200)));
     let mut c = config(&tmp, "s.sock", "state", "n1");
     c.checkpoint_interval = Duration::from_secs(3600);
     let (h, _) = start(c, &clock);
     // 12 datagrams before a checkpoint, 9 after it (journal only).
-    send(&tmp.path("s.sock"), &vec![success(); 12]);
+    send(&tmp.join("s.sock"), &vec![success(); 12]);
     wait_journaled(&h, 12);
     h.checkpoint(WAIT).unwrap();
     let mut later: Vec<String> = vec![failure(3); 5];
     later.extend(vec![no_policy("example.org"); 4]);
-    send(&tmp.path("s.sock"), &later);
+    send(&tmp.join("s.sock"), &later);
     wait_journaled(&h, 21);
-    copy_tree(&tmp.path("state"), &tmp.path("crash"));
-    copy_tree(&tmp.path("state"), &tmp.path("torn"));
+    copy_tree(&tmp.join("state"), &tmp.join("crash"));
+    copy_tree(&tmp.join("state"), &tmp.join("torn"));
     h.shutdown().unwrap();
     // The image's partial holds the checkpoint only.
     assert_eq!(
-        totals(&partial(&tmp.path("crash"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("crash"), "n1", "2024-05-01")),
         (12, 0)
     );
 
@@ -328,21 +301,21 @@ fn a_crash_image_replays_the_journal_without_loss_or_doubling() {
     );
     // The replay is checkpointed right away.
     assert_eq!(
-        totals(&partial(&tmp.path("crash"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("crash"), "n1", "2024-05-01")),
         (16, 5)
     );
-    send(&tmp.path("c.sock"), &[success()]);
+    send(&tmp.join("c.sock"), &[success()]);
     wait_journaled(&h, 1);
     h.shutdown().unwrap();
     assert_eq!(
-        totals(&partial(&tmp.path("crash"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("crash"), "n1", "2024-05-01")),
         (17, 5)
     );
 
     // A power loss tore the last record: the journal's newest segment
     // ends with half a record. Everything before it counts; a warning says
     // how many bytes were left out.
-    let mut segs: Vec<PathBuf> = fs::read_dir(tmp.path("torn/journal"))
+    let mut segs: Vec<PathBuf> = fs::read_dir(tmp.join("torn/journal"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
@@ -363,17 +336,17 @@ fn a_crash_image_replays_the_journal_without_loss_or_doubling() {
         "{text}"
     );
     assert_eq!(
-        totals(&partial(&tmp.path("torn"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("torn"), "n1", "2024-05-01")),
         (16, 5)
     );
 }
 
 #[test]
 fn days_roll_over_at_utc_midnight_after_the_grace_period() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(86_400 - 2)));
     let (h, logs) = start(config(&tmp, "s.sock", "state", "n1"), &clock);
-    let sock = tmp.path("s.sock");
+    let sock = tmp.join("s.sock");
     send(&sock, &vec![success(); 7]);
     wait_journaled(&h, 7);
     // After midnight: the new day; the old one stays open (grace).
@@ -381,7 +354,7 @@ fn days_roll_over_at_utc_midnight_after_the_grace_period() {
     send(&sock, &vec![failure(1); 4]);
     let s = wait_journaled(&h, 11);
     assert_eq!(s.open_days, ["2024-05-01", "2024-05-02"]);
-    let state = StateDir::open(tmp.path("state")).unwrap();
+    let state = StateDir::open(tmp.join("state")).unwrap();
     assert!(!state.is_final("n1", day("2024-05-01")));
     // The grace period (5 minutes) is over: the old day is final.
     clock.set(may1(86_400 + 301));
@@ -391,7 +364,7 @@ fn days_roll_over_at_utc_midnight_after_the_grace_period() {
     assert_eq!(s.open_days, ["2024-05-02"]);
     assert!(state.is_final("n1", day("2024-05-01")));
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-01")),
         (7, 0)
     );
     assert!(
@@ -411,12 +384,12 @@ fn days_roll_over_at_utc_midnight_after_the_grace_period() {
         .unwrap_or_else(|| panic!("{:?}", h.stats()));
     assert_eq!(s.late, 1);
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-01")),
         (8, 0)
     );
     h.shutdown().unwrap();
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-02")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-02")),
         (0, 4)
     );
     assert!(!state.is_final("n1", day("2024-05-02")));
@@ -434,14 +407,14 @@ fn days_roll_over_at_utc_midnight_after_the_grace_period() {
     h.shutdown().unwrap();
     assert!(state.is_final("n1", day("2024-05-02")));
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-02")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-02")),
         (0, 4)
     );
 }
 
 #[test]
 fn garbage_is_counted_by_code_and_logged() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(60)));
     let (h, logs) = start(config(&tmp, "s.sock", "state", "n1"), &clock);
     let big = format!(r#"{{"d":"{}"}}"#, "x".repeat(70_000));
@@ -455,8 +428,8 @@ fn garbage_is_counted_by_code_and_logged() {
         "{\"d\":\"example.net\",\"policies\":[{\"policy-type\":9,\"t\":0,\"f\":0}]}".to_owned(),
     ];
     let c = UnixDatagram::unbound().unwrap();
-    c.send_to(big.as_bytes(), tmp.path("s.sock")).unwrap();
-    send(&tmp.path("s.sock"), &dgs);
+    c.send_to(big.as_bytes(), tmp.join("s.sock")).unwrap();
+    send(&tmp.join("s.sock"), &dgs);
     let s = h
         .wait_for(WAIT, |s| s.recorded + s.garbage >= 7)
         .unwrap_or_else(|| panic!("{:?}", h.stats()));
@@ -488,14 +461,14 @@ fn garbage_is_counted_by_code_and_logged() {
         "{text}"
     );
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-01")),
         (1, 0)
     );
 }
 
 #[test]
 fn datagrams_beyond_the_pending_bound_are_dropped_and_counted() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(60)));
     let mut c = config(&tmp, "s.sock", "state", "n1");
     // Room for 65 of the ~1 KiB datagrams below; journal only on request.
@@ -507,7 +480,7 @@ fn datagrams_beyond_the_pending_bound_are_dropped_and_counted() {
         r#"{{"d":"example.org","pad":"{}","policies":[{{"policy-type":9,"policy-domain":"example.org","t":0,"f":0}}]}}"#,
         "p".repeat(1000)
     );
-    send(&tmp.path("s.sock"), &vec![padded; 100]);
+    send(&tmp.join("s.sock"), &vec![padded; 100]);
     let s = h
         .wait_for(WAIT, |s| s.received == 100)
         .unwrap_or_else(|| panic!("{:?}", h.stats()));
@@ -522,19 +495,19 @@ fn datagrams_beyond_the_pending_bound_are_dropped_and_counted() {
         "{}",
         logs.text()
     );
-    let agg = partial(&tmp.path("state"), "n1", "2024-05-01");
+    let agg = partial(&tmp.join("state"), "n1", "2024-05-01");
     assert_eq!(totals(&agg).0, s.journaled);
 }
 
 #[test]
 fn socket_and_state_directory_conflicts() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(60)));
     // A stale socket file (nobody receives on it) is replaced.
-    drop(UnixDatagram::bind(tmp.path("s.sock")).unwrap());
-    assert!(tmp.path("s.sock").exists());
+    drop(UnixDatagram::bind(tmp.join("s.sock")).unwrap());
+    assert!(tmp.join("s.sock").exists());
     let (h, _) = start(config(&tmp, "s.sock", "state", "n1"), &clock);
-    send(&tmp.path("s.sock"), &[success()]);
+    send(&tmp.join("s.sock"), &[success()]);
     wait_journaled(&h, 1);
 
     // A live socket is not taken over.
@@ -555,9 +528,9 @@ fn socket_and_state_directory_conflicts() {
         e.to_string()
             .ends_with("another collector uses this state directory")
     );
-    assert!(!tmp.path("x.sock").exists());
+    assert!(!tmp.join("x.sock").exists());
     // A regular file at the socket path is left alone.
-    fs::write(tmp.path("file"), "x").unwrap();
+    fs::write(tmp.join("file"), "x").unwrap();
     let e = try_start(config(&tmp, "file", "third", "n3"), &clock)
         .map(drop)
         .unwrap_err();
@@ -566,7 +539,7 @@ fn socket_and_state_directory_conflicts() {
             .contains("the path exists and is not a socket"),
         "{e}"
     );
-    assert_eq!(fs::read(tmp.path("file")).unwrap(), b"x");
+    assert_eq!(fs::read(tmp.join("file")).unwrap(), b"x");
     // A state directory that is a file.
     let e = try_start(config(&tmp, "y.sock", "file", "n3"), &clock)
         .map(drop)
@@ -577,22 +550,22 @@ fn socket_and_state_directory_conflicts() {
 
 #[test]
 fn two_nodes_partials_merge_into_one_report_per_domain() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(5000)));
     let (a, _) = start(config(&tmp, "a.sock", "a", "mx1"), &clock);
     let (b, _) = start(config(&tmp, "b.sock", "b", "mx2"), &clock);
-    send(&tmp.path("a.sock"), &vec![success(); 3]);
-    send(&tmp.path("a.sock"), &vec![failure(1); 2]);
-    send(&tmp.path("b.sock"), &vec![success(); 4]);
-    send(&tmp.path("b.sock"), &vec![failure(1); 1]);
-    send(&tmp.path("b.sock"), &vec![no_policy("example.org"); 6]);
+    send(&tmp.join("a.sock"), &vec![success(); 3]);
+    send(&tmp.join("a.sock"), &vec![failure(1); 2]);
+    send(&tmp.join("b.sock"), &vec![success(); 4]);
+    send(&tmp.join("b.sock"), &vec![failure(1); 1]);
+    send(&tmp.join("b.sock"), &vec![no_policy("example.org"); 6]);
     wait_journaled(&a, 5);
     wait_journaled(&b, 11);
     a.shutdown().unwrap();
     b.shutdown().unwrap();
     // The operator copies mx2's partials to mx1 (rsync).
-    copy_tree(&tmp.path("b/partials/mx2"), &tmp.path("a/partials/mx2"));
-    let state = StateDir::open(tmp.path("a")).unwrap();
+    copy_tree(&tmp.join("b/partials/mx2"), &tmp.join("a/partials/mx2"));
+    let state = StateDir::open(tmp.join("a")).unwrap();
     assert_eq!(state.node(), "mx1");
     let d = day("2024-05-01");
     assert_eq!(
@@ -617,14 +590,14 @@ fn two_nodes_partials_merge_into_one_report_per_domain() {
 
 #[test]
 fn a_failed_checkpoint_loses_nothing() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("pf-collector");
     let clock = Arc::new(ManualClock::new(may1(600)));
     let (h, logs) = start(config(&tmp, "s.sock", "state", "n1"), &clock);
-    send(&tmp.path("s.sock"), &vec![success(); 5]);
+    send(&tmp.join("s.sock"), &vec![success(); 5]);
     wait_journaled(&h, 5);
     // The node's partials directory is replaced by a file: writing the
     // partial fails (even as root).
-    let dir = tmp.path("state/partials/n1");
+    let dir = tmp.join("state/partials/n1");
     fs::remove_dir_all(&dir).unwrap();
     fs::write(&dir, "in the way").unwrap();
     assert!(h.checkpoint(Duration::from_secs(2)).is_none());
@@ -632,14 +605,14 @@ fn a_failed_checkpoint_loses_nothing() {
         .wait_for(WAIT, |s| s.checkpoint_errors >= 1)
         .unwrap_or_else(|| panic!("{:?}", h.stats()));
     assert_eq!(s.journaled, 5);
-    send(&tmp.path("s.sock"), &vec![failure(4); 3]);
+    send(&tmp.join("s.sock"), &vec![failure(4); 3]);
     wait_journaled(&h, 8);
     // Room again: the next checkpoint has everything.
     fs::remove_file(&dir).unwrap();
     fs::create_dir(&dir).unwrap();
     h.checkpoint(WAIT).expect("checkpoint");
     assert_eq!(
-        totals(&partial(&tmp.path("state"), "n1", "2024-05-01")),
+        totals(&partial(&tmp.join("state"), "n1", "2024-05-01")),
         (5, 3)
     );
     h.shutdown().unwrap();

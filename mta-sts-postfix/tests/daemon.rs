@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,9 @@ use mta_sts_postfix::daemon::{Daemon, DaemonHandle};
 use mta_sts_postfix::socketmap::{self, Frame, MAX_NETSTRING};
 use policy_fetch::error::Chain;
 use policy_fetch::store::{RedbStore, Store};
-use test_support::{CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TestCa, Zones};
+use test_support::{
+    CertSet, DnsServer, HttpsServer, POLICY_PATH, Response, Routes, TempDir, TestCa, Zones,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tracing::field::{Field, Visit};
@@ -46,29 +47,6 @@ fn refdata(name: &str) -> Vec<(String, String, String)> {
             (zone.to_owned(), key.to_owned(), answer.to_owned())
         })
         .collect()
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "pf-daemon-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The reference domains: DNS, HTTPS and the CA file.
@@ -187,7 +165,7 @@ impl Env {
         let ca = TestCa::new();
         let dns = DnsServer::start(zones).await.unwrap();
         let https = HttpsServer::start_with(certs(&ca), routes()).await.unwrap();
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("pf-daemon");
         let ca_file = tmp.0.join("ca.pem");
         std::fs::write(&ca_file, ca.ca_pem()).unwrap();
         Self {

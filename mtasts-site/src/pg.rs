@@ -265,7 +265,7 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .map_err(pg)?;
     tx.batch_execute(SCHEMA).map_err(pg)?;
-    tx.batch_execute(crate::inbox::pg::SCHEMA).map_err(pg)?;
+    crate::inbox::pg::create_schema(&mut tx)?;
     tx.batch_execute(crate::alerts::pg::SCHEMA).map_err(pg)?;
     tx.batch_execute(crate::web::users::PG_SCHEMA).map_err(pg)?;
     let row = tx
@@ -283,9 +283,7 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
 
 fn domain_of(tx: &mut Transaction<'_>, row: &Row) -> Result<Domain, StoreError> {
     let name: String = row.try_get(0).map_err(pg)?;
-    let settings: String = row.try_get(1).map_err(pg)?;
     let current_version: i64 = row.try_get(5).map_err(pg)?;
-    let settings = parse_settings(&name, &settings)?;
     let vrow = tx
         .query_opt(
             &format!(
@@ -298,10 +296,16 @@ fn domain_of(tx: &mut Transaction<'_>, row: &Row) -> Result<Domain, StoreError> 
             what: "domain",
             detail: format!("{name}: current version {current_version} is missing"),
         })?;
-    let current = version_of(&vrow)?;
+    domain_with(row, version_of(&vrow)?)
+}
+
+/// The domain of a `DOMAIN_COLS` row whose current version is `current`.
+fn domain_with(row: &Row, current: PolicyVersion) -> Result<Domain, StoreError> {
+    let name: String = row.try_get(0).map_err(pg)?;
+    let settings: String = row.try_get(1).map_err(pg)?;
     Ok(Domain {
+        settings: parse_settings(&name, &settings)?,
         name,
-        settings,
         current,
         mode_since: row.try_get(2).map_err(pg)?,
         created_at: row.try_get(3).map_err(pg)?,
@@ -474,13 +478,48 @@ impl SiteStore for PgSiteStore {
 
     fn domains(&self) -> Result<Vec<Domain>, StoreError> {
         self.read(|tx| {
+            // One query for the domains and their current versions, not
+            // one more per domain: a serving node reloads them all.
             let rows = tx
                 .query(
-                    &format!("SELECT {DOMAIN_COLS} FROM domains ORDER BY name"),
+                    "SELECT d.name, d.settings, d.mode_since, d.created_at, d.removing_until, \
+                     d.current_version, v.version, v.id, v.body, v.mode, v.created_at \
+                     FROM domains d JOIN policy_versions v \
+                     ON v.domain = d.name AND v.version = d.current_version ORDER BY d.name",
                     &[],
                 )
                 .map_err(pg)?;
-            rows.iter().map(|r| domain_of(tx, r)).collect()
+            let domains = rows
+                .iter()
+                .map(|r| {
+                    let mode: String = r.try_get(9).map_err(pg)?;
+                    let current = make_version(
+                        r.try_get(6).map_err(pg)?,
+                        r.try_get(7).map_err(pg)?,
+                        r.try_get(8).map_err(pg)?,
+                        &mode,
+                        r.try_get(10).map_err(pg)?,
+                    )?;
+                    domain_with(r, current)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // A domain whose current version is missing is an error, as
+            // in `domain`, not left out.
+            let total: i64 = tx
+                .query_one("SELECT count(*) FROM domains", &[])
+                .map_err(pg)?
+                .try_get(0)
+                .map_err(pg)?;
+            if usize::try_from(total).ok() != Some(domains.len()) {
+                return Err(StoreError::Corrupt {
+                    what: "domain",
+                    detail: format!(
+                        "{} of {total} domains have no stored current version",
+                        total - i64::try_from(domains.len()).unwrap_or(i64::MAX)
+                    ),
+                });
+            }
+            Ok(domains)
         })
     }
 

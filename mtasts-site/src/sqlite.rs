@@ -125,8 +125,7 @@ impl SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
         tx.execute_batch(SCHEMA).map_err(err)?;
-        tx.execute_batch(crate::inbox::sqlite::SCHEMA)
-            .map_err(err)?;
+        crate::inbox::sqlite::create_schema(&tx).map_err(err)?;
         tx.execute_batch(crate::alerts::sqlite::SCHEMA)
             .map_err(err)?;
         tx.execute_batch(crate::web::users::SQLITE_SCHEMA)

@@ -7,7 +7,6 @@
 //! unless `MTASTS_REQUIRE_PEBBLE=1` (as `.ci/run` sets): then it fails.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -22,7 +21,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use test_support::pebble::{Pebble, PebbleOptions};
-use test_support::{DnsServer, TestCa, Zones};
+use test_support::{DnsServer, TempDir, TestCa, Zones};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -31,34 +30,6 @@ fn now() -> i64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// A directory of its own for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(tag: &str) -> TempDir {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mtasts-acme-{tag}-{}-{}-{}",
-        std::process::id(),
-        now(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
 }
 
 /// pebble, the DNS server it asks, and the challenge listeners answering
@@ -288,7 +259,7 @@ async fn tls_alpn_01_issues_for_two_domains() {
     let Some(env) = Env::start(&domains).await else {
         return;
     };
-    let dir = temp_dir("alpn");
+    let dir = TempDir::new("mtasts-acme-alpn");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir).unwrap());
     add_domains(&*store, &domains);
     let manager = AcmeManager::new(
@@ -358,7 +329,7 @@ async fn http_01_issues_through_the_spawned_manager() {
     let Some(env) = Env::start(&domains).await else {
         return;
     };
-    let dir = temp_dir("http");
+    let dir = TempDir::new("mtasts-acme-http");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir).unwrap());
     add_domains(&*store, &domains);
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -399,7 +370,7 @@ async fn a_certificate_expiring_within_30_days_is_renewed() {
     let Some(env) = Env::start(&domains).await else {
         return;
     };
-    let dir = temp_dir("renew");
+    let dir = TempDir::new("mtasts-acme-renew");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir).unwrap());
     add_domains(&*store, &domains);
     // Certificates from another CA: one expiring in 10 days, one in 60.
@@ -458,7 +429,7 @@ async fn a_stored_account_the_server_does_not_know_is_replaced() {
     let Some(env) = Env::start(&["new.example"]).await else {
         return;
     };
-    let dir = temp_dir("account");
+    let dir = TempDir::new("mtasts-acme-account");
     let old_store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.join("old")).unwrap());
     add_domains(&*old_store, &["old.example"]);
     let old = AcmeManager::new(
@@ -505,7 +476,7 @@ async fn a_failed_order_backs_off() {
     let Some(env) = Env::start(&[]).await else {
         return;
     };
-    let dir = temp_dir("backoff");
+    let dir = TempDir::new("mtasts-acme-backoff");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir).unwrap());
     add_domains(&*store, &["gone.example"]);
     let host = "mta-sts.gone.example";
@@ -715,7 +686,7 @@ async fn serve_obtains_certificates(challenge: Challenge) {
     .unwrap() else {
         return;
     };
-    let dir = temp_dir("serve");
+    let dir = TempDir::new("mtasts-acme-serve");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir).unwrap());
     add_domains(&*store, &domains);
     let mut config = mtasts_site::serve::ServeConfig::new((Ipv4Addr::LOCALHOST, https_port).into());

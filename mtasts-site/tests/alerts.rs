@@ -21,33 +21,12 @@ use mtasts_site::store::SiteStore;
 use policy_fetch::Overrides;
 use test_support::pg::TestDb;
 use test_support::{
-    DnsServer, HttpsServer, Response, Routes, SmtpOptions, SmtpServer, TestCa, Zones,
+    DnsServer, HttpsServer, Response, Routes, SmtpOptions, SmtpServer, TempDir, TestCa, Zones,
 };
 
 /// 2026-12-05T00:00:00Z
 const T0: i64 = 1_796_428_800;
 const HOUR: i64 = 3600;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-site-alerts-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A store of each backend, with what keeps it alive. The stores are
 /// opened and dropped outside any Tokio runtime (the blocking
@@ -60,7 +39,7 @@ struct Backend {
 }
 
 fn backends() -> Vec<Backend> {
-    let dir = TempDir::new();
+    let dir = TempDir::unborn("mtasts-site-alerts");
     let mut out = vec![Backend {
         name: "sqlite",
         store: Arc::new(SqliteStore::open(&dir.0).unwrap()),

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mtasts_site::inbox::store::{DkimStatus, ReportQuery};
 use mtasts_site::inbox::summary::{self, SummaryOptions};
@@ -18,33 +17,12 @@ use mtasts_site::pg::PgSiteStore;
 use mtasts_site::sqlite::SqliteStore;
 use mtasts_site::store::SiteStore;
 use test_support::pg::TestDb;
-use test_support::{DnsServer, Zones};
+use test_support::{DnsServer, TempDir, Zones};
 use tlsrpt_core::Aggregator;
 use tlsrpt_core::dkim::{KeyService, Signer, SigningKey};
 use tlsrpt_core::input::{self, ReadOptions};
 use tlsrpt_core::summary::Filter;
 use tlsrpt_core::time::Timestamp;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-site-inbox-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -65,7 +43,7 @@ fn now() -> i64 {
 /// there, a fresh PostgreSQL store (created outside the runtime: the
 /// blocking client must not be opened on a runtime thread).
 fn both(check: fn(Arc<dyn SiteStore>, &str)) {
-    let dir = TempDir::new();
+    let dir = TempDir::unborn("mtasts-site-inbox");
     let s: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
     check(s, "sqlite");
     if let Some(db) = TestDb::create() {
@@ -718,7 +696,7 @@ fn two_writers(a: Arc<dyn SiteStore>, b: Arc<dyn SiteStore>, backend: &str) {
 
 #[test]
 fn sqlite_two_connections_store_the_same_report_once() {
-    let dir = TempDir::new();
+    let dir = TempDir::unborn("mtasts-site-inbox");
     let a: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
     let b: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
     two_writers(a, b, "sqlite");
@@ -770,7 +748,7 @@ fn store_unavailable_is_temporary() {
 }
 
 fn files_in_batches(store: Arc<dyn SiteStore>, backend: &str) {
-    let dir = TempDir::new();
+    let dir = TempDir::unborn("mtasts-site-inbox");
     std::fs::create_dir_all(&dir.0).unwrap();
     let day = now() / 86_400;
     let mut files = Vec::new();
@@ -859,4 +837,327 @@ fn alerts_hook(store: Arc<dyn SiteStore>, backend: &str) {
 #[test]
 fn a_stored_report_with_failures_raises_an_alert() {
     both(alerts_hook);
+}
+
+// ------------------------------------- pre-aggregated dashboard tables
+
+/// The rankings and report list of `domain` as computed before the
+/// pre-aggregated tables: from every failure detail row
+/// (`failure_counts`) and by parsing every stored report.
+type Rankings = [Vec<(String, u64)>; 4];
+
+/// A listed report: organization, report id, start, end, successful,
+/// failed.
+type Listed = (String, String, String, String, u64, u64);
+
+fn reference(
+    store: &Arc<dyn SiteStore>,
+    domain: &str,
+    since: i64,
+    until: i64,
+) -> (Rankings, Vec<Listed>) {
+    use mtasts_site::inbox::summary::parse_stored;
+    let q = ReportQuery {
+        since: Some(since),
+        until: Some(until),
+        domains: Vec::new(),
+    };
+    let mut maps: [BTreeMap<String, u64>; 4] = Default::default();
+    for f in store.inbox().failure_counts(domain, &q).unwrap() {
+        let unknown = || "(unknown)".to_owned();
+        for (m, k) in maps.iter_mut().zip([
+            f.result_type.clone(),
+            f.mx_host.clone().unwrap_or_else(unknown),
+            f.organization.clone(),
+            f.sending_ip.clone().unwrap_or_else(unknown),
+        ]) {
+            *m.entry(k).or_default() += f.failed;
+        }
+    }
+    let rankings = maps.map(|m| {
+        let mut v: Vec<(String, u64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    });
+    let filter = Filter::new()
+        .since(since)
+        .until(until)
+        .policy_domain(domain);
+    let mut seen = std::collections::HashSet::new();
+    let mut list = Vec::new();
+    store
+        .inbox()
+        .for_each_receipt(&summary::query_of(&filter), &mut |receipt| {
+            let report = parse_stored(&receipt.json).unwrap();
+            if let Some(r) = filter.apply(&report) {
+                let key = (r.organization_name.to_string(), r.report_id.to_string());
+                if seen.insert(key.clone()) {
+                    list.push((
+                        key.0,
+                        key.1,
+                        r.date_range.start.to_string(),
+                        r.date_range.end.to_string(),
+                        r.successful_sessions(),
+                        r.failed_sessions(),
+                    ));
+                }
+            }
+            Ok(true)
+        })
+        .unwrap();
+    (rankings, list)
+}
+
+/// What the dashboards show of `domain`: rankings and report list.
+fn shown(
+    store: &Arc<dyn SiteStore>,
+    domain: &str,
+    since: i64,
+    until: i64,
+) -> (Rankings, Vec<Listed>) {
+    use mtasts_site::web::pages::data;
+    let s = data::domain_stats(store.inbox(), domain, since, until).unwrap();
+    let list = data::reports_of(store.inbox(), domain, since, until, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.organization,
+                r.report_id,
+                r.start,
+                r.end,
+                r.successful,
+                r.failed,
+            )
+        })
+        .collect();
+    (
+        [
+            s.by_result_type,
+            s.by_mx_host,
+            s.by_organization,
+            s.by_sending_ip,
+        ],
+        list,
+    )
+}
+
+/// Two policies of `a.example` (one detail without MX host and IP, one
+/// with 0 failed sessions) and one of `b.example`.
+fn multi_policy_report(day: i64) -> String {
+    let start = Timestamp::from_unix(day * 86_400).date_string();
+    let policy = |domain: &str, ok: u64, failed: u64, details: &str| {
+        format!(
+            r#"{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx1.{domain}","max_age: 86400"],"policy-domain":"{domain}","mx-host":["mx1.{domain}"]}},"summary":{{"total-successful-session-count":{ok},"total-failure-session-count":{failed}}},"failure-details":[{details}]}}"#
+        )
+    };
+    let a1 = policy(
+        "a.example",
+        10,
+        5,
+        r#"{"result-type":"certificate-expired","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx1.a.example","failed-session-count":3},{"result-type":"starttls-not-supported","failed-session-count":2}"#,
+    );
+    let a2 = policy(
+        "a.example",
+        1,
+        0,
+        r#"{"result-type":"validation-failure","sending-mta-ip":"192.0.2.2","receiving-mx-hostname":"mx1.a.example","failed-session-count":0}"#,
+    );
+    let b = policy(
+        "b.example",
+        7,
+        1,
+        r#"{"result-type":"certificate-expired","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx.b.example","failed-session-count":1}"#,
+    );
+    format!(
+        r#"{{"organization-name":"org-a.example","date-range":{{"start-datetime":"{start}T00:00:00Z","end-datetime":"{start}T23:59:59Z"}},"contact-info":"tlsrpt@org-a.example","report-id":"x","policies":[{a1},{a2},{b}]}}"#
+    )
+}
+
+fn ranking(v: &[(&str, u64)]) -> Vec<(String, u64)> {
+    v.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+}
+
+fn dashboard_aggregates(store: Arc<dyn SiteStore>, backend: &str) {
+    let rt = runtime();
+    let t = now();
+    let today = t / 86_400;
+    let ib = inbox(Arc::clone(&store), options(None));
+    let x = multi_policy_report(today - 2);
+    let y = report_json("org-b.example", "y", "a.example", today - 1, 4);
+    let ingest = |json: &str, at: i64| {
+        rt.block_on(ib.ingest_at(json.as_bytes(), &Source::Stdin, at))
+            .unwrap()
+    };
+    assert!(matches!(
+        ingest(&x, t - 10 * 86_400),
+        IngestOutcome::Stored { .. }
+    ));
+    assert!(matches!(ingest(&y, t), IngestOutcome::Stored { .. }));
+    // A duplicate adds nothing.
+    assert!(matches!(ingest(&x, t), IngestOutcome::Duplicate { .. }));
+    let (since, until) = (today - 30, today);
+    let (rankings, list) = shown(&store, "a.example", since, until);
+    assert_eq!(
+        (rankings.clone(), list.clone()),
+        reference(&store, "a.example", since, until),
+        "{backend}"
+    );
+    assert_eq!(
+        rankings,
+        [
+            ranking(&[
+                ("certificate-expired", 7),
+                ("starttls-not-supported", 2),
+                ("validation-failure", 0)
+            ]),
+            ranking(&[("mx2.a.example", 4), ("mx1.a.example", 3), ("(unknown)", 2)]),
+            ranking(&[("org-a.example", 5), ("org-b.example", 4)]),
+            ranking(&[("192.0.2.1", 7), ("(unknown)", 2), ("192.0.2.2", 0)]),
+        ],
+        "{backend}"
+    );
+    let ids: Vec<(&str, u64, u64)> = list.iter().map(|r| (r.1.as_str(), r.4, r.5)).collect();
+    assert_eq!(ids, [("x", 11, 5), ("y", 10, 4)], "{backend}");
+    // Pagination in the store.
+    let q = ReportQuery {
+        since: Some(since),
+        until: Some(until),
+        domains: Vec::new(),
+    };
+    let page = store.inbox().report_list("a.example", &q, 1, 10).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].report_id, "y");
+    assert_eq!(page[0].received_at, t);
+    // One day only.
+    let (r1, l1) = shown(&store, "a.example", today - 1, today - 1);
+    assert_eq!(r1[0], ranking(&[("certificate-expired", 4)]), "{backend}");
+    assert_eq!(l1.len(), 1);
+    let (rb, lb) = shown(&store, "b.example", since, until);
+    assert_eq!(rb[1], ranking(&[("mx.b.example", 1)]), "{backend}");
+    assert_eq!(lb.len(), 1);
+    assert_eq!((lb[0].4, lb[0].5), (7, 1));
+
+    // Pruning x (received 10 days ago) lowers the sums; b.example has none.
+    assert_eq!(store.inbox().prune(today - 5).unwrap(), 1, "{backend}");
+    let (rankings, list) = shown(&store, "a.example", since, until);
+    assert_eq!(
+        (rankings.clone(), list.clone()),
+        reference(&store, "a.example", since, until)
+    );
+    assert_eq!(
+        rankings,
+        [
+            ranking(&[("certificate-expired", 4)]),
+            ranking(&[("mx2.a.example", 4)]),
+            ranking(&[("org-b.example", 4)]),
+            ranking(&[("192.0.2.1", 4)]),
+        ],
+        "{backend}"
+    );
+    assert_eq!(list.len(), 1);
+    assert!(
+        store
+            .inbox()
+            .failure_sums("b.example", &ReportQuery::default())
+            .unwrap()
+            .is_empty(),
+        "{backend}: sum rows of pruned reports are deleted"
+    );
+    assert!(
+        store
+            .inbox()
+            .report_list("b.example", &ReportQuery::default(), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    // The whole corpus: the dashboards equal the computation from the
+    // detail rows and the parsed reports, for every policy domain.
+    ingest_corpus(&store, backend, false);
+    let mut domains = std::collections::BTreeSet::new();
+    store
+        .inbox()
+        .for_each_receipt(&ReportQuery::default(), &mut |r| {
+            let report = summary::parse_stored(&r.json).unwrap();
+            for p in &report.policies {
+                if let Some(d) = p.policy.policy_domain.as_deref() {
+                    domains.insert(mta_sts_core::domain::fold(d).into_owned());
+                }
+            }
+            Ok(true)
+        })
+        .unwrap();
+    assert!(domains.len() > 3, "{backend}: {domains:?}");
+    for d in &domains {
+        assert_eq!(
+            shown(&store, d, 0, 40_000),
+            reference(&store, d, 0, 40_000),
+            "{backend}: {d}"
+        );
+    }
+}
+
+#[test]
+fn dashboard_aggregates_equal_the_detail_rows_and_follow_duplicates_and_prune() {
+    both(dashboard_aggregates);
+}
+
+/// A store written before the pre-aggregated tables: emptied here, they
+/// are filled from the stored rows when the store is opened again.
+fn backfilled(store: &Arc<dyn SiteStore>, backend: &str) -> Vec<(Rankings, usize)> {
+    let mut domains = std::collections::BTreeSet::new();
+    store
+        .inbox()
+        .for_each_receipt(&ReportQuery::default(), &mut |r| {
+            let report = summary::parse_stored(&r.json).unwrap();
+            for p in &report.policies {
+                if let Some(d) = p.policy.policy_domain.as_deref() {
+                    domains.insert(mta_sts_core::domain::fold(d).into_owned());
+                }
+            }
+            Ok(true)
+        })
+        .unwrap();
+    domains
+        .iter()
+        .map(|d| {
+            let (r, l) = shown(store, d, 0, 40_000);
+            assert_eq!(
+                (r.clone(), l.clone()),
+                reference(store, d, 0, 40_000),
+                "{backend}: {d}"
+            );
+            (r, l.len())
+        })
+        .collect()
+}
+
+#[test]
+fn dashboard_aggregates_are_filled_for_stores_created_before_them() {
+    let dir = TempDir::unborn("mtasts-site-inbox-backfill");
+    let s: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
+    ingest_corpus(&s, "sqlite", false);
+    let before = backfilled(&s, "sqlite");
+    drop(s);
+    let conn = rusqlite::Connection::open(dir.0.join("site.sqlite3")).unwrap();
+    conn.execute_batch("DELETE FROM inbox_failure_sums; DELETE FROM inbox_report_list;")
+        .unwrap();
+    drop(conn);
+    let s: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
+    assert_eq!(backfilled(&s, "sqlite"), before);
+    assert!(!before.is_empty());
+    let Some(db) = TestDb::create() else { return };
+    let p: Arc<dyn SiteStore> = Arc::new(PgSiteStore::connect(&db.url("inbox-backfill")).unwrap());
+    ingest_corpus(&p, "postgres", false);
+    assert_eq!(backfilled(&p, "postgres"), before, "both backends");
+    drop(p);
+    let mut client =
+        postgres::Client::connect(&db.url("inbox-backfill-sql"), postgres::NoTls).unwrap();
+    client
+        .batch_execute("DELETE FROM inbox_failure_sums; DELETE FROM inbox_report_list;")
+        .unwrap();
+    drop(client);
+    let p: Arc<dyn SiteStore> = Arc::new(PgSiteStore::connect(&db.url("inbox-backfill")).unwrap());
+    assert_eq!(backfilled(&p, "postgres"), before);
 }

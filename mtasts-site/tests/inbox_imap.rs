@@ -10,9 +10,8 @@
 //! Without Dovecot the tests print why and check nothing, unless
 //! `MTASTS_REQUIRE_DOVECOT=1` (as `.ci/run` sets).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mtasts_site::inbox::imap::{self, ImapCounts, ImapError, ImapOptions, ImapUrl};
@@ -21,30 +20,8 @@ use mtasts_site::sqlite::SqliteStore;
 use mtasts_site::store::SiteStore;
 use policy_fetch::Roots;
 use test_support::dovecot::Dovecot;
-use test_support::{DnsServer, TestCa, Zones};
+use test_support::{DnsServer, TempDir, TestCa, Zones};
 use tlsrpt_core::input::{ReadOptions, read_report};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-site-imap-{what}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A report e-mail of the shared corpus, with its (organization,
 /// report-id) as tlsrpt-core reads them.
@@ -132,7 +109,7 @@ async fn messages_are_moved_to_the_done_and_rejected_folders() {
     let Some(dovecot) = Dovecot::start_or_skip().await.unwrap() else {
         return;
     };
-    let tmp = TempDir::new("move");
+    let tmp = TempDir::new("mtasts-site-imap-move");
     let (store, inbox, _dns) = sqlite_inbox(&tmp.0).await;
     let (google, g_org, g_id) = corpus(GOOGLE);
     let (failure, f_org, f_id) = corpus(FAILURE);
@@ -223,7 +200,7 @@ async fn copy_store_expunge_without_move() {
     let Some(dovecot) = Dovecot::start_or_skip().await.unwrap() else {
         return;
     };
-    let tmp = TempDir::new("copy");
+    let tmp = TempDir::new("mtasts-site-imap-copy");
     let (store, inbox, _dns) = sqlite_inbox(&tmp.0).await;
     let (failure, f_org, f_id) = corpus(FAILURE);
     let failure = crlf(&failure);
@@ -273,7 +250,7 @@ async fn watch_with_idle_picks_up_an_appended_message() {
         return;
     };
     let dovecot = Arc::new(dovecot);
-    let tmp = TempDir::new("idle");
+    let tmp = TempDir::new("mtasts-site-imap-idle");
     let (store, inbox, _dns) = sqlite_inbox(&tmp.0).await;
     let inbox = Arc::new(inbox);
     let (google, g_org, g_id) = corpus(GOOGLE);
@@ -354,7 +331,7 @@ async fn wrong_password_and_untrusted_certificate_fail() {
     let Some(dovecot) = Dovecot::start_or_skip().await.unwrap() else {
         return;
     };
-    let tmp = TempDir::new("fail");
+    let tmp = TempDir::new("mtasts-site-imap-fail");
     let (_store, inbox, _dns) = sqlite_inbox(&tmp.0).await;
     dovecot
         .append("INBOX", b"Subject: x\r\n\r\ny\r\n")
@@ -403,7 +380,7 @@ async fn watch_reconnects_after_the_connection_is_cut() {
         return;
     };
     let dovecot = Arc::new(dovecot);
-    let tmp = TempDir::new("kick");
+    let tmp = TempDir::new("mtasts-site-imap-kick");
     let (store, inbox, _dns) = sqlite_inbox(&tmp.0).await;
     let inbox = Arc::new(inbox);
     let (google, _, _) = corpus(GOOGLE);

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mtasts_site::inbox::maildir::{self, MaildirCounts, MaildirOptions};
@@ -17,30 +16,8 @@ use mtasts_site::pg::PgSiteStore;
 use mtasts_site::sqlite::SqliteStore;
 use mtasts_site::store::SiteStore;
 use test_support::pg::TestDb;
-use test_support::{DnsServer, Zones};
+use test_support::{DnsServer, TempDir, Zones};
 use tlsrpt_core::input::{ReadOptions, read_report};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-site-maildir-{what}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A report e-mail of the shared corpus, with its (organization,
 /// report-id) as tlsrpt-core reads them.
@@ -107,7 +84,7 @@ fn deliver(md: &Path, name: &str, bytes: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_are_moved_by_outcome() {
-    let tmp = TempDir::new("outcome");
+    let tmp = TempDir::new("mtasts-site-maildir-outcome");
     let md = make_maildir(&tmp.0);
     let (store, inbox, _dns) = sqlite_inbox(&tmp.0.join("state")).await;
     let (google, g_org, g_id) = corpus(GOOGLE);
@@ -217,7 +194,7 @@ async fn messages_are_moved_by_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_a_maildir_is_an_error() {
-    let tmp = TempDir::new("notmd");
+    let tmp = TempDir::new("mtasts-site-maildir-notmd");
     let (_store, inbox, _dns) = sqlite_inbox(&tmp.0.join("state")).await;
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let err = maildir::ingest_maildir(&inbox, &tmp.0.join("nothing"), false, rx)
@@ -244,7 +221,7 @@ async fn wait_for(path: &Path, limit: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_picks_up_a_delivery_through_inotify() {
-    let tmp = TempDir::new("watch");
+    let tmp = TempDir::new("mtasts-site-maildir-watch");
     let md = make_maildir(&tmp.0);
     let (store, inbox, _dns) = sqlite_inbox(&tmp.0.join("state")).await;
     let inbox = Arc::new(inbox);
@@ -323,7 +300,7 @@ fn store_unavailable_leaves_the_message_for_a_later_run() {
         .unwrap();
     let dns = rt.block_on(DnsServer::start(Zones::new())).unwrap();
     let inbox = Inbox::new(Arc::clone(&store), inbox_options(&dns)).unwrap();
-    let tmp = TempDir::new("down");
+    let tmp = TempDir::new("mtasts-site-maildir-down");
     let md = make_maildir(&tmp.0);
     let (google, g_org, g_id) = corpus(GOOGLE);
     deliver(&md, "3000.A.host", &google);
@@ -388,7 +365,7 @@ fn watch_retries_after_the_store_comes_back() {
         .unwrap();
     let dns = rt.block_on(DnsServer::start(Zones::new())).unwrap();
     let inbox = Arc::new(Inbox::new(Arc::clone(&store), inbox_options(&dns)).unwrap());
-    let tmp = TempDir::new("retry");
+    let tmp = TempDir::new("mtasts-site-maildir-retry");
     let md = make_maildir(&tmp.0);
     let (google, g_org, g_id) = corpus(GOOGLE);
     let allow = |yes: bool| {

@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
@@ -26,7 +26,7 @@ use mtasts_site::store::{
     Domain, NewPolicy, OrderStatus, PolicyVersion, SiteStore, StoreError, StoredCertificate,
 };
 use rustls::pki_types::{CertificateDer, ServerName};
-use test_support::{DnsServer, Leaf, SmtpOptions, SmtpServer, TestCa, Zones};
+use test_support::{DnsServer, Leaf, SmtpOptions, SmtpServer, TempDir, TestCa, Zones};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -34,29 +34,6 @@ use tokio_rustls::client::TlsStream;
 
 const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
 const LOCAL: Ipv4Addr = Ipv4Addr::LOCALHOST;
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-serve-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -99,7 +76,7 @@ struct Site {
 
 impl Site {
     fn new(tag: &str, domains: &[&str]) -> Self {
-        let dir = TempDir::new(tag);
+        let dir = TempDir::new(&format!("mtasts-serve-{tag}"));
         let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0.join("state")).unwrap());
         let ca = TestCa::new();
         std::fs::create_dir_all(dir.0.join("live")).unwrap();

@@ -3,9 +3,7 @@
 //! test), then backend-specific ones (reopening the SQLite file,
 //! concurrent updates through two PostgreSQL connections).
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mta_sts_core::Mode;
 use mta_sts_core::hosting::policy_id;
@@ -15,30 +13,10 @@ use mtasts_site::store::{
     self, DomainSettings, NewPolicy, OrderStatus, SiteStore, StoreError, StoreLocation,
     StoredCertificate,
 };
+use test_support::TempDir;
 use test_support::pg::TestDb;
 
 const T0: i64 = 1_796_428_800; // 2026-12-05T00:00:00Z
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-site-store-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn policy(mode: Mode, mx: &[&str], max_age: u64) -> NewPolicy {
     let mx: Vec<String> = mx.iter().map(|s| (*s).to_owned()).collect();
@@ -62,7 +40,7 @@ fn policy(mode: Mode, mx: &[&str], max_age: u64) -> NewPolicy {
 /// Run `check` against a fresh SQLite store and a fresh PostgreSQL
 /// store.
 fn both(check: fn(&dyn SiteStore)) {
-    let dir = TempDir::new();
+    let dir = TempDir::unborn("mtasts-site-store");
     let s = SqliteStore::open(&dir.0).unwrap();
     check(&s);
     if let Some(db) = TestDb::create() {
@@ -498,7 +476,7 @@ fn generation() {
 
 #[test]
 fn sqlite_reopen_keeps_everything() {
-    let dir = TempDir::new();
+    let dir = TempDir::unborn("mtasts-site-store");
     let nested = dir.0.join("state");
     let (domain, gen_before) = {
         let s = store::open(&StoreLocation::State(nested.clone())).unwrap();
@@ -554,8 +532,7 @@ fn sqlite_reopen_keeps_everything() {
 
 #[test]
 fn sqlite_open_refuses_a_file_that_is_not_a_database() {
-    let dir = TempDir::new();
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("mtasts-site-store");
     std::fs::write(store::sqlite_path(&dir.0), b"this is not sqlite, it is long enough to be a header..........................................").unwrap();
     let e = SqliteStore::open(&dir.0).unwrap_err();
     let msg = e.to_string();

@@ -18,35 +18,12 @@ use mtasts_site::promote::{self, PromoteOptions};
 use mtasts_site::store::{SiteStore, StoreLocation};
 use mtasts_site::verify::{self, VerifyCode, VerifyError, VerifyReport};
 use policy_fetch::{Dns, Overrides};
-use test_support::{CertSet, DnsServer, SmtpOptions, SmtpServer, TestCa, Zones};
+use test_support::{CertSet, DnsServer, SmtpOptions, SmtpServer, TempDir, TestCa, Zones};
 
 const D: &str = "example.com";
 const TARGET: &str = "mta-sts.host.example.net";
 const LOCAL: Ipv4Addr = Ipv4Addr::LOCALHOST;
 const DAY: i64 = 86_400;
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mtasts-site-verify-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn real_now() -> i64 {
     i64::try_from(
@@ -115,7 +92,7 @@ fn finding(r: &VerifyReport, code: VerifyCode) -> &verify::Finding {
 
 #[tokio::test]
 async fn verify_all_good() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let id = id_of(&*store);
@@ -146,7 +123,7 @@ async fn verify_all_good() {
 
 #[tokio::test]
 async fn verify_stale_id() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 1000);
     let old = id_of(&*store);
@@ -190,7 +167,7 @@ async fn verify_stale_id() {
 
 #[tokio::test]
 async fn verify_new_id_within_propagation_is_accepted() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 1000);
     let old = id_of(&*store);
@@ -213,7 +190,7 @@ async fn verify_new_id_within_propagation_is_accepted() {
 
 #[tokio::test]
 async fn verify_missing_cname() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let id = id_of(&*store);
@@ -237,7 +214,7 @@ async fn verify_missing_cname() {
 
 #[tokio::test]
 async fn verify_wrong_cname_target() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let id = id_of(&*store);
@@ -268,7 +245,7 @@ async fn verify_wrong_cname_target() {
 
 #[tokio::test]
 async fn verify_addresses_instead_of_cname() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let ip: IpAddr = "127.0.0.7".parse().unwrap();
@@ -319,7 +296,7 @@ async fn verify_addresses_instead_of_cname() {
 
 #[tokio::test]
 async fn verify_uncovered_mx() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let id = id_of(&*store);
@@ -347,7 +324,7 @@ async fn verify_uncovered_mx() {
 
 #[tokio::test]
 async fn verify_missing_or_wrong_tlsrpt() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let id = id_of(&*store);
@@ -385,7 +362,7 @@ async fn verify_missing_or_wrong_tlsrpt() {
 
 #[tokio::test]
 async fn verify_two_sts_records_and_unhosted() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 100);
     let id = id_of(&*store);
@@ -557,7 +534,7 @@ fn condition<'a>(o: &'a promote::PromoteOutcome, name: &str) -> &'a promote::Con
 
 #[tokio::test]
 async fn promote_all_good() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 8 * DAY);
     let old = id_of(&*store);
@@ -619,7 +596,7 @@ async fn promote_all_good() {
 
 #[tokio::test]
 async fn promote_too_few_days() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 3 * DAY);
     let old = id_of(&*store);
@@ -661,7 +638,7 @@ async fn promote_too_few_days() {
 
 #[tokio::test]
 async fn promote_without_reports() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 8 * DAY);
     let old = id_of(&*store);
@@ -693,7 +670,7 @@ async fn promote_without_reports() {
 
 #[tokio::test]
 async fn promote_refused_on_failures_against_policy_mx() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 8 * DAY);
     let old = id_of(&*store);
@@ -751,7 +728,7 @@ async fn promote_refused_on_failures_against_policy_mx() {
 
 #[tokio::test]
 async fn promote_refused_on_uncovered_or_invalid_mx() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 8 * DAY);
     let old = id_of(&*store);
@@ -786,7 +763,7 @@ async fn promote_refused_on_uncovered_or_invalid_mx() {
 
 #[tokio::test]
 async fn promote_forced() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - DAY);
     let old = id_of(&*store);
@@ -817,7 +794,7 @@ async fn promote_forced() {
 
 #[tokio::test]
 async fn promote_being_removed_is_refused_even_forced() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = site(&dir, now - 10 * DAY);
     domains::remove(&*store, D, now - DAY, 5).unwrap();
@@ -831,7 +808,7 @@ async fn promote_being_removed_is_refused_even_forced() {
 
 #[test]
 fn evaluate_mode_none_and_enforce() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = mtasts_site::store::open(&StoreLocation::State(dir.0.clone())).unwrap();
     let opts = AddOptions {
@@ -856,7 +833,7 @@ fn evaluate_mode_none_and_enforce() {
 
 #[tokio::test]
 async fn verify_removing_and_unset_target() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("mtasts-site-verify");
     let now = real_now();
     let store = mtasts_site::store::open(&StoreLocation::State(dir.0.clone())).unwrap();
     let opts = AddOptions {

@@ -464,7 +464,7 @@ fn user_store_behaviour(store: &dyn SiteStore) {
 
 #[test]
 fn user_store_on_sqlite() {
-    let dir = web_common::TempDir::new("users-sqlite");
+    let dir = web_common::TempDir::new("mtasts-web-users-sqlite");
     let store = mtasts_site::sqlite::SqliteStore::open(&dir.0).unwrap();
     user_store_behaviour(&store);
 }

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mtasts_site::alerts::Alerter;
 use mtasts_site::domains::{self, AddOptions};
@@ -22,30 +21,10 @@ use mtasts_site::store::SiteStore;
 use mtasts_site::web::Account;
 use mtasts_site::web::pages::data::{self, OverviewQuery, SortKey};
 use mtasts_site::web::pages::{self, PageContext, PageError, PageRoute};
+use test_support::TempDir;
 use tlsrpt_core::input::{self, ReadOptions};
 use tlsrpt_core::summary::{Filter, Summary, UNKNOWN};
 use tlsrpt_core::{Aggregator, Report};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(base: &Path) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = base.join(format!(
-            "mtasts-web-pages-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -298,7 +277,7 @@ fn filled_store(dir: &TempDir) -> (Arc<dyn SiteStore>, Files, Vec<(String, i64)>
 
 #[test]
 fn domain_pages_show_the_numbers_of_report_summarize() {
-    let dir = TempDir::new(&std::env::temp_dir());
+    let dir = TempDir::unborn("mtasts-web-pages");
     let (store, files, doms) = filled_store(&dir);
     let mut checked_failures = 0;
     for (d, last_day) in &doms {
@@ -411,7 +390,7 @@ fn domain_pages_show_the_numbers_of_report_summarize() {
 
 #[test]
 fn overview_alerts_and_access() {
-    let dir = TempDir::new(&std::env::temp_dir());
+    let dir = TempDir::unborn("mtasts-web-pages");
     let (store, files, doms) = filled_store(&dir);
     let (d0, last0) = doms[0].clone();
     let now = last0 * 86_400 + 43_200;
@@ -498,7 +477,7 @@ fn overview_alerts_and_access() {
 
 #[test]
 fn hostile_report_content_is_escaped() {
-    let dir = TempDir::new(&std::env::temp_dir());
+    let dir = TempDir::unborn("mtasts-web-pages");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
     domains::configure(&*store, Some("sts.host.example.net"), None).unwrap();
     domains::add(
@@ -554,11 +533,14 @@ fn hostile_report_content_is_escaped() {
 fn ninety_days_and_ten_thousand_domains_render() {
     // /dev/shm when there: 10,000 committed writes with synchronous=FULL.
     let base = Path::new("/dev/shm");
-    let dir = TempDir::new(if base.is_dir() {
-        base
-    } else {
-        Path::new("/tmp")
-    });
+    let dir = TempDir::unborn_in(
+        if base.is_dir() {
+            base
+        } else {
+            Path::new("/tmp")
+        },
+        "mtasts-web-pages",
+    );
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
     let n = 10_000;
     for i in 0..n {
@@ -635,7 +617,7 @@ fn ninety_days_and_ten_thousand_domains_render() {
 
 #[test]
 fn readiness_follows_new_reports() {
-    let dir = TempDir::new(&std::env::temp_dir());
+    let dir = TempDir::unborn("mtasts-web-pages");
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0).unwrap());
     domains::configure(&*store, Some("sts.host.example.net"), None).unwrap();
     domains::add(

@@ -56,8 +56,8 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::TestCa;
 use crate::pebble::free_port;
+use crate::{TestCa, watchdog};
 
 /// Where Debian's `dovecot-core` package installs the server.
 pub const DOVECOT_BINARY: &str = "/usr/sbin/dovecot";
@@ -80,13 +80,6 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The largest literal the module's own client reads.
 const MAX_LITERAL: usize = 64 << 20;
-
-/// Runs `$0 "$@"` and kills it when standard input reaches end of file.
-const WATCHDOG: &str = r#"exec 3<&0
-"$0" "$@" </dev/null &
-pid=$!
-{ read -r _ <&3; kill "$pid" 2>/dev/null; } &
-wait "$pid""#;
 
 /// A running Dovecot (see the module docs).
 pub struct Dovecot {
@@ -333,15 +326,11 @@ impl Dovecot {
         let config_path = dir.join("dovecot.conf");
         std::fs::write(&config_path, config(&dir, port, &users))?;
         let out = std::fs::File::create(dir.join("stderr.log"))?;
-        let child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(DOVECOT_BINARY)
+        let child = watchdog::command(DOVECOT_BINARY)
             .arg("-F")
             .arg("-c")
             .arg(&config_path)
             .current_dir(&dir)
-            .stdin(Stdio::piped())
             .stdout(out.try_clone()?)
             .stderr(out)
             .spawn()?;
@@ -560,16 +549,7 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        // Closing the watchdog's stdin stops Dovecot; the shell then exits.
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        watchdog::stop(&mut self.child);
         // The master removes its pid file on exit; wait for that so the
         // directory can go.
         let pid = self.dir.join("run").join("master.pid");

@@ -42,6 +42,8 @@
 //!   validating challenges against the test's listeners, killed with the guard.
 //! - [`browser::Browser`] — headless Chromium driven over WebDriver by Debian's
 //!   `chromedriver` on a free loopback port, stopped with the guard.
+//! - [`TempDir`] — a directory of its own under the system temp dir for one test
+//!   (or a path not created yet), removed with the guard.
 //!
 //! TLS configurations are built with the *ring* provider explicitly, so no process-wide
 //! rustls `CryptoProvider` is installed or needed.
@@ -56,10 +58,13 @@ mod https;
 pub mod pebble;
 pub mod pg;
 mod smtp;
+mod tempdir;
 mod tls;
+mod watchdog;
 
 pub use ca::{CA_NAME, Leaf, TestCa};
 pub use dns::{DnsQuery, DnsServer, TTL, Zones};
 pub use https::{HttpsServer, MAX_REQUEST_BODY, POLICY_PATH, RecordedRequest, Response, Routes};
 pub use smtp::{MAX_MESSAGE, ReceivedMessage, SmtpOptions, SmtpServer, SmtpSession};
+pub use tempdir::TempDir;
 pub use tls::{CertSet, Handshake};

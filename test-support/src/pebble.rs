@@ -32,7 +32,7 @@
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,21 +41,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::TestCa;
+use crate::{TestCa, watchdog};
 
 /// Where Debian's `pebble` package installs the server.
 pub const PEBBLE_BINARY: &str = "/usr/bin/pebble";
 
 /// The environment variable that turns a missing pebble into a failure.
 pub const REQUIRE_ENV: &str = "MTASTS_REQUIRE_PEBBLE";
-
-/// The shell script that runs pebble (`$0 "$@"`) and kills it when its
-/// standard input reaches end of file; it exits when pebble does.
-const WATCHDOG: &str = r#"exec 3<&0
-"$0" "$@" </dev/null &
-pid=$!
-{ read -r _ <&3; kill "$pid" 2>/dev/null; } &
-wait "$pid""#;
 
 /// How long [`Pebble::start`] waits for the directory to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -193,10 +185,7 @@ impl Pebble {
         // pebble runs under a small shell that kills it when our end of
         // the shell's stdin closes: on drop, and also when the test
         // process dies without running destructors (an abort).
-        let mut child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(PEBBLE_BINARY)
+        let mut child = watchdog::command(PEBBLE_BINARY)
             .arg("-config")
             .arg(&config_path)
             .arg("-dnsserver")
@@ -206,7 +195,6 @@ impl Pebble {
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
             .current_dir(&dir)
-            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
@@ -339,16 +327,7 @@ impl Pebble {
 
 impl Drop for Pebble {
     fn drop(&mut self) {
-        // Closing the watchdog's stdin kills pebble; the shell then exits.
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        watchdog::stop(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

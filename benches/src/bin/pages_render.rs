@@ -1,5 +1,5 @@
 //! Server time of the dashboard pages (`mtasts_site::web::pages::render`)
-//! over a SQLite site store: the domain page of a busy domain for 90 days
+//! over a SQLite site store (or PostgreSQL with `--database URL`): the domain page of a busy domain for 90 days
 //! (`--failure-rows` failure detail rows in the index, spread over 90
 //! days of reports) and the overview of `--domains` hosted domains.
 //!
@@ -8,6 +8,8 @@
 //! target/release/pages_render --dir /dev/shm/pages-bench --domains 10000 --failure-rows 1000000
 //! # smoke: small, debug
 //! target/debug/pages_render --dir /tmp/pages-smoke --domains 200 --failure-rows 20000 --runs 2
+//! # the shared store instead (an empty database, or one this filled)
+//! target/release/pages_render --database postgresql://postgres@127.0.0.1/pages_bench
 //! ```
 //!
 //! The store is filled once per `--dir` (the reports go in through the
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use mtasts_site::domains::{self, AddOptions};
 use mtasts_site::inbox::store::{DkimVerdict, NewReport};
+use mtasts_site::pg::PgSiteStore;
 use mtasts_site::sqlite::SqliteStore;
 use mtasts_site::store::SiteStore;
 use mtasts_site::web::Account;
@@ -29,6 +32,7 @@ use tlsrpt_core::Report;
 
 struct Args {
     dir: PathBuf,
+    database: Option<String>,
     domains: usize,
     failure_rows: usize,
     runs: usize,
@@ -37,6 +41,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         dir: std::env::temp_dir().join("pages-bench"),
+        database: None,
         domains: 10_000,
         failure_rows: 1_000_000,
         runs: 5,
@@ -46,6 +51,7 @@ fn args() -> Args {
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         match k.as_str() {
             "--dir" => a.dir = PathBuf::from(v),
+            "--database" => a.database = Some(v),
             "--domains" => a.domains = v.parse().expect("--domains N"),
             "--failure-rows" => a.failure_rows = v.parse().expect("--failure-rows N"),
             "--runs" => a.runs = v.parse().expect("--runs N"),
@@ -133,8 +139,12 @@ fn time(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
 
 fn main() {
     let a = args();
-    std::fs::create_dir_all(&a.dir).unwrap();
-    let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&a.dir).unwrap());
+    let store: Arc<dyn SiteStore> = if let Some(url) = &a.database {
+        Arc::new(PgSiteStore::connect(url).unwrap())
+    } else {
+        std::fs::create_dir_all(&a.dir).unwrap();
+        Arc::new(SqliteStore::open(&a.dir).unwrap())
+    };
     if store.domains().unwrap().is_empty() {
         let s = Instant::now();
         fill(&*store, &a);

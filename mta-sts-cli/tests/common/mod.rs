@@ -4,9 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -38,36 +36,39 @@ pub fn report(rel: &str) -> String {
     }
 }
 
-/// A temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A temporary directory ([`test_support::TempDir`], removed on drop) with
+/// string paths for the binary's arguments; its path is `dir.0` through
+/// `Deref`.
+pub struct TempDir {
+    dir: test_support::TempDir,
+}
 
 impl TempDir {
     /// A new, empty directory with a name unique to this process and call.
     pub fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("mtasts-cli-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        Self {
+            dir: test_support::TempDir::new("mtasts-cli-test"),
+        }
     }
 
     /// Write `bytes` to the file `name` in the directory; returns its path.
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
-        let p = self.0.join(name);
+        let p = self.dir.join(name);
         std::fs::write(&p, bytes).unwrap();
         p.to_str().unwrap().to_owned()
     }
 
     /// The path of `name` in the directory (not created).
     pub fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
+        self.dir.join(name).to_str().unwrap().to_owned()
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl std::ops::Deref for TempDir {
+    type Target = test_support::TempDir;
+
+    fn deref(&self) -> &test_support::TempDir {
+        &self.dir
     }
 }
 

@@ -23,6 +23,9 @@
 //!
 //! # Crash safety
 //!
+//! Messages are stored a batch at a time ([`MaildirOptions::batch`],
+//! [`Inbox::ingest_many`]: one transaction and one disk sync per batch)
+//! and moved only after that transaction committed.
 //! Only atomic renames within `DIR` are used and nothing is deleted. A
 //! crash between storing a report and renaming its message leaves the
 //! message unprocessed: the next scan ingests it again, the store
@@ -60,10 +63,15 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use super::{Inbox, IngestOutcome, Source};
+use super::{Inbox, IngestError, IngestOutcome, Source};
 
 /// The Maildir++ folder rejected messages are moved to.
 pub const REJECTED_FOLDER: &str = ".rejected";
+
+/// A batch stops taking messages once it has read this many bytes (the
+/// messages of a batch are held in memory until their transaction
+/// commits).
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// Settings of [`ingest_maildir_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +79,9 @@ pub struct MaildirOptions {
     /// Largest message read, in bytes; a larger one is rejected unread
     /// (default: tlsrpt-core's `Limits::default().max_message`, 64 MiB).
     pub max_message: usize,
-    /// How many names are taken from a directory listing at a time
-    /// (default 256).
+    /// How many messages are taken from a directory listing at a time
+    /// and stored in one transaction (one disk sync), at most
+    /// [`MAX_BATCH_BYTES`] of them (default 256).
     pub batch: usize,
     /// With `watch`: how often the whole Maildir is scanned even without
     /// an inotify event (default 60 s).
@@ -329,38 +338,51 @@ impl Maildir {
             if names.is_empty() {
                 return Ok(false);
             }
+            // Read the batch (up to MAX_BATCH_BYTES of messages), store
+            // what is usable in one transaction, then move each message:
+            // one disk sync per batch, and no message moved before the
+            // transaction holding it committed.
+            let mut read: Vec<(Sub, OsString, PathBuf)> = Vec::new();
+            let mut inputs: Vec<(Vec<u8>, Source)> = Vec::new();
+            let mut bytes_read = 0usize;
             for (sub, name) in names {
-                if stopping(shutdown) {
-                    return Ok(false);
+                if stopping(shutdown) || bytes_read >= MAX_BATCH_BYTES {
+                    break;
                 }
-                match self.one(inbox, options, sub, &name).await {
-                    Step::Done(kind) => match kind {
-                        Done::Stored => counts.stored += 1,
-                        Done::Duplicate => counts.duplicates += 1,
-                        Done::Rejected => counts.rejected += 1,
-                        Done::Gone => {}
-                    },
-                    Step::Failed => {
-                        counts.failed += 1;
-                        tried.insert((sub, name));
+                match self.read_one(options, sub, &name).await {
+                    Ok((path, bytes)) => {
+                        bytes_read = bytes_read.saturating_add(bytes.len());
+                        inputs.push((bytes, Source::Maildir(path.clone())));
+                        read.push((sub, name, path));
                     }
-                    Step::Deferred => {
-                        counts.deferred += 1;
-                        return Ok(true);
+                    Err(step) => {
+                        if count(step, sub, name, counts, &mut tried) {
+                            return Ok(true);
+                        }
                     }
                 }
+            }
+            let outcomes = inbox.ingest_many(&inputs).await;
+            for ((sub, name, path), outcome) in read.into_iter().zip(outcomes) {
+                let step = self.finish_one(&path, &name, outcome).await;
+                if count(step, sub, name, counts, &mut tried) {
+                    return Ok(true);
+                }
+            }
+            if stopping(shutdown) {
+                return Ok(false);
             }
         }
     }
 
-    /// Ingest one message and move it.
-    async fn one(
+    /// Read one message: its path and bytes, or what became of it (too
+    /// large: rejected; gone; unreadable: left in place).
+    async fn read_one(
         &self,
-        inbox: &Inbox,
         options: &MaildirOptions,
         sub: Sub,
         name: &OsString,
-    ) -> Step {
+    ) -> Result<(PathBuf, Vec<u8>), Step> {
         let dir = match sub {
             Sub::New => &self.new,
             Sub::Cur => &self.cur,
@@ -368,29 +390,42 @@ impl Maildir {
         let path = dir.join(name);
         let Some(name) = name.to_str() else {
             // `list` only returns UTF-8 names.
-            return Step::Failed;
+            return Err(Step::Failed);
         };
         let max = options.max_message;
         let read_path = path.clone();
         let read = tokio::task::spawn_blocking(move || read_bounded(&read_path, max)).await;
-        let bytes = match read {
-            Ok(Ok(Read::Bytes(b))) => b,
+        match read {
+            Ok(Ok(Read::Bytes(b))) => Ok((path, b)),
             Ok(Ok(Read::TooLarge(size))) => {
                 let why = format!("the message has {size} bytes, over the limit of {max}");
-                return self.reject(&path, name, &why).await;
+                Err(self.reject(&path, name, &why).await)
             }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => return Step::Done(Done::Gone),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => Err(Step::Done(Done::Gone)),
             Ok(Err(e)) => {
                 tracing::error!(file = %path.display(), error = %e, "cannot read the message: left in place");
-                return Step::Failed;
+                Err(Step::Failed)
             }
             Err(e) => {
                 tracing::error!(file = %path.display(), error = %e, "reading the message failed: left in place");
-                return Step::Failed;
+                Err(Step::Failed)
             }
+        }
+    }
+
+    /// Move a message by what its ingest gave: stored or duplicate to
+    /// `cur/` flagged `S`, rejected to the rejected folder; left in place
+    /// when the store was unavailable.
+    async fn finish_one(
+        &self,
+        path: &Path,
+        name: &OsString,
+        outcome: Result<IngestOutcome, IngestError>,
+    ) -> Step {
+        let Some(name) = name.to_str() else {
+            return Step::Failed;
         };
-        let source = Source::Maildir(path.clone());
-        match inbox.ingest(&bytes, &source).await {
+        match outcome {
             Ok(outcome) => {
                 let (unique, flags) = split_name(name);
                 let target = self
@@ -412,7 +447,7 @@ impl Maildir {
                         Done::Duplicate
                     }
                 };
-                match move_to(&path, &target).await {
+                match move_to(path, &target).await {
                     Ok(()) => Step::Done(done),
                     // Another process moved it first.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Step::Done(Done::Gone),
@@ -428,7 +463,7 @@ impl Maildir {
                 Step::Deferred
             }
             // Rejected or too large (or any other permanent error).
-            Err(e) => self.reject(&path, name, &e.to_string()).await,
+            Err(e) => self.reject(path, name, &e.to_string()).await,
         }
     }
 
@@ -454,6 +489,33 @@ impl Maildir {
             }
         }
     }
+}
+
+/// Count what became of a message in `counts`; a message left in place
+/// by an I/O error goes into `tried` (not tried again in this scan). True
+/// when the store was unavailable (the scan stops).
+fn count(
+    step: Step,
+    sub: Sub,
+    name: OsString,
+    counts: &mut MaildirCounts,
+    tried: &mut HashSet<(Sub, OsString)>,
+) -> bool {
+    match step {
+        Step::Done(Done::Stored) => counts.stored += 1,
+        Step::Done(Done::Duplicate) => counts.duplicates += 1,
+        Step::Done(Done::Rejected) => counts.rejected += 1,
+        Step::Done(Done::Gone) => {}
+        Step::Failed => {
+            counts.failed += 1;
+            tried.insert((sub, name));
+        }
+        Step::Deferred => {
+            counts.deferred += 1;
+            return true;
+        }
+    }
+    false
 }
 
 enum Step {

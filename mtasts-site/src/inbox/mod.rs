@@ -379,44 +379,31 @@ impl Inbox {
         Ok(out)
     }
 
-    /// Ingest files (a Maildir's `new/` listing, a directory of reports),
-    /// each as [`Source::Maildir`], storing up to `batch` reports per
-    /// transaction (one disk sync per batch; 1 is [`Inbox::ingest`] file
-    /// by file); returns the outcome of each file, in order. For
-    /// benchmarks (`benches/README.md` figures) and batch imports. A file
-    /// that cannot be read is [`IngestError::Rejected`], one larger than
-    /// [`Limits::max_message`] [`IngestError::TooLarge`] (not read); when
-    /// a batch cannot be stored, each of its files gets
-    /// [`IngestError::Unavailable`].
-    pub async fn ingest_files(
+    /// Ingest several inputs, storing the usable ones in one transaction
+    /// (one disk sync for the lot, where [`Inbox::ingest`] syncs each);
+    /// returns the outcome of each input, in order. An input that cannot
+    /// be used gets its own error; when the store fails, every usable
+    /// input gets [`IngestError::Unavailable`]. The Maildir input stores
+    /// its messages this way, a batch at a time.
+    pub async fn ingest_many(
         &self,
-        files: &[PathBuf],
-        batch: usize,
+        inputs: &[(Vec<u8>, Source)],
     ) -> Vec<Result<IngestOutcome, IngestError>> {
-        let batch = batch.max(1);
+        let now = now_secs();
         let mut out: Vec<Option<Result<IngestOutcome, IngestError>>> =
-            (0..files.len()).map(|_| None).collect();
-        for (chunk_no, chunk) in files.chunks(batch).enumerate() {
-            let now = now_secs();
-            let mut pending = Vec::new();
-            let mut slots = Vec::new();
-            for (i, f) in chunk.iter().enumerate() {
-                let slot = chunk_no * batch + i;
-                let prepared = match self.read_file(f) {
-                    Ok(bytes) => self.prepare(&bytes, &Source::Maildir(f.clone()), now).await,
-                    Err(e) => Err(e),
-                };
-                match prepared {
-                    Ok(p) => {
-                        pending.push(p);
-                        slots.push(slot);
-                    }
-                    Err(e) => out[slot] = Some(Err(e)),
+            (0..inputs.len()).map(|_| None).collect();
+        let mut pending = Vec::new();
+        let mut slots = Vec::new();
+        for (slot, (bytes, source)) in inputs.iter().enumerate() {
+            match self.prepare(bytes, source, now).await {
+                Ok(p) => {
+                    pending.push(p);
+                    slots.push(slot);
                 }
+                Err(e) => out[slot] = Some(Err(e)),
             }
-            if pending.is_empty() {
-                continue;
-            }
+        }
+        if !pending.is_empty() {
             match self.store_batch(pending, now).await {
                 Ok(outcomes) => {
                     for (slot, o) in slots.into_iter().zip(outcomes) {
@@ -427,7 +414,7 @@ impl Inbox {
                     let why = e.to_string();
                     for slot in slots {
                         out[slot] = Some(Err(IngestError::Unavailable(StoreError::Io {
-                            path: files[slot].clone(),
+                            path: PathBuf::from(inputs[slot].1.to_string()),
                             source: std::io::Error::other(why.clone()),
                         })));
                     }
@@ -437,6 +424,44 @@ impl Inbox {
         out.into_iter()
             .map(|o| o.unwrap_or_else(|| Err(IngestError::Rejected("not read".to_owned()))))
             .collect()
+    }
+
+    /// Ingest files (a Maildir's `new/` listing, a directory of reports),
+    /// each as [`Source::Maildir`], storing up to `batch` reports per
+    /// transaction ([`Inbox::ingest_many`]; 1 is [`Inbox::ingest`] file by
+    /// file); returns the outcome of each file, in order. For benchmarks
+    /// (`benches/README.md` figures) and batch imports. A file that cannot
+    /// be read is [`IngestError::Rejected`], one larger than
+    /// [`Limits::max_message`] [`IngestError::TooLarge`] (not read).
+    pub async fn ingest_files(
+        &self,
+        files: &[PathBuf],
+        batch: usize,
+    ) -> Vec<Result<IngestOutcome, IngestError>> {
+        let mut out = Vec::with_capacity(files.len());
+        for chunk in files.chunks(batch.max(1)) {
+            let mut inputs = Vec::new();
+            let mut read: Vec<Option<IngestError>> = Vec::new();
+            for f in chunk {
+                match self.read_file(f) {
+                    Ok(bytes) => {
+                        inputs.push((bytes, Source::Maildir(f.clone())));
+                        read.push(None);
+                    }
+                    Err(e) => read.push(Some(e)),
+                }
+            }
+            let mut stored = self.ingest_many(&inputs).await.into_iter();
+            for r in read {
+                out.push(match r {
+                    Some(e) => Err(e),
+                    None => stored
+                        .next()
+                        .unwrap_or_else(|| Err(IngestError::Rejected("not read".to_owned()))),
+                });
+            }
+        }
+        out
     }
 
     /// A file's bytes, at most [`Limits::max_message`].

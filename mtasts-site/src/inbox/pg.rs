@@ -10,8 +10,9 @@ use postgres::Transaction;
 use postgres::types::ToSql;
 
 use super::store::{
-    FailureCount, InboxStats, InboxStore, NewReport, PolicyCount, PutOutcome, Receipt, ReportQuery,
-    StoredReport, dkim_of, to_i64, to_u64,
+    FailureCount, FailureSum, FailureSumDelta, InboxStats, InboxStore, ListedReport, NewReport,
+    PolicyCount, PrunedGroup, PutOutcome, Receipt, ReportQuery, StoredReport, batch_failure_sums,
+    dkim_of, kind_of, prune_deltas, to_i64, to_u64,
 };
 use crate::pg::{PgSiteStore, pg};
 use crate::store::StoreError;
@@ -69,7 +70,134 @@ CREATE TABLE IF NOT EXISTS inbox_state (
     key TEXT PRIMARY KEY NOT NULL,
     value BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox_failure_sums (
+    domain TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    failed BIGINT NOT NULL,
+    details BIGINT NOT NULL,
+    PRIMARY KEY (domain, kind, day, key)
+);
+CREATE TABLE IF NOT EXISTS inbox_report_list (
+    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    organization TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    successful BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (report_ref, domain)
+);
+CREATE INDEX IF NOT EXISTS inbox_report_list_domain_day
+    ON inbox_report_list (domain, day, report_ref);
 ";
+
+/// The advisory lock key of [`InboxStore::prune`].
+const PRUNE_LOCK: i64 = 0x6d74_6173_7473_0002;
+
+/// Adds to `inbox_failure_sums` (negative deltas lower it; rows without
+/// details left are deleted by the caller).
+const UPSERT_SUM: &str = "INSERT INTO inbox_failure_sums (domain, kind, day, key, failed, details) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (domain, kind, day, key) DO UPDATE SET \
+     failed = inbox_failure_sums.failed + EXCLUDED.failed, \
+     details = inbox_failure_sums.details + EXCLUDED.details";
+
+/// One `inbox_report_list` row.
+const INSERT_LIST: &str = "INSERT INTO inbox_report_list (report_ref, domain, day, organization, \
+     report_id, start_time, end_time, successful, failed, received_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+
+/// Runs [`SCHEMA`] in `tx` (under the schema lock) and fills the
+/// pre-aggregated tables of a database created before them (while they
+/// are empty and the rows they sum are not).
+///
+/// # Errors
+///
+/// [`StoreError`] when a statement fails or a stored report does not
+/// parse.
+pub(crate) fn create_schema(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute(SCHEMA).map_err(pg)?;
+    let row = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM inbox_failure_sums), \
+             EXISTS (SELECT 1 FROM inbox_failures), \
+             EXISTS (SELECT 1 FROM inbox_report_list), EXISTS (SELECT 1 FROM inbox_reports)",
+            &[],
+        )
+        .map_err(pg)?;
+    let flag = |i: usize| -> Result<bool, StoreError> { row.try_get(i).map_err(pg) };
+    if !flag(0)? && flag(1)? {
+        tx.batch_execute(
+            &crate::inbox::sqlite::BACKFILL_SUMS
+                .replace("sum(failed), count(*)", "sum(failed)::BIGINT, count(*)"),
+        )
+        .map_err(pg)?;
+    }
+    if !flag(2)? && flag(3)? {
+        let rows = tx
+            .query(
+                "SELECT id, organization, report_id, json, received_at FROM inbox_reports \
+                 ORDER BY id",
+                &[],
+            )
+            .map_err(pg)?;
+        let insert = tx.prepare(INSERT_LIST).map_err(pg)?;
+        for row in rows {
+            let id: i64 = row.try_get(0).map_err(pg)?;
+            let organization: String = row.try_get(1).map_err(pg)?;
+            let report_id: String = row.try_get(2).map_err(pg)?;
+            let json: String = row.try_get(3).map_err(pg)?;
+            let received_at: i64 = row.try_get(4).map_err(pg)?;
+            let (start, end, list) = super::store::rows_of_stored(&json)?;
+            for l in list {
+                tx.execute(
+                    &insert,
+                    &[
+                        &id,
+                        &l.domain,
+                        &l.day,
+                        &organization,
+                        &report_id,
+                        &start,
+                        &end,
+                        &to_i64(l.successful),
+                        &to_i64(l.failed),
+                        &received_at,
+                    ],
+                )
+                .map_err(pg)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds `deltas` to `inbox_failure_sums`, in `tx`.
+fn add_sums(tx: &mut Transaction<'_>, deltas: &[FailureSumDelta]) -> Result<(), StoreError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx.prepare(UPSERT_SUM).map_err(pg)?;
+    for d in deltas {
+        tx.execute(
+            &stmt,
+            &[
+                &d.domain,
+                &d.kind.as_str(),
+                &d.day,
+                &d.key,
+                &d.failed,
+                &d.details,
+            ],
+        )
+        .map_err(pg)?;
+    }
+    Ok(())
+}
 
 /// One report of [`InboxStore::put_reports`], in `tx`.
 fn put_in(tx: &mut Transaction<'_>, r: &NewReport) -> Result<PutOutcome, StoreError> {
@@ -152,6 +280,28 @@ fn put_in(tx: &mut Transaction<'_>, r: &NewReport) -> Result<PutOutcome, StoreEr
                 .map_err(pg)?;
             }
         }
+        let list = r.list_rows();
+        if !list.is_empty() {
+            let stmt = tx.prepare(INSERT_LIST).map_err(pg)?;
+            for l in list {
+                tx.execute(
+                    &stmt,
+                    &[
+                        &id,
+                        &l.domain,
+                        &l.day,
+                        &r.organization,
+                        &r.report_id,
+                        &r.start,
+                        &r.end,
+                        &to_i64(l.successful),
+                        &to_i64(l.failed),
+                        &r.received_at,
+                    ],
+                )
+                .map_err(pg)?;
+            }
+        }
     }
     tx.execute(
         "INSERT INTO inbox_receipts (report_ref, source, dkim, dkim_domain, received_at) \
@@ -184,6 +334,12 @@ impl InboxStore for PgSiteStore {
         for r in reports {
             out.push(put_in(&mut tx, r)?);
         }
+        let stored = reports
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| **o == PutOutcome::Stored)
+            .map(|(r, _)| r);
+        add_sums(&mut tx, &batch_failure_sums(stored))?;
         tx.commit().map_err(pg)?;
         Ok(out)
     }
@@ -278,7 +434,46 @@ impl InboxStore for PgSiteStore {
     fn prune(&self, before_day: i64) -> Result<u64, StoreError> {
         let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(pg)?;
-        for table in ["inbox_receipts", "inbox_policies", "inbox_failures"] {
+        // One prune at a time: two would both lower the sums of the same
+        // rows.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+            .map_err(pg)?;
+        let pruned = tx
+            .query(
+                "SELECT domain, day, result_type, mx_host, sending_ip, organization, \
+                 sum(failed)::BIGINT, count(*) FROM inbox_failures WHERE report_ref IN \
+                 (SELECT id FROM inbox_reports WHERE received_at < $1) \
+                 GROUP BY domain, day, result_type, mx_host, sending_ip, organization",
+                &[&before_day.saturating_mul(86_400)],
+            )
+            .map_err(pg)?;
+        if !pruned.is_empty() {
+            let pruned: Vec<PrunedGroup> = pruned
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0).map_err(pg)?,
+                        r.try_get(1).map_err(pg)?,
+                        r.try_get(2).map_err(pg)?,
+                        r.try_get(3).map_err(pg)?,
+                        r.try_get(4).map_err(pg)?,
+                        r.try_get(5).map_err(pg)?,
+                        r.try_get(6).map_err(pg)?,
+                        r.try_get(7).map_err(pg)?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let deltas = prune_deltas(&pruned);
+            add_sums(&mut tx, &deltas)?;
+            tx.execute("DELETE FROM inbox_failure_sums WHERE details <= 0", &[])
+                .map_err(pg)?;
+        }
+        for table in [
+            "inbox_receipts",
+            "inbox_policies",
+            "inbox_failures",
+            "inbox_report_list",
+        ] {
             tx.execute(
                 &format!(
                     "DELETE FROM {table} WHERE report_ref IN \
@@ -350,6 +545,33 @@ impl InboxStore for PgSiteStore {
             .collect()
     }
 
+    fn session_totals(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<std::collections::HashMap<String, (u64, u64)>, StoreError> {
+        let (since, until) = query.days();
+        let params: [&(dyn ToSql + Sync); 2] = [&since, &until];
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT domain, sum(successful)::BIGINT, sum(failed)::BIGINT FROM inbox_policies \
+                 WHERE day BETWEEN $1 AND $2 GROUP BY domain",
+                &params,
+            )
+            .map_err(pg)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<_, String>(0).map_err(pg)?,
+                    (
+                        to_u64(r.try_get(1).map_err(pg)?),
+                        to_u64(r.try_get(2).map_err(pg)?),
+                    ),
+                ))
+            })
+            .collect()
+    }
+
     fn policy_counts(
         &self,
         domain: &str,
@@ -374,6 +596,68 @@ impl InboxStore for PgSiteStore {
                     policies: to_u64(r.try_get(2).map_err(pg)?),
                     successful: to_u64(r.try_get(3).map_err(pg)?),
                     failed: to_u64(r.try_get(4).map_err(pg)?),
+                })
+            })
+            .collect()
+    }
+
+    fn failure_sums(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<FailureSum>, StoreError> {
+        let (since, until) = query.days();
+        let params: [&(dyn ToSql + Sync); 3] = [&domain, &since, &until];
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT kind, key, sum(failed)::BIGINT FROM inbox_failure_sums \
+                 WHERE domain = $1 AND day BETWEEN $2 AND $3 GROUP BY kind, key \
+                 ORDER BY kind COLLATE \"C\", key COLLATE \"C\"",
+                &params,
+            )
+            .map_err(pg)
+        })?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(0).map_err(pg)?;
+                Ok(FailureSum {
+                    kind: kind_of(&kind)?,
+                    key: r.try_get(1).map_err(pg)?,
+                    failed: to_u64(r.try_get(2).map_err(pg)?),
+                })
+            })
+            .collect()
+    }
+
+    fn report_list(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<ListedReport>, StoreError> {
+        let (since, until) = query.days();
+        let (offset, limit) = (to_i64(offset), to_i64(limit));
+        let params: [&(dyn ToSql + Sync); 5] = [&domain, &since, &until, &limit, &offset];
+        let rows = self.read(|tx| {
+            tx.query(
+                "SELECT organization, report_id, start_time, end_time, successful, failed, \
+                 received_at FROM inbox_report_list WHERE domain = $1 AND day BETWEEN $2 AND $3 \
+                 ORDER BY report_ref LIMIT $4 OFFSET $5",
+                &params,
+            )
+            .map_err(pg)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok(ListedReport {
+                    organization: r.try_get(0).map_err(pg)?,
+                    report_id: r.try_get(1).map_err(pg)?,
+                    start: r.try_get(2).map_err(pg)?,
+                    end: r.try_get(3).map_err(pg)?,
+                    successful: to_u64(r.try_get(4).map_err(pg)?),
+                    failed: to_u64(r.try_get(5).map_err(pg)?),
+                    received_at: r.try_get(6).map_err(pg)?,
                 })
             })
             .collect()

@@ -3,8 +3,9 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::store::{
-    FailureCount, InboxStats, InboxStore, NewReport, PolicyCount, PutOutcome, Receipt, ReportQuery,
-    StoredReport, dkim_of, to_i64, to_u64,
+    FailureCount, FailureSum, FailureSumDelta, InboxStats, InboxStore, ListedReport, NewReport,
+    PolicyCount, PrunedGroup, PutOutcome, Receipt, ReportQuery, StoredReport, batch_failure_sums,
+    dkim_of, kind_of, prune_deltas, to_i64, to_u64,
 };
 use crate::sqlite::SqliteStore;
 use crate::store::StoreError;
@@ -61,7 +62,111 @@ CREATE TABLE IF NOT EXISTS inbox_state (
     key TEXT PRIMARY KEY NOT NULL,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox_failure_sums (
+    domain TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    failed INTEGER NOT NULL,
+    details INTEGER NOT NULL,
+    PRIMARY KEY (domain, kind, day, key)
+);
+CREATE TABLE IF NOT EXISTS inbox_report_list (
+    report_ref INTEGER NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    organization TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    successful INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (report_ref, domain)
+);
+CREATE INDEX IF NOT EXISTS inbox_report_list_domain_day
+    ON inbox_report_list (domain, day, report_ref);
 ";
+
+/// Adds to `inbox_failure_sums` (negative deltas lower it; rows without
+/// details left are deleted by the caller).
+const UPSERT_SUM: &str = "INSERT INTO inbox_failure_sums (domain, kind, day, key, failed, details) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (domain, kind, day, key) DO UPDATE SET \
+     failed = inbox_failure_sums.failed + excluded.failed, \
+     details = inbox_failure_sums.details + excluded.details";
+
+/// `inbox_failure_sums` of every `inbox_failures` row (the backfill).
+pub(crate) const BACKFILL_SUMS: &str = "
+INSERT INTO inbox_failure_sums (domain, kind, day, key, failed, details)
+SELECT domain, 'result_type', day, result_type, sum(failed), count(*)
+    FROM inbox_failures GROUP BY domain, day, result_type
+UNION ALL
+SELECT domain, 'mx_host', day, coalesce(mx_host, '(unknown)'), sum(failed), count(*)
+    FROM inbox_failures GROUP BY domain, day, coalesce(mx_host, '(unknown)')
+UNION ALL
+SELECT domain, 'organization', day, organization, sum(failed), count(*)
+    FROM inbox_failures GROUP BY domain, day, organization
+UNION ALL
+SELECT domain, 'sending_ip', day, coalesce(sending_ip, '(unknown)'), sum(failed), count(*)
+    FROM inbox_failures GROUP BY domain, day, coalesce(sending_ip, '(unknown)')
+";
+
+/// Runs [`SCHEMA`] in `tx` and fills the pre-aggregated tables of a
+/// store created before them (while they are empty and the rows they sum
+/// are not).
+///
+/// # Errors
+///
+/// A statement failed; [`StoreError::Corrupt`] (as a conversion error)
+/// when a stored report does not parse.
+pub(crate) fn create_schema(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(SCHEMA)?;
+    let (sums, failures, list, reports): (bool, bool, bool, bool) = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM inbox_failure_sums), EXISTS (SELECT 1 FROM inbox_failures), \
+         EXISTS (SELECT 1 FROM inbox_report_list), EXISTS (SELECT 1 FROM inbox_reports)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    if !sums && failures {
+        tx.execute_batch(BACKFILL_SUMS)?;
+    }
+    if !list && reports {
+        let mut read = tx.prepare(
+            "SELECT id, organization, report_id, json, received_at FROM inbox_reports ORDER BY id",
+        )?;
+        let mut rows = read.query([])?;
+        let mut insert = tx.prepare(INSERT_LIST)?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let organization: String = row.get(1)?;
+            let report_id: String = row.get(2)?;
+            let json: String = row.get(3)?;
+            let received_at: i64 = row.get(4)?;
+            let (start, end, list) = super::store::rows_of_stored(&json)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            for l in list {
+                insert.execute(params![
+                    id,
+                    l.domain,
+                    l.day,
+                    organization,
+                    report_id,
+                    start,
+                    end,
+                    to_i64(l.successful),
+                    to_i64(l.failed),
+                    received_at
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One `inbox_report_list` row.
+const INSERT_LIST: &str = "INSERT INTO inbox_report_list (report_ref, domain, day, organization, \
+     report_id, start_time, end_time, successful, failed, received_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 
 /// `?3, ?4, ...` for `n` domains after two day parameters.
 fn placeholders(n: usize) -> String {
@@ -72,6 +177,27 @@ fn placeholders(n: usize) -> String {
 }
 
 impl SqliteStore {
+    /// Adds `deltas` to `inbox_failure_sums`, in `tx`.
+    fn add_sums(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        deltas: &[FailureSumDelta],
+    ) -> Result<(), StoreError> {
+        let mut sum = tx.prepare_cached(UPSERT_SUM).map_err(|e| self.err(e))?;
+        for d in deltas {
+            sum.execute(params![
+                d.domain,
+                d.kind.as_str(),
+                d.day,
+                d.key,
+                d.failed,
+                d.details
+            ])
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
     /// One report of [`InboxStore::put_reports`], in `tx`.
     fn put_in(
         &self,
@@ -141,6 +267,22 @@ impl SqliteStore {
                 ])
                 .map_err(|e| self.err(e))?;
             }
+            let mut list = tx.prepare_cached(INSERT_LIST).map_err(|e| self.err(e))?;
+            for l in r.list_rows() {
+                list.execute(params![
+                    id,
+                    l.domain,
+                    l.day,
+                    r.organization,
+                    r.report_id,
+                    r.start,
+                    r.end,
+                    to_i64(l.successful),
+                    to_i64(l.failed),
+                    r.received_at
+                ])
+                .map_err(|e| self.err(e))?;
+            }
         }
         tx.execute(
             "INSERT INTO inbox_receipts (report_ref, source, dkim, dkim_domain, received_at) \
@@ -180,6 +322,12 @@ impl InboxStore for SqliteStore {
         for r in reports {
             out.push(self.put_in(&tx, r)?);
         }
+        let stored = reports
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| **o == PutOutcome::Stored)
+            .map(|(r, _)| r);
+        self.add_sums(&tx, &batch_failure_sums(stored))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
     }
@@ -291,7 +439,43 @@ impl InboxStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
-        for table in ["inbox_receipts", "inbox_policies", "inbox_failures"] {
+        let pruned: Vec<PrunedGroup> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT domain, day, result_type, mx_host, sending_ip, organization, \
+                     sum(failed), count(*) FROM inbox_failures WHERE report_ref IN \
+                     (SELECT id FROM inbox_reports WHERE received_at < ?1) \
+                     GROUP BY domain, day, result_type, mx_host, sending_ip, organization",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![before_day.saturating_mul(86_400)], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                })
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
+        };
+        if !pruned.is_empty() {
+            let deltas = prune_deltas(&pruned);
+            self.add_sums(&tx, &deltas)?;
+            tx.execute("DELETE FROM inbox_failure_sums WHERE details <= 0", [])
+                .map_err(|e| self.err(e))?;
+        }
+        for table in [
+            "inbox_receipts",
+            "inbox_policies",
+            "inbox_failures",
+            "inbox_report_list",
+        ] {
             tx.execute(
                 &format!(
                     "DELETE FROM {table} WHERE report_ref IN \
@@ -367,6 +551,29 @@ impl InboxStore for SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
+    fn session_totals(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<std::collections::HashMap<String, (u64, u64)>, StoreError> {
+        let (since, until) = query.days();
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT domain, sum(successful), sum(failed) FROM inbox_policies \
+                 WHERE day BETWEEN ?1 AND ?2 GROUP BY domain",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![since, until], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (to_u64(r.get(1)?), to_u64(r.get(2)?)),
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     fn policy_counts(
         &self,
         domain: &str,
@@ -391,6 +598,71 @@ impl InboxStore for SqliteStore {
                     failed: to_u64(r.get(4)?),
                 })
             })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    fn failure_sums(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<FailureSum>, StoreError> {
+        let (since, until) = query.days();
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT kind, key, sum(failed) FROM inbox_failure_sums \
+                 WHERE domain = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY kind, key ORDER BY kind, key",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![domain, since, until], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, key, failed) = row.map_err(|e| self.err(e))?;
+            out.push(FailureSum {
+                kind: kind_of(&kind)?,
+                key,
+                failed: to_u64(failed),
+            });
+        }
+        Ok(out)
+    }
+
+    fn report_list(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<ListedReport>, StoreError> {
+        let (since, until) = query.days();
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT organization, report_id, start_time, end_time, successful, failed, \
+                 received_at FROM inbox_report_list WHERE domain = ?1 AND day BETWEEN ?2 AND ?3 \
+                 ORDER BY report_ref LIMIT ?4 OFFSET ?5",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(
+                params![domain, since, until, to_i64(limit), to_i64(offset)],
+                |r| {
+                    Ok(ListedReport {
+                        organization: r.get(0)?,
+                        report_id: r.get(1)?,
+                        start: r.get(2)?,
+                        end: r.get(3)?,
+                        successful: to_u64(r.get(4)?),
+                        failed: to_u64(r.get(5)?),
+                        received_at: r.get(6)?,
+                    })
+                },
+            )
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }

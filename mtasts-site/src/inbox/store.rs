@@ -10,6 +10,8 @@
 //! | `inbox_receipts` | one row per input that carried a report (the first and every duplicate), with its source and DKIM result | `(report_ref)` |
 //! | `inbox_policies` | per report and policy: policy domain, UTC day, policy type, successful and failed sessions | `(domain, day)` |
 //! | `inbox_failures` | per failure detail: policy domain, UTC day, result type, receiving MX host, sending MTA IP, reporting organization, failed sessions | `(domain, day)` |
+//! | `inbox_failure_sums` | per policy domain, UTC day, [`FailureKind`] and key (`(unknown)` for a missing MX host or IP): failed sessions and failure details summed (what the dashboards rank, without reading the detail rows) | `PRIMARY KEY (domain, kind, day, key)` |
+//! | `inbox_report_list` | per report and policy domain: organization, report id, `start-datetime`, `end-datetime`, the domain's successful and failed sessions, `received_at` (the report lists, without parsing the JSON) | `(domain, day, report_ref)` |
 //! | `inbox_state` | `last_prune` (Unix seconds) | key |
 //!
 //! Every write is one transaction. A report whose (organization,
@@ -18,6 +20,12 @@
 //! decides, so two nodes storing the same report at once store it once).
 //! Reports do not bump the store's generation (no serving node needs to
 //! know).
+//!
+//! The two pre-aggregated tables are written in the same transaction as
+//! the report (a duplicate adds nothing to them) and lowered by
+//! [`InboxStore::prune`]. A store created before they existed gets them
+//! filled from the stored rows when it is opened (once: while they are
+//! empty and the rows they sum are not).
 
 use std::io::Write as _;
 
@@ -147,6 +155,10 @@ pub struct NewReport {
     pub policies: Vec<PolicyRow>,
     /// The per-failure-detail index rows.
     pub failures: Vec<FailureRow>,
+    /// `start-datetime` (RFC 3339, as listed).
+    pub start: String,
+    /// `end-datetime` (RFC 3339, as listed).
+    pub end: String,
 }
 
 /// The name grouping of the summaries: lower case, no trailing dot.
@@ -222,8 +234,282 @@ impl NewReport {
             received_at,
             policies,
             failures,
+            start: report.date_range.start.to_string(),
+            end: report.date_range.end.to_string(),
         })
     }
+
+    /// The `inbox_failure_sums` additions of this report.
+    #[must_use]
+    pub fn failure_sums(&self) -> Vec<FailureSumDelta> {
+        batch_failure_sums(std::iter::once(self))
+    }
+
+    /// The `inbox_report_list` rows of this report: one per policy domain
+    /// (its policies' sessions summed), by domain.
+    #[must_use]
+    pub fn list_rows(&self) -> Vec<ListRow> {
+        list_rows_of(
+            self.policies
+                .iter()
+                .map(|p| (p.domain.as_str(), p.day, p.successful, p.failed)),
+        )
+    }
+}
+
+/// The `inbox_failure_sums` additions of `reports` together, in one
+/// fixed order (a transaction storing several reports takes the row
+/// locks in that order, so concurrent writers do not deadlock on them).
+pub fn batch_failure_sums<'a>(
+    reports: impl Iterator<Item = &'a NewReport>,
+) -> Vec<FailureSumDelta> {
+    sum_deltas(reports.flat_map(|r| {
+        r.failures.iter().map(|f| {
+            (
+                FailureKeys {
+                    domain: &f.domain,
+                    day: f.day,
+                    result_type: &f.result_type,
+                    mx_host: f.mx_host.as_deref(),
+                    sending_ip: f.sending_ip.as_deref(),
+                    organization: &f.organization,
+                },
+                to_i64(f.failed),
+                1,
+            )
+        })
+    }))
+}
+
+/// What a failure row is summed by in `inbox_failure_sums`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// `result-type`.
+    ResultType,
+    /// Receiving MX host (`(unknown)` when missing).
+    MxHost,
+    /// Reporting organization.
+    Organization,
+    /// Sending MTA IP (`(unknown)` when missing).
+    SendingIp,
+}
+
+impl FailureKind {
+    /// All kinds.
+    pub const ALL: [Self; 4] = [
+        Self::ResultType,
+        Self::MxHost,
+        Self::Organization,
+        Self::SendingIp,
+    ];
+
+    /// The stored name: `result_type`, `mx_host`, `organization`,
+    /// `sending_ip`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ResultType => "result_type",
+            Self::MxHost => "mx_host",
+            Self::Organization => "organization",
+            Self::SendingIp => "sending_ip",
+        }
+    }
+
+    /// The kind of a stored name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The columns of one failure row that `inbox_failure_sums` groups by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailureKeys<'a> {
+    pub(crate) domain: &'a str,
+    pub(crate) day: i64,
+    pub(crate) result_type: &'a str,
+    pub(crate) mx_host: Option<&'a str>,
+    pub(crate) sending_ip: Option<&'a str>,
+    pub(crate) organization: &'a str,
+}
+
+/// A change of one `inbox_failure_sums` row (negative when pruning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureSumDelta {
+    /// Policy domain.
+    pub domain: String,
+    /// UTC day number.
+    pub day: i64,
+    /// What `key` is.
+    pub kind: FailureKind,
+    /// The result type, MX host, organization or IP (`(unknown)` for none).
+    pub key: String,
+    /// Failed sessions added.
+    pub failed: i64,
+    /// Failure details added.
+    pub details: i64,
+}
+
+/// The sum rows of failure rows given as (keys, failed sessions, detail
+/// rows), in a fixed order (so concurrent writers lock rows in the same
+/// order).
+pub(crate) fn sum_deltas<'a>(
+    rows: impl Iterator<Item = (FailureKeys<'a>, i64, i64)>,
+) -> Vec<FailureSumDelta> {
+    let mut sums: std::collections::BTreeMap<(&'a str, FailureKind, i64, &'a str), (i64, i64)> =
+        std::collections::BTreeMap::new();
+    for (k, failed, details) in rows {
+        for (kind, key) in [
+            (FailureKind::ResultType, k.result_type),
+            (FailureKind::MxHost, k.mx_host.unwrap_or(UNKNOWN_DOMAIN)),
+            (FailureKind::Organization, k.organization),
+            (
+                FailureKind::SendingIp,
+                k.sending_ip.unwrap_or(UNKNOWN_DOMAIN),
+            ),
+        ] {
+            let e = sums.entry((k.domain, kind, k.day, key)).or_default();
+            e.0 = e.0.saturating_add(failed);
+            e.1 = e.1.saturating_add(details);
+        }
+    }
+    sums.into_iter()
+        .map(
+            |((domain, kind, day, key), (failed, details))| FailureSumDelta {
+                domain: domain.to_owned(),
+                day,
+                kind,
+                key: key.to_owned(),
+                failed,
+                details,
+            },
+        )
+        .collect()
+}
+
+/// The failure rows of pruned reports grouped by every column: domain,
+/// day, result type, MX host, sending IP, organization, failed sessions,
+/// detail rows.
+pub(crate) type PrunedGroup = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+);
+
+/// The (negative) `inbox_failure_sums` changes of pruned failure rows.
+pub(crate) fn prune_deltas(pruned: &[PrunedGroup]) -> Vec<FailureSumDelta> {
+    sum_deltas(pruned.iter().map(|p| {
+        (
+            FailureKeys {
+                domain: &p.0,
+                day: p.1,
+                result_type: &p.2,
+                mx_host: p.3.as_deref(),
+                sending_ip: p.4.as_deref(),
+                organization: &p.5,
+            },
+            p.6.saturating_neg(),
+            p.7.saturating_neg(),
+        )
+    }))
+}
+
+/// One `inbox_report_list` row without the report's columns: a policy
+/// domain of a report with its sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRow {
+    /// Policy domain.
+    pub domain: String,
+    /// UTC day number of `start-datetime`.
+    pub day: i64,
+    /// Successful sessions of the domain's policies.
+    pub successful: u64,
+    /// Failed sessions of the domain's policies.
+    pub failed: u64,
+}
+
+/// The list rows of (domain, day, successful, failed) policy rows.
+pub(crate) fn list_rows_of<'a>(
+    policies: impl Iterator<Item = (&'a str, i64, u64, u64)>,
+) -> Vec<ListRow> {
+    let mut by: std::collections::BTreeMap<&'a str, (i64, u64, u64)> =
+        std::collections::BTreeMap::new();
+    for (domain, day, ok, failed) in policies {
+        let e = by.entry(domain).or_insert((day, 0, 0));
+        e.1 = e.1.saturating_add(ok);
+        e.2 = e.2.saturating_add(failed);
+    }
+    by.into_iter()
+        .map(|(domain, (day, successful, failed))| ListRow {
+            domain: domain.to_owned(),
+            day,
+            successful,
+            failed,
+        })
+        .collect()
+}
+
+/// The index rows of a stored report's JSON (for filling the
+/// pre-aggregated tables of a store created before them).
+pub(crate) fn rows_of_stored(json: &str) -> Result<(String, String, Vec<ListRow>), StoreError> {
+    let report = super::summary::parse_stored(json)?;
+    let day = report.date_range.start.day();
+    let domains: Vec<(String, u64, u64)> = report
+        .policies
+        .iter()
+        .map(|p| {
+            (
+                p.policy
+                    .policy_domain
+                    .as_deref()
+                    .map_or_else(|| UNKNOWN_DOMAIN.to_owned(), fold),
+                p.summary.total_successful_session_count,
+                p.summary.total_failure_session_count,
+            )
+        })
+        .collect();
+    let rows = list_rows_of(domains.iter().map(|(d, ok, f)| (d.as_str(), day, *ok, *f)));
+    Ok((
+        report.date_range.start.to_string(),
+        report.date_range.end.to_string(),
+        rows,
+    ))
+}
+
+/// One listed report of a domain ([`InboxStore::report_list`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListedReport {
+    /// `organization-name`.
+    pub organization: String,
+    /// `report-id`.
+    pub report_id: String,
+    /// `start-datetime` (RFC 3339).
+    pub start: String,
+    /// `end-datetime` (RFC 3339).
+    pub end: String,
+    /// Successful sessions of the domain's policies.
+    pub successful: u64,
+    /// Failed sessions of the domain's policies.
+    pub failed: u64,
+    /// When the report was first received (Unix seconds).
+    pub received_at: i64,
+}
+
+/// Failed sessions of one key of a [`FailureKind`], summed over days.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailureSum {
+    /// What `key` is.
+    pub kind: FailureKind,
+    /// The result type, MX host, organization or IP (`(unknown)` for none).
+    pub key: String,
+    /// Failed sessions, summed.
+    pub failed: u64,
 }
 
 /// What [`InboxStore::put_report`] did.
@@ -425,6 +711,18 @@ pub trait InboxStore: Send + Sync {
         query: &ReportQuery,
     ) -> Result<Vec<FailureCount>, StoreError>;
 
+    /// Successful and failed sessions of every policy domain over the
+    /// days of `query` (its `domains` ignored), in one grouped query: the
+    /// overview of all domains.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    fn session_totals(
+        &self,
+        query: &ReportQuery,
+    ) -> Result<std::collections::HashMap<String, (u64, u64)>, StoreError>;
+
     /// Sessions of `domain` by (day, policy type) over the days of
     /// `query`, from the `(domain, day)` index.
     ///
@@ -436,6 +734,43 @@ pub trait InboxStore: Send + Sync {
         domain: &str,
         query: &ReportQuery,
     ) -> Result<Vec<PolicyCount>, StoreError>;
+
+    /// Failed sessions of `domain` by [`FailureKind`] and key over the
+    /// days of `query` (its domains are ignored), from
+    /// `inbox_failure_sums` (the detail rows are not read); by kind, then
+    /// key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    fn failure_sums(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+    ) -> Result<Vec<FailureSum>, StoreError>;
+
+    /// The stored reports with a policy of `domain` on the days of
+    /// `query` (its domains are ignored), in the order they were stored,
+    /// `offset` skipped, at most `limit`, from `inbox_report_list`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    fn report_list(
+        &self,
+        domain: &str,
+        query: &ReportQuery,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<ListedReport>, StoreError>;
+}
+
+/// A stored failure kind read back.
+pub(crate) fn kind_of(s: &str) -> Result<FailureKind, StoreError> {
+    FailureKind::parse(s).ok_or_else(|| StoreError::Corrupt {
+        what: "failure sum kind",
+        detail: format!("`{s}` is not a failure kind"),
+    })
 }
 
 /// A count as stored (the databases have signed 64-bit integers).

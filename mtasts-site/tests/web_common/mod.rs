@@ -8,7 +8,6 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -28,6 +27,7 @@ use mtasts_site::web::auth;
 use mtasts_site::web::users::User;
 use rustls::pki_types::ServerName;
 use serde_json::Value;
+pub use test_support::TempDir;
 use test_support::TestCa;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -50,29 +50,6 @@ pub const DOMAINS: [&str; 3] = ["company-y.example", "example.com", "random.net"
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mtasts-web-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 pub fn now() -> i64 {
@@ -120,7 +97,7 @@ pub fn add_user(store: &dyn SiteStore, name: &str, admin: bool, domains: &[&str]
 
 impl Site {
     pub async fn start(tag: &str, configure: impl FnOnce(&mut ServeConfig)) -> Self {
-        let dir = TempDir::new(tag);
+        let dir = TempDir::new(&format!("mtasts-web-{tag}"));
         let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(&dir.0.join("state")).unwrap());
         let ca = TestCa::new();
         let live = dir.0.join("live");

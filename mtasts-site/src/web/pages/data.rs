@@ -3,8 +3,9 @@
 //!
 //! - Sessions per day and failures by result type, MX host, organization
 //!   and sending IP ([`domain_stats`]) come from the inbox's index rows
-//!   ([`InboxStore::policy_counts`], [`InboxStore::failure_counts`]),
-//!   which hold, per stored report (each counted once), the same policy
+//!   ([`InboxStore::policy_counts`], and [`InboxStore::failure_sums`]:
+//!   the failure details pre-summed per day and key when stored), which
+//!   hold, per stored report (each counted once), the same policy
 //!   summaries and failure details that `mtasts report summarize` adds
 //!   up: the totals equal the summary's `by_day`, `by_result_type` and
 //!   `by_mx_host` for the same days and domain (tested in
@@ -21,11 +22,10 @@ use std::sync::Arc;
 
 use mta_sts_core::Mode;
 use mta_sts_core::hosting;
-use tlsrpt_core::summary::{Filter, UNKNOWN};
+use tlsrpt_core::summary::UNKNOWN;
 
 use crate::alerts::store::{DeliveryAttempt, StoredAlert};
-use crate::inbox::store::{InboxStore, ReportQuery};
-use crate::inbox::summary::{parse_stored, query_of};
+use crate::inbox::store::{FailureKind, InboxStore, ReportQuery};
 use crate::promote::{self, PromoteDecision};
 use crate::store::{Domain, SiteStore, StoreError};
 use crate::web::Account;
@@ -162,15 +162,15 @@ pub fn domain_stats(
     let mut mx: BTreeMap<String, u64> = BTreeMap::new();
     let mut org: BTreeMap<String, u64> = BTreeMap::new();
     let mut ip: BTreeMap<String, u64> = BTreeMap::new();
-    for f in inbox.failure_counts(domain, &q)? {
-        let add = |m: &mut BTreeMap<String, u64>, k: &str| {
-            let e = m.entry(k.to_owned()).or_default();
-            *e = e.saturating_add(f.failed);
+    for f in inbox.failure_sums(domain, &q)? {
+        let m = match f.kind {
+            FailureKind::ResultType => &mut rt,
+            FailureKind::MxHost => &mut mx,
+            FailureKind::Organization => &mut org,
+            FailureKind::SendingIp => &mut ip,
         };
-        add(&mut rt, &f.result_type);
-        add(&mut mx, f.mx_host.as_deref().unwrap_or(UNKNOWN));
-        add(&mut org, &f.organization);
-        add(&mut ip, f.sending_ip.as_deref().unwrap_or(UNKNOWN));
+        let e = m.entry(f.key).or_default();
+        *e = e.saturating_add(f.failed);
     }
     let span = usize::try_from(until.saturating_sub(since).saturating_add(1)).unwrap_or(0);
     let mut days = Vec::with_capacity(span.min(10_000));
@@ -297,11 +297,12 @@ pub struct ReportListItem {
 }
 
 /// The stored reports with a policy of `domain` on the days
-/// `since..=until`, in the order received, each once, at most `max`.
+/// `since..=until`, in the order received, each once, at most `max`
+/// (from the report list index: no report is parsed).
 ///
 /// # Errors
 ///
-/// [`StoreError`] when the store fails or holds an unreadable report.
+/// [`StoreError`] when the store fails.
 pub fn reports_of(
     inbox: &dyn InboxStore,
     domain: &str,
@@ -309,33 +310,45 @@ pub fn reports_of(
     until: i64,
     max: usize,
 ) -> Result<Vec<ReportListItem>, StoreError> {
-    let filter = Filter::new()
-        .since(since)
-        .until(until)
-        .policy_domain(domain);
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    inbox.for_each_receipt(&query_of(&filter), &mut |receipt| {
-        let report = parse_stored(&receipt.json)?;
-        let Some(r) = filter.apply(&report) else {
-            return Ok(true);
-        };
-        let org = r.organization_name.to_string();
-        let id = r.report_id.to_string();
-        if seen.insert((org.clone(), id.clone())) {
-            out.push(ReportListItem {
-                key: report_key(&org, &id),
-                organization: org,
-                report_id: id,
-                start: r.date_range.start.to_string(),
-                end: r.date_range.end.to_string(),
-                successful: r.successful_sessions(),
-                failed: r.failed_sessions(),
-            });
-        }
-        Ok(out.len() < max)
-    })?;
-    Ok(out)
+    reports_page(inbox, domain, since, until, 0, max)
+}
+
+/// [`reports_of`] from the `offset`-th report on (for pagination).
+///
+/// # Errors
+///
+/// [`StoreError`] when the store fails.
+pub fn reports_page(
+    inbox: &dyn InboxStore,
+    domain: &str,
+    since: i64,
+    until: i64,
+    offset: usize,
+    max: usize,
+) -> Result<Vec<ReportListItem>, StoreError> {
+    // A policy without `policy-domain` matches no domain filter.
+    if domain == UNKNOWN || max == 0 {
+        return Ok(Vec::new());
+    }
+    let q = ReportQuery {
+        since: Some(since),
+        until: Some(until),
+        domains: Vec::new(),
+    };
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    Ok(inbox
+        .report_list(domain, &q, n(offset), n(max))?
+        .into_iter()
+        .map(|r| ReportListItem {
+            key: report_key(&r.organization, &r.report_id),
+            organization: r.organization,
+            report_id: r.report_id,
+            start: r.start,
+            end: r.end,
+            successful: r.successful,
+            failed: r.failed,
+        })
+        .collect())
 }
 
 /// A stored report's JSON as `account` may see it: a report can cover
@@ -558,17 +571,14 @@ pub fn overview(
         until: Some(until),
         domains: Vec::new(),
     };
+    let totals = store.inbox().session_totals(&q)?;
     let mut rows = Vec::new();
     let mut by_status = BTreeMap::new();
     for d in store.domains()? {
         if !account.can_see(&d.name) {
             continue;
         }
-        let (mut ok, mut failed) = (0u64, 0u64);
-        for p in store.inbox().policy_counts(&d.name, &q)? {
-            ok = ok.saturating_add(p.successful);
-            failed = failed.saturating_add(p.failed);
-        }
+        let (ok, failed) = totals.get(&d.name).copied().unwrap_or_default();
         let alerts = open.get(d.name.as_str()).map_or(&[][..], Vec::as_slice);
         let status = status_of(ok, failed, alerts);
         *by_status.entry(status).or_insert(0) += 1;
