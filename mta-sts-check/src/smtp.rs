@@ -50,13 +50,11 @@ use mta_sts_core::ResultType;
 use mta_sts_core::cert::{CertVerdict, check_certificate};
 use mta_sts_core::enforce::TlsStatus;
 use policy_fetch::error::Chain;
+use policy_fetch::https::AcceptAnyCertificate;
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName};
+use rustls::{CertificateError, ClientConfig, RootCertStore};
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
@@ -688,76 +686,6 @@ struct Seen {
     webpki: Option<Result<(), rustls::Error>>,
 }
 
-/// Accepts every certificate, recording it and WebPKI's verdict (see the
-/// module docs); handshake signatures are verified for real.
-#[derive(Debug)]
-struct RecordingVerifier {
-    inner: Option<Arc<WebPkiServerVerifier>>,
-    provider: Arc<CryptoProvider>,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = match &self.inner {
-            Some(v) => v
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .map(drop),
-            None => Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            )),
-        };
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        seen.webpki = Some(verdict);
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// A client configuration (ring, TLS 1.2 and 1.3 only) whose verifier
 /// records into `seen`.
 fn client_config(
@@ -770,11 +698,27 @@ fn client_config(
     let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
         .build()
         .ok();
-    let verifier = RecordingVerifier {
-        inner,
-        provider: provider.clone(),
-        seen,
-    };
+    // Every certificate is accepted, recorded with WebPKI's verdict (see
+    // the module docs); handshake signatures are verified for real.
+    let verifier = AcceptAnyCertificate::observing(
+        provider.clone(),
+        Box::new(move |end_entity, intermediates, server_name, ocsp, now| {
+            let verdict = match &inner {
+                Some(v) => v
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+                    .map(drop),
+                None => Err(rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer,
+                )),
+            };
+            let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+            seen.webpki = Some(verdict);
+        }),
+    );
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(ProbeError::TlsConfig)?

@@ -18,9 +18,13 @@ use hyper_util::rt::TokioIo;
 use mta_sts_core::ResultType;
 use mta_sts_core::discovery::{FetchFailure, HttpResponse};
 use mta_sts_core::policy::{MAX_POLICY_BODY, POLICY_PATH, policy_host};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{CertificateError, ClientConfig, RootCertStore};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -303,5 +307,101 @@ impl PolicyClient {
         .await;
         driver.abort();
         result
+    }
+}
+
+/// What [`AcceptAnyCertificate`] hands each presented chain to: the leaf,
+/// the intermediates, the name asked for, the OCSP response and the time.
+pub type CertificateObserver = dyn Fn(&CertificateDer<'_>, &[CertificateDer<'_>], &ServerName<'_>, &[u8], UnixTime)
+    + Send
+    + Sync;
+
+/// A certificate verifier that accepts every certificate chain (after
+/// handing it to an optional observer), while the handshake signatures
+/// are still verified with the provider's algorithms: for connections
+/// that must go on whatever the certificate (the unverified retry of a
+/// TLS-RPT report POST, DEC-22) or that judge it themselves (the SMTP
+/// probe of `mtasts check`, which records the chain and WebPKI's verdict).
+pub struct AcceptAnyCertificate {
+    provider: Arc<CryptoProvider>,
+    observe: Option<Box<CertificateObserver>>,
+}
+
+impl AcceptAnyCertificate {
+    /// Accept every chain; verify handshake signatures with `provider`.
+    #[must_use]
+    pub fn new(provider: Arc<CryptoProvider>) -> Self {
+        Self {
+            provider,
+            observe: None,
+        }
+    }
+
+    /// As [`AcceptAnyCertificate::new`], handing each chain to `observe`
+    /// before accepting it.
+    #[must_use]
+    pub fn observing(provider: Arc<CryptoProvider>, observe: Box<CertificateObserver>) -> Self {
+        Self {
+            provider,
+            observe: Some(observe),
+        }
+    }
+}
+
+impl std::fmt::Debug for AcceptAnyCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptAnyCertificate")
+            .field("observing", &self.observe.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(observe) = &self.observe {
+            observe(end_entity, intermediates, server_name, ocsp_response, now);
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -149,10 +149,8 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use mta_sts_core::discovery::TxtAnswer;
 use mta_sts_core::display::{Escaped, escape_controls};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use tlsrpt_core::TlsRptRecord;
 use tlsrpt_core::filename::MEDIA_TYPE_GZIP;
 use tlsrpt_core::outgoing::RenderedReport;
@@ -164,6 +162,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::dns::Dns;
 use crate::error::{BoxError, Chain, FetchError};
+use crate::https::AcceptAnyCertificate;
 use crate::https::{Roots, classify_tls};
 
 /// The most bytes of an HTTPS receiver's answer that are read (and quoted,
@@ -656,7 +655,7 @@ impl ReportPoster {
             .with_safe_default_protocol_versions()
             .map_err(FetchError::Tls)?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate { provider }))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate::new(provider)))
             .with_no_client_auth();
         Ok(Self {
             dns,
@@ -879,60 +878,6 @@ where
     .await;
     driver.abort();
     result
-}
-
-/// Accepts every certificate (the unverified retry of DEC-22); handshake
-/// signatures are verified for real.
-#[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 // ---------------------------------------------------------------------------
