@@ -370,6 +370,7 @@ pub(crate) fn store_summary(
         filter: filter.clone(),
         max_groups,
         readiness_days,
+        readiness_end: None,
     };
     let s = summary::summarize(store.inbox(), &options).context("summary from the store")?;
     let stats = store.inbox().inbox_stats().context("store counts")?;

@@ -66,8 +66,8 @@ pub struct Finding<C> {
 }
 
 /// Declares a code enum: variants with their stable kebab-case strings,
-/// `as_str()`, `ALL`, `Display`, `FromStr` and serde `Serialize` as the
-/// string. Used for finding and warning codes across the workspace.
+/// `as_str()`, `ALL`, `Display`, `FromStr` and serde `Serialize` and
+/// `Deserialize` as the string. Used for finding and warning codes across the workspace.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! code_enum {
@@ -115,6 +115,19 @@ macro_rules! code_enum {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::string::String as ::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(|()| {
+                    <D::Error as ::serde::de::Error>::custom(::std::format!(
+                        "unknown {} `{}`",
+                        ::std::stringify!($name),
+                        s
+                    ))
+                })
             }
         }
 

@@ -6,9 +6,16 @@
 //! for libtlsrpt builds against that header and links against this
 //! library unchanged (`-ltlsrpt` through the `libtlsrpt.so` name, see the
 //! crate README). One delivery request becomes one JSON datagram, sent
-//! with `sendto` to the AF_UNIX datagram socket named at
-//! [`tlsrpt_open`], byte for byte what libtlsrpt sends (members in its
-//! order, absent optional members left out):
+//! to the AF_UNIX datagram socket named at [`tlsrpt_open`], byte for
+//! byte what libtlsrpt sends (members in its order, absent optional
+//! members left out). Unlike libtlsrpt, which names the socket path in
+//! every `sendto` (a path lookup in the kernel per datagram), the socket
+//! is connected to the collector at the first send and re-connected at
+//! most a second later (so a collector restarted on the same path is
+//! found again, as by `sendto`), or at once when the collector went
+//! away; while connecting fails, each datagram goes by `sendto` as in
+//! libtlsrpt, so the errors (`TLSRPT_ERR_SENDTO` + errno) are the same.
+//!
 //!
 //! ```text
 //! {"dpv":"1","d":"<domain>","pr":"<_smtp._tls record>","policies":[{"policy-type":2,
@@ -63,7 +70,7 @@ use std::fmt::Write as _;
 use std::os::fd::AsRawFd as _;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The libtlsrpt API version implemented: major.
@@ -219,7 +226,8 @@ pub const ERROR_TEXTS: [(c_int, &str); 15] = [
 /// as libtlsrpt.
 static BLOCKING: AtomicBool = AtomicBool::new(false);
 
-/// A connection: an unbound AF_UNIX datagram socket and the collector's
+/// A connection: an unbound AF_UNIX datagram socket, connected to the
+/// collector's address while that works (see the module docs), and the
 /// address. `Send` and `Sync`: delivery requests on many threads may
 /// share one.
 #[derive(Debug)]
@@ -228,6 +236,56 @@ pub struct tlsrpt_connection_t {
     addr: SocketAddr,
     /// Whether the socket is in non-blocking mode now.
     nonblocking: AtomicBool,
+    /// When the socket was last connected to `addr` (seconds on
+    /// [`coarse_now`]'s clock); 0: not connected (see the module docs).
+    connected_at: AtomicU64,
+}
+
+/// Seconds since the first call in this process, at least 1 (0 means
+/// "never" in [`tlsrpt_connection_t::connected_at`]).
+fn coarse_now() -> u64 {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs()
+        .saturating_add(1)
+}
+
+/// Errors of a send on the connected socket that mean the collector's
+/// socket is gone (closed or replaced): connect again.
+fn peer_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::NotConnected
+            | ErrorKind::BrokenPipe
+    )
+}
+
+impl tlsrpt_connection_t {
+    /// Send one datagram to the collector (see the module docs).
+    fn send(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        let now = coarse_now();
+        let at = self.connected_at.load(Ordering::Relaxed);
+        if at != 0 && now.saturating_sub(at) < 1 {
+            match self.socket.send(bytes) {
+                Err(e) if peer_gone(&e) => {}
+                done => return done,
+            }
+        }
+        // Not connected, connected over a second ago, or the collector's
+        // socket went away: connect (again). Concurrent senders may both
+        // connect; each connects to the same address.
+        if self.socket.connect_addr(&self.addr).is_ok() {
+            self.connected_at.store(now, Ordering::Relaxed);
+            return self.socket.send(bytes);
+        }
+        self.connected_at.store(0, Ordering::Relaxed);
+        self.socket.send_to_addr(bytes, &self.addr)
+    }
 }
 
 /// One delivery request: the datagram being built. One thread at a time.
@@ -378,6 +436,7 @@ pub unsafe extern "C" fn tlsrpt_open(
             socket,
             addr,
             nonblocking: AtomicBool::new(false),
+            connected_at: AtomicU64::new(0),
         });
         // SAFETY: as above.
         unsafe { pcon.write(Box::into_raw(con)) };
@@ -984,7 +1043,7 @@ unsafe fn send(dr: &mut tlsrpt_dr_t) -> c_int {
             }
             con.nonblocking.store(nonblocking, Ordering::Relaxed);
         }
-        match con.socket.send_to_addr(dr.out.as_bytes(), &con.addr) {
+        match con.send(dr.out.as_bytes()) {
             Ok(_) => rc,
             Err(e) => TLSRPT_ERR_SENDTO + errno(&e),
         }

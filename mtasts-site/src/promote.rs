@@ -99,12 +99,24 @@ impl PromoteDecision {
 /// readiness window from that day to the day of `now`.
 #[must_use]
 pub fn report_aggregator(d: &Domain, now: i64) -> Aggregator {
+    let (filter, days, today) = report_window(d, now);
+    Aggregator::new()
+        .filter(filter)
+        .readiness_window(days, Some(today))
+}
+
+/// The reports [`report_aggregator`] counts (since the day `d` entered
+/// its mode, of its policy domain), and its readiness window: days, and
+/// the last day (today).
+fn report_window(d: &Domain, now: i64) -> (Filter, u32, i64) {
     let since = d.mode_since.div_euclid(86_400);
     let today = now.div_euclid(86_400).max(since);
     let days = u32::try_from(today.saturating_sub(since).saturating_add(1)).unwrap_or(u32::MAX);
-    Aggregator::new()
-        .filter(Filter::new().since(since).policy_domain(&d.name))
-        .readiness_window(days, Some(today))
+    (
+        Filter::new().since(since).policy_domain(&d.name),
+        days,
+        today,
+    )
 }
 
 /// The summary [`evaluate`] judges, of the reports the site's inbox
@@ -121,18 +133,14 @@ pub fn stored_reports_summary(
     d: &Domain,
     now: i64,
 ) -> Result<Summary, crate::store::StoreError> {
-    let mut agg = report_aggregator(d, now);
-    let query = crate::inbox::store::ReportQuery {
-        since: Some(d.mode_since.div_euclid(86_400)),
-        until: None,
-        domains: vec![d.name.clone()],
+    let (filter, days, today) = report_window(d, now);
+    let options = crate::inbox::summary::SummaryOptions {
+        filter,
+        readiness_days: days,
+        readiness_end: Some(today),
+        ..crate::inbox::summary::SummaryOptions::default()
     };
-    store.inbox().for_each_receipt(&query, &mut |receipt| {
-        let report = crate::inbox::summary::parse_stored(&receipt.json)?;
-        agg.add(&report, &receipt.source);
-        Ok(true)
-    })?;
-    Ok(agg.into_summary())
+    crate::inbox::summary::summarize(store.inbox(), &options)
 }
 
 /// The policy's `mx` patterns of `d` (invalid ones, which the store

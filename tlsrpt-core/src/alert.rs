@@ -40,8 +40,10 @@ pub use mta_sts_core::finding::Severity;
 
 /// At most this many distinct values of each list of a finding (receiving
 /// IPs, failure reason codes, reporting organisations, policy types,
-/// modes, MX patterns) are kept (reports are untrusted input); the first
-/// ones seen, so a list of this length may be incomplete.
+/// modes, MX patterns) are kept (reports are untrusted input): the
+/// smallest ones in byte order, so that the lists do not depend on the
+/// order reports are added in (nor on how partial collections are merged,
+/// [`Alerts::merge`]); a list of this length may be incomplete.
 pub const MAX_LISTED: usize = 50;
 
 /// Where a failure class was seen.
@@ -196,7 +198,7 @@ mta_sts_core::code_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 struct Key {
     code: AlertCode,
     result_type: String,
@@ -204,9 +206,11 @@ struct Key {
     mx_host: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Acc {
-    result_type: Option<ResultType>,
+    /// The `result-type` of the details added last (the key's, except in
+    /// a folded group).
+    result_type: Option<String>,
     sessions: u64,
     orgs: BTreeSet<String>,
     ips: BTreeSet<String>,
@@ -221,9 +225,60 @@ struct Acc {
     mx_inside_policy: bool,
 }
 
+/// Add `v` to `set`, keeping the [`MAX_LISTED`] smallest values.
 fn insert_capped(set: &mut BTreeSet<String>, v: String) {
     if set.len() < MAX_LISTED {
         set.insert(v);
+    } else if set.last().is_some_and(|last| v < *last) && set.insert(v) {
+        set.pop_last();
+    }
+}
+
+impl Acc {
+    /// Add what `o` collected.
+    fn merge(&mut self, o: &Self) {
+        if o.result_type.is_some() {
+            self.result_type.clone_from(&o.result_type);
+        }
+        self.sessions = self.sessions.saturating_add(o.sessions);
+        for (into, from) in [
+            (&mut self.orgs, &o.orgs),
+            (&mut self.ips, &o.ips),
+            (&mut self.reasons, &o.reasons),
+            (&mut self.policy_types, &o.policy_types),
+            (&mut self.modes, &o.modes),
+            (&mut self.patterns, &o.patterns),
+        ] {
+            for v in from {
+                insert_capped(into, v.clone());
+            }
+        }
+        self.mx_outside_policy |= o.mx_outside_policy;
+        self.mx_inside_policy |= o.mx_inside_policy;
+    }
+}
+
+/// Serde for a map with keys that are not strings: a list of pairs.
+mod pairs {
+    use std::collections::BTreeMap;
+
+    pub(crate) fn serialize<K, V, S>(map: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error>
+    where
+        K: serde::Serialize,
+        V: serde::Serialize,
+        S: serde::Serializer,
+    {
+        s.collect_seq(map.iter())
+    }
+
+    pub(crate) fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: serde::Deserialize<'de> + Ord,
+        V: serde::Deserialize<'de>,
+        D: serde::Deserializer<'de>,
+    {
+        let list: Vec<(K, V)> = serde::Deserialize::deserialize(d)?;
+        Ok(list.into_iter().collect())
     }
 }
 
@@ -232,8 +287,14 @@ fn insert_capped(set: &mut BTreeSet<String>, v: String) {
 /// (default [`crate::summary::MAX_GROUPS`]); details of further groups are
 /// added to one group per code whose result type, policy domain and MX
 /// host are [`crate::summary::OTHER`].
-#[derive(Debug, Clone)]
+///
+/// It serializes (serde) and merges ([`Alerts::merge`]), so that partial
+/// collections (one per policy domain and day, say) can be kept and
+/// combined later; merging gives what adding the reports of both would
+/// have given, as long as no group was folded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Alerts {
+    #[serde(with = "pairs")]
     map: BTreeMap<Key, Acc>,
     max_keys: usize,
     folded: u64,
@@ -302,20 +363,8 @@ impl Alerts {
                     policy_domain: policy_domain.clone(),
                     mx_host,
                 };
-                let key = if self.map.len() >= self.max_keys && !self.map.contains_key(&key) {
-                    self.folded = self.folded.saturating_add(1);
-                    let other = || Some(crate::summary::OTHER.to_owned());
-                    Key {
-                        code: key.code,
-                        result_type: crate::summary::OTHER.to_owned(),
-                        policy_domain: other(),
-                        mx_host: other(),
-                    }
-                } else {
-                    key
-                };
-                let acc = self.map.entry(key).or_default();
-                acc.result_type = Some(d.result_type.clone());
+                let acc = self.entry(key);
+                acc.result_type = Some(d.result_type.as_str().to_owned());
                 acc.sessions = acc.sessions.saturating_add(d.failed_session_count);
                 insert_capped(&mut acc.orgs, report.organization_name.to_string());
                 if let Some(ip) = &d.receiving_ip {
@@ -337,6 +386,34 @@ impl Alerts {
                 acc.mx_outside_policy |= outside;
                 acc.mx_inside_policy |= checked == Some(true);
             }
+        }
+    }
+
+    /// The group of `key`, or its code's folded group when the bound is
+    /// reached (counted in [`Alerts::folded`]).
+    fn entry(&mut self, key: Key) -> &mut Acc {
+        let key = if self.map.len() >= self.max_keys && !self.map.contains_key(&key) {
+            self.folded = self.folded.saturating_add(1);
+            let other = || Some(crate::summary::OTHER.to_owned());
+            Key {
+                code: key.code,
+                result_type: crate::summary::OTHER.to_owned(),
+                policy_domain: other(),
+                mx_host: other(),
+            }
+        } else {
+            key
+        };
+        self.map.entry(key).or_default()
+    }
+
+    /// Add what `other` collected, as if its reports had been added to
+    /// `self` (within this collector's bound; a group of `other` that no
+    /// longer fits is folded and counts one in [`Alerts::folded`]).
+    pub fn merge(&mut self, other: &Self) {
+        self.folded = self.folded.saturating_add(other.folded);
+        for (k, a) in &other.map {
+            self.entry(k.clone()).merge(a);
         }
     }
 
@@ -465,10 +542,13 @@ fn finding(k: &Key, a: &Acc) -> Alert {
     let domain_arg = command_arg(k.policy_domain.as_deref(), DOMAIN_PLACEHOLDER);
     let policy_file_arg = policy_url(domain_arg);
     let mut steps: Vec<String> = Vec::new();
-    let rt = a
-        .result_type
-        .clone()
-        .unwrap_or(ResultType::Other(String::new()));
+    let rt = a.result_type.as_deref().map_or_else(
+        || ResultType::Other(String::new()),
+        |s| {
+            let Ok(rt) = s.parse::<ResultType>();
+            rt
+        },
+    );
     let patterns = if a.patterns.is_empty() {
         "(none reported)".to_owned()
     } else {
@@ -857,7 +937,7 @@ pub fn all_remediations() -> Vec<String> {
             c => c.as_str().parse().unwrap_or(ResultType::ValidationFailure),
         };
         let plain = Acc {
-            result_type: Some(result_type.clone()),
+            result_type: Some(result_type.as_str().to_owned()),
             sessions: 1,
             patterns: patterns.clone(),
             mx_inside_policy: true,
@@ -988,7 +1068,7 @@ pub const READINESS_DAYS: u32 = 14;
 
 /// What the verdict needs of the reports of one policy domain with one
 /// date range (UTC days, inclusive).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct RangeAcc {
     /// Reports counted.
     reports: u64,
@@ -1007,6 +1087,29 @@ struct RangeAcc {
     unexplained: u64,
     /// `mode:` values of the `sts` policies (at most [`MAX_LISTED`]).
     modes: BTreeSet<String>,
+}
+
+impl RangeAcc {
+    /// Add what `o` collected.
+    fn merge(&mut self, o: &Self) {
+        self.reports = self.reports.saturating_add(o.reports);
+        self.duplicates = self.duplicates.saturating_add(o.duplicates);
+        self.sessions_seen = self.sessions_seen.saturating_add(o.sessions_seen);
+        self.successful = self.successful.saturating_add(o.successful);
+        self.covers |= o.covers;
+        for (into, from) in [
+            (&mut self.attributable, &o.attributable),
+            (&mut self.other, &o.other),
+        ] {
+            for (rt, n) in from {
+                add_result_type(into, rt, *n);
+            }
+        }
+        self.unexplained = self.unexplained.saturating_add(o.unexplained);
+        for m in &o.modes {
+            insert_capped(&mut self.modes, m.clone());
+        }
+    }
 }
 
 /// Add `n` sessions of result type `rt` to `map`, keeping at most
@@ -1033,7 +1136,8 @@ fn add_result_type(map: &mut BTreeMap<String, u64>, rt: &str, n: u64) {
 /// then blocked (its data is incomplete). Duplicate detection is the
 /// caller's: feed each report once with [`ReadinessTracker::add`], and
 /// again-seen ones with [`ReadinessTracker::add_duplicate`] (they only
-/// give a note). [`crate::summary::Aggregator`] does both.
+/// give a note). [`crate::summary::Aggregator`] does both. Like
+/// [`Alerts`], it serializes and merges ([`ReadinessTracker::merge`]).
 ///
 /// ```
 /// use tlsrpt_core::{Report, alert::ReadinessTracker};
@@ -1048,9 +1152,10 @@ fn add_result_type(map: &mut BTreeMap<String, u64>, rt: &str, n: u64) {
 /// assert_eq!((v[0].policy_domain.as_str(), v[0].window_end.as_str()), ("example.com", "2024-03-01"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReadinessTracker {
     /// (policy domain, first day, last day) → what was seen.
+    #[serde(with = "pairs")]
     map: BTreeMap<(String, i64, i64), RangeAcc>,
     max_keys: usize,
     folded: u64,
@@ -1169,6 +1274,24 @@ impl ReadinessTracker {
                     acc.unexplained = acc.unexplained.saturating_add(failed - detailed);
                 }
             }
+        }
+    }
+
+    /// Add what `other` collected, as if its reports had been added to
+    /// `self` (within this tracker's bound: a record of `other` that no
+    /// longer fits is not tracked and counts one in
+    /// [`ReadinessTracker::folded`]).
+    pub fn merge(&mut self, other: &Self) {
+        self.folded = self.folded.saturating_add(other.folded);
+        if let Some(d) = other.last_day {
+            self.last_day = Some(self.last_day.map_or(d, |l| l.max(d)));
+        }
+        for (k, a) in &other.map {
+            if self.map.len() >= self.max_keys && !self.map.contains_key(k) {
+                self.folded = self.folded.saturating_add(1);
+                continue;
+            }
+            self.map.entry(k.clone()).or_default().merge(a);
         }
     }
 

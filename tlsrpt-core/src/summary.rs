@@ -89,7 +89,7 @@ pub const MAX_GROUPS: usize = 10_000;
 pub const MAX_RESULT_TYPES_PER_HOST: usize = 64;
 
 /// Successful and failed sessions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionCounts {
     /// `total-successful-session-count`, summed.
     pub successful_sessions: u64,
@@ -98,7 +98,7 @@ pub struct SessionCounts {
 }
 
 /// Failures at one receiving MX host.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MxHostStats {
     /// `failed-session-count`, summed over the failure details.
     pub failed_sessions: u64,
@@ -269,24 +269,112 @@ impl Filter {
     }
 }
 
-/// Builds a [`Summary`] from reports added one by one.
-#[derive(Debug, Clone)]
-pub struct Aggregator {
-    summary: Summary,
-    /// (organization-name, report-id) → sources.
-    seen: BTreeMap<(String, String), Vec<String>>,
+/// The version of [`SummaryPart`]'s serialized form
+/// ([`SummaryPart::to_json`]); a stored part of another version must be
+/// rebuilt from its reports.
+pub const PART_VERSION: u32 = 1;
+
+/// What a [`Summary`] adds up over the policies of counted reports: every
+/// figure except those that count reports themselves (which do not add up
+/// across parts holding different policies of one report: see
+/// [`ReportTotals`]).
+///
+/// A part serializes ([`SummaryPart::to_json`], [`SummaryPart::from_json`])
+/// and merges ([`SummaryPart::merge`]), so a store can keep one part per
+/// policy domain and UTC day, updated as reports arrive, and build the
+/// summary of any days and domains by merging a few parts instead of
+/// reading every report again. Merging gives exactly what adding the
+/// reports to one part would have given as long as no grouping reached
+/// its bound ([`SummaryPart::max_groups`]); past it, each part's key that
+/// no longer fits is counted under [`OTHER`] and in [`Summary::folded`].
+/// [`Aggregator`] keeps one part for its counted reports.
+///
+/// ```
+/// use tlsrpt_core::Report;
+/// use tlsrpt_core::summary::{Aggregator, ReportTotals, SummaryPart};
+///
+/// let json = |id: &str, day: &str| format!(r#"{{"organization-name":"Org","date-range":{{"start-datetime":"{day}T00:00:00Z","end-datetime":"{day}T23:59:59Z"}},"contact-info":"a@org.example","report-id":"{id}","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx.example.com","max_age: 86400"],"policy-domain":"example.com","mx-host":["mx.example.com"]}},"summary":{{"total-successful-session-count":5,"total-failure-session-count":1}},"failure-details":[{{"result-type":"certificate-expired","receiving-mx-hostname":"mx.example.com","failed-session-count":1}}]}}]}}"#);
+/// let (a, b) = (json("1", "2024-03-01"), json("2", "2024-03-02"));
+/// let (a, b) = (Report::parse_lenient(a.as_bytes())?.value, Report::parse_lenient(b.as_bytes())?.value);
+/// // One part per day, stored as JSON and merged later.
+/// let mut day1 = SummaryPart::new();
+/// day1.add(&a);
+/// let mut day2 = SummaryPart::new();
+/// day2.add(&b);
+/// let mut merged = SummaryPart::from_json(&day1.to_json())?;
+/// merged.merge(&SummaryPart::from_json(&day2.to_json())?);
+/// let totals = ReportTotals {
+///     reports: 2,
+///     by_organization: [("Org".to_owned(), 2)].into(),
+///     by_day: [("2024-03-01".to_owned(), 1), ("2024-03-02".to_owned(), 1)].into(),
+///     ..ReportTotals::default()
+/// };
+/// let from_parts = merged.summary(totals, 14, None);
+/// // The same as adding both reports to one aggregator.
+/// let mut agg = Aggregator::new();
+/// agg.add(&a, "a");
+/// agg.add(&b, "b");
+/// assert_eq!(from_parts, agg.summary());
+/// assert_eq!(from_parts.alerts[0].where_.sessions_affected, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SummaryPart {
+    /// [`PART_VERSION`].
+    v: u32,
+    max_groups: usize,
+    successful_sessions: u64,
+    failed_sessions: u64,
+    by_result_type: BTreeMap<String, u64>,
+    by_policy_domain: BTreeMap<String, SessionCounts>,
+    by_mx_host: BTreeMap<String, MxHostStats>,
+    /// Sessions only; the reports come from [`ReportTotals`].
+    by_organization: BTreeMap<String, SessionCounts>,
+    /// Sessions only, as `by_organization`.
+    by_day: BTreeMap<String, SessionCounts>,
+    folded: BTreeMap<String, u64>,
     alerts: Alerts,
     readiness: ReadinessTracker,
-    readiness_days: u32,
-    readiness_end: Option<i64>,
-    filter: Filter,
-    max_groups: usize,
 }
 
-impl Default for Aggregator {
+/// The figures of a [`Summary`] that count reports: they do not add up
+/// over [`SummaryPart`]s (one report with policies of two domains is in
+/// two parts), so whoever merges parts counts them separately (a store:
+/// from its report index).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportTotals {
+    /// Unique reports counted ([`Summary::reports`]).
+    pub reports: u64,
+    /// Receipts of them beyond the first ([`Summary::duplicates`]).
+    pub duplicates: u64,
+    /// The reports seen more than once ([`Summary::duplicate_reports`]).
+    pub duplicate_reports: Vec<DuplicateReport>,
+    /// Reporting organisation → unique reports.
+    pub by_organization: BTreeMap<String, u64>,
+    /// UTC day (`YYYY-MM-DD`) of the report's start → unique reports.
+    pub by_day: BTreeMap<String, u64>,
+    /// Reports left out by the filter ([`Summary::left_out`]).
+    pub left_out: u64,
+}
+
+impl Default for SummaryPart {
     fn default() -> Self {
         Self::with_max_groups(MAX_GROUPS)
     }
+}
+
+/// The error of [`SummaryPart::from_json`].
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    /// Not a part's JSON.
+    #[error("summary part: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A part of another version ([`PART_VERSION`]).
+    #[error("summary part of version {found}, this build reads version {PART_VERSION}")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
 }
 
 fn add(a: &mut u64, n: u64) {
@@ -309,6 +397,312 @@ fn group<'m, T: Default>(
     map.entry(key).or_default()
 }
 
+impl SessionCounts {
+    fn add(&mut self, ok: u64, failed: u64) {
+        add(&mut self.successful_sessions, ok);
+        add(&mut self.failed_sessions, failed);
+    }
+}
+
+impl SummaryPart {
+    /// An empty part with the default bound ([`MAX_GROUPS`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty part keeping at most `max` distinct keys per grouping (at
+    /// least 1; see the module docs).
+    pub fn with_max_groups(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            v: PART_VERSION,
+            max_groups: max,
+            successful_sessions: 0,
+            failed_sessions: 0,
+            by_result_type: BTreeMap::new(),
+            by_policy_domain: BTreeMap::new(),
+            by_mx_host: BTreeMap::new(),
+            by_organization: BTreeMap::new(),
+            by_day: BTreeMap::new(),
+            folded: BTreeMap::new(),
+            alerts: Alerts::with_max_keys(max),
+            readiness: ReadinessTracker::with_max_keys(max),
+        }
+    }
+
+    /// The bound on distinct keys per grouping.
+    pub fn max_groups(&self) -> usize {
+        self.max_groups
+    }
+
+    /// Whether no report was added.
+    pub fn is_empty(&self) -> bool {
+        self.by_organization.is_empty()
+    }
+
+    /// Add the policies of a report counted for the first time (the
+    /// caller filters and detects duplicates, as [`Aggregator::add`]).
+    pub fn add(&mut self, report: &Report<'_>) {
+        let max = self.max_groups;
+        let ok = report.successful_sessions();
+        let failed = report.failed_sessions();
+        add(&mut self.successful_sessions, ok);
+        add(&mut self.failed_sessions, failed);
+        group(
+            &mut self.by_organization,
+            report.organization_name.to_string(),
+            max,
+            &mut self.folded,
+            "by_organization",
+        )
+        .add(ok, failed);
+        group(
+            &mut self.by_day,
+            report.date_range.start.date_string(),
+            max,
+            &mut self.folded,
+            "by_day",
+        )
+        .add(ok, failed);
+        for p in &report.policies {
+            let domain = p
+                .policy
+                .policy_domain
+                .as_deref()
+                .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
+            group(
+                &mut self.by_policy_domain,
+                domain,
+                max,
+                &mut self.folded,
+                "by_policy_domain",
+            )
+            .add(
+                p.summary.total_successful_session_count,
+                p.summary.total_failure_session_count,
+            );
+            for f in &p.failure_details {
+                let mx = f
+                    .receiving_mx_hostname
+                    .as_deref()
+                    .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
+                self.add_failure(f.result_type.as_str(), &mx, f.failed_session_count);
+            }
+        }
+        self.alerts.add(report);
+        self.readiness.add(report);
+    }
+
+    /// `n` failed sessions of result type `rt` at MX host `mx`.
+    fn add_failure(&mut self, rt: &str, mx: &str, n: u64) {
+        let max = self.max_groups;
+        let folded = &mut self.folded;
+        add(
+            group(
+                &mut self.by_result_type,
+                rt.to_owned(),
+                max,
+                folded,
+                "by_result_type",
+            ),
+            n,
+        );
+        let m = group(
+            &mut self.by_mx_host,
+            mx.to_owned(),
+            max,
+            folded,
+            "by_mx_host",
+        );
+        add(&mut m.failed_sessions, n);
+        add(
+            group(
+                &mut m.by_result_type,
+                rt.to_owned(),
+                max.min(MAX_RESULT_TYPES_PER_HOST),
+                folded,
+                "by_mx_host.by_result_type",
+            ),
+            n,
+        );
+    }
+
+    /// Note a report seen again: only the readiness verdicts mention it.
+    pub fn add_duplicate(&mut self, report: &Report<'_>) {
+        self.readiness.add_duplicate(report);
+    }
+
+    /// Add what `other` holds (see the type's docs).
+    pub fn merge(&mut self, other: &Self) {
+        let max = self.max_groups;
+        add(&mut self.successful_sessions, other.successful_sessions);
+        add(&mut self.failed_sessions, other.failed_sessions);
+        for (name, n) in &other.folded {
+            add(self.folded.entry(name.clone()).or_default(), *n);
+        }
+        let folded = &mut self.folded;
+        for (into, from, name) in [
+            (
+                &mut self.by_policy_domain,
+                &other.by_policy_domain,
+                "by_policy_domain",
+            ),
+            (
+                &mut self.by_organization,
+                &other.by_organization,
+                "by_organization",
+            ),
+            (&mut self.by_day, &other.by_day, "by_day"),
+        ] {
+            for (k, c) in from {
+                group(into, k.clone(), max, folded, name)
+                    .add(c.successful_sessions, c.failed_sessions);
+            }
+        }
+        for (rt, n) in &other.by_result_type {
+            add(
+                group(
+                    &mut self.by_result_type,
+                    rt.clone(),
+                    max,
+                    folded,
+                    "by_result_type",
+                ),
+                *n,
+            );
+        }
+        for (mx, stats) in &other.by_mx_host {
+            let m = group(&mut self.by_mx_host, mx.clone(), max, folded, "by_mx_host");
+            add(&mut m.failed_sessions, stats.failed_sessions);
+            for (rt, n) in &stats.by_result_type {
+                add(
+                    group(
+                        &mut m.by_result_type,
+                        rt.clone(),
+                        max.min(MAX_RESULT_TYPES_PER_HOST),
+                        folded,
+                        "by_mx_host.by_result_type",
+                    ),
+                    *n,
+                );
+            }
+        }
+        self.alerts.merge(&other.alerts);
+        self.readiness.merge(&other.readiness);
+    }
+
+    /// The part as JSON (the form [`SummaryPart::from_json`] reads).
+    pub fn to_json(&self) -> String {
+        // Maps with string keys, lists and numbers: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A part written by [`SummaryPart::to_json`].
+    ///
+    /// # Errors
+    ///
+    /// [`PartError`] when `json` is not a part of [`PART_VERSION`].
+    pub fn from_json(json: &str) -> Result<Self, PartError> {
+        #[derive(serde::Deserialize)]
+        struct Version {
+            v: u32,
+        }
+        let Version { v } = serde_json::from_str(json)?;
+        if v != PART_VERSION {
+            return Err(PartError::Version { found: v });
+        }
+        Ok(serde_json::from_str(json)?)
+    }
+
+    /// The summary of this part's reports, with the report counts of
+    /// `totals`, and readiness verdicts over `readiness_days` UTC days
+    /// ending with `readiness_end` (or each domain's last day, as
+    /// [`Aggregator::readiness_window`]).
+    pub fn summary(
+        &self,
+        totals: ReportTotals,
+        readiness_days: u32,
+        readiness_end: Option<i64>,
+    ) -> Summary {
+        let max = self.max_groups;
+        let mut folded = self.folded.clone();
+        let by = |sessions: &BTreeMap<String, SessionCounts>,
+                  reports: BTreeMap<String, u64>,
+                  name: &str| {
+            let mut out: BTreeMap<String, ReportCounts> = sessions
+                .iter()
+                .map(|(k, c)| {
+                    let counts = ReportCounts {
+                        reports: 0,
+                        successful_sessions: c.successful_sessions,
+                        failed_sessions: c.failed_sessions,
+                    };
+                    (k.clone(), counts)
+                })
+                .collect();
+            for (k, n) in reports {
+                // A key the part folded was counted in `folded` there.
+                add(
+                    &mut group(&mut out, k, max, &mut BTreeMap::new(), name).reports,
+                    n,
+                );
+            }
+            out
+        };
+        let by_organization = by(
+            &self.by_organization,
+            totals.by_organization,
+            "by_organization",
+        );
+        let by_day = by(&self.by_day, totals.by_day, "by_day");
+        if self.alerts.folded() > 0 {
+            folded.insert("alerts".to_owned(), self.alerts.folded());
+        }
+        if self.readiness.folded() > 0 {
+            folded.insert("readiness".to_owned(), self.readiness.folded());
+        }
+        Summary {
+            reports: totals.reports,
+            duplicates: totals.duplicates,
+            duplicate_reports: totals.duplicate_reports,
+            successful_sessions: self.successful_sessions,
+            failed_sessions: self.failed_sessions,
+            by_result_type: self.by_result_type.clone(),
+            by_policy_domain: self.by_policy_domain.clone(),
+            by_mx_host: self.by_mx_host.clone(),
+            by_organization,
+            by_day,
+            alerts: self.alerts.findings(),
+            readiness: match readiness_end {
+                Some(end) => self.readiness.verdicts(readiness_days, end),
+                None => self.readiness.latest_verdicts(readiness_days),
+            },
+            left_out: totals.left_out,
+            folded,
+        }
+    }
+}
+
+/// Builds a [`Summary`] from reports added one by one.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    /// (organization-name, report-id) → sources.
+    seen: BTreeMap<(String, String), Vec<String>>,
+    /// The report counts (`duplicate_reports` is made at the end).
+    totals: ReportTotals,
+    /// The policies of the counted reports.
+    part: SummaryPart,
+    readiness_days: u32,
+    readiness_end: Option<i64>,
+    filter: Filter,
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Self::with_max_groups(MAX_GROUPS)
+    }
+}
+
 impl Aggregator {
     /// An empty aggregator.
     pub fn new() -> Self {
@@ -318,16 +712,13 @@ impl Aggregator {
     /// An empty aggregator keeping at most `max` distinct keys per
     /// grouping (at least 1; see the module docs).
     pub fn with_max_groups(max: usize) -> Self {
-        let max = max.max(1);
         Self {
-            summary: Summary::default(),
             seen: BTreeMap::new(),
-            alerts: Alerts::with_max_keys(max),
-            readiness: ReadinessTracker::with_max_keys(max),
+            totals: ReportTotals::default(),
+            part: SummaryPart::with_max_groups(max),
             readiness_days: READINESS_DAYS,
             readiness_end: None,
             filter: Filter::default(),
-            max_groups: max,
         }
     }
 
@@ -351,7 +742,7 @@ impl Aggregator {
 
     /// The bound on distinct keys per grouping.
     pub fn max_groups(&self) -> usize {
-        self.max_groups
+        self.part.max_groups
     }
 
     /// Add a report that came from `source` (a file name, a message id:
@@ -361,7 +752,7 @@ impl Aggregator {
     /// `organization-name` and `report-id`).
     pub fn add(&mut self, report: &Report<'_>, source: &str) -> bool {
         let Some(report) = self.filter.apply(report) else {
-            add(&mut self.summary.left_out, 1);
+            add(&mut self.totals.left_out, 1);
             return false;
         };
         let report = &*report;
@@ -369,122 +760,36 @@ impl Aggregator {
             report.organization_name.to_string(),
             report.report_id.to_string(),
         );
-        let max = self.max_groups;
-        let s = &mut self.summary;
         if let Some(sources) = self.seen.get_mut(&key) {
             sources.push(source.to_owned());
-            add(&mut s.duplicates, 1);
-            self.readiness.add_duplicate(report);
+            add(&mut self.totals.duplicates, 1);
+            self.part.add_duplicate(report);
             return false;
         }
         self.seen.insert(key, vec![source.to_owned()]);
-        add(&mut s.reports, 1);
-        let ok = report.successful_sessions();
-        let failed = report.failed_sessions();
-        add(&mut s.successful_sessions, ok);
-        add(&mut s.failed_sessions, failed);
-        for (name, map, key) in [
-            (
-                "by_organization",
-                &mut s.by_organization,
-                report.organization_name.to_string(),
-            ),
-            (
-                "by_day",
-                &mut s.by_day,
-                report.date_range.start.date_string(),
-            ),
-        ] {
-            let counts = group(map, key, max, &mut s.folded, name);
-            add(&mut counts.reports, 1);
-            add(&mut counts.successful_sessions, ok);
-            add(&mut counts.failed_sessions, failed);
-        }
-        for p in &report.policies {
-            let domain = p
-                .policy
-                .policy_domain
-                .as_deref()
-                .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
-            let d = group(
-                &mut s.by_policy_domain,
-                domain,
-                max,
-                &mut s.folded,
-                "by_policy_domain",
-            );
-            add(
-                &mut d.successful_sessions,
-                p.summary.total_successful_session_count,
-            );
-            add(
-                &mut d.failed_sessions,
-                p.summary.total_failure_session_count,
-            );
-            for f in &p.failure_details {
-                let rt = f.result_type.as_str();
-                let n = f.failed_session_count;
-                let folded = &mut s.folded;
-                add(
-                    group(
-                        &mut s.by_result_type,
-                        rt.to_owned(),
-                        max,
-                        folded,
-                        "by_result_type",
-                    ),
-                    n,
-                );
-                let mx = f
-                    .receiving_mx_hostname
-                    .as_deref()
-                    .map_or_else(|| UNKNOWN.to_owned(), normalize_name);
-                let m = group(&mut s.by_mx_host, mx, max, folded, "by_mx_host");
-                add(&mut m.failed_sessions, n);
-                add(
-                    group(
-                        &mut m.by_result_type,
-                        rt.to_owned(),
-                        max.min(MAX_RESULT_TYPES_PER_HOST),
-                        folded,
-                        "by_mx_host.by_result_type",
-                    ),
-                    n,
-                );
-            }
-        }
-        self.alerts.add(report);
-        self.readiness.add(report);
+        add(&mut self.totals.reports, 1);
+        // The part folds the same keys (it sees them in the same order)
+        // and counts them in `folded`.
+        let (t, max, scratch) = (&mut self.totals, self.part.max_groups, &mut BTreeMap::new());
+        let org = report.organization_name.to_string();
+        add(group(&mut t.by_organization, org, max, scratch, ""), 1);
+        let day = report.date_range.start.date_string();
+        add(group(&mut t.by_day, day, max, scratch, ""), 1);
+        self.part.add(report);
         true
     }
 
     /// The summary so far.
     pub fn summary(&self) -> Summary {
-        self.finish(self.summary.clone())
+        let mut totals = self.totals.clone();
+        totals.duplicate_reports = duplicate_reports(&self.seen);
+        self.part
+            .summary(totals, self.readiness_days, self.readiness_end)
     }
 
     /// The summary, consuming the aggregator.
-    pub fn into_summary(mut self) -> Summary {
-        let s = std::mem::take(&mut self.summary);
-        self.finish(s)
-    }
-
-    /// `s` with the parts computed at the end.
-    fn finish(&self, mut s: Summary) -> Summary {
-        s.duplicate_reports = duplicate_reports(&self.seen);
-        s.alerts = self.alerts.findings();
-        if self.alerts.folded() > 0 {
-            s.folded.insert("alerts".to_owned(), self.alerts.folded());
-        }
-        if self.readiness.folded() > 0 {
-            s.folded
-                .insert("readiness".to_owned(), self.readiness.folded());
-        }
-        s.readiness = match self.readiness_end {
-            Some(end) => self.readiness.verdicts(self.readiness_days, end),
-            None => self.readiness.latest_verdicts(self.readiness_days),
-        };
-        s
+    pub fn into_summary(self) -> Summary {
+        self.summary()
     }
 }
 

@@ -10,9 +10,10 @@ use postgres::Transaction;
 use postgres::types::ToSql;
 
 use super::store::{
-    FailureCount, FailureSum, FailureSumDelta, InboxStats, InboxStore, ListedReport, NewReport,
-    PolicyCount, PrunedGroup, PutOutcome, Receipt, ReportQuery, StoredReport, batch_failure_sums,
-    dkim_of, kind_of, prune_deltas, to_i64, to_u64,
+    DuplicateRow, FailureCount, FailureSum, FailureSumDelta, InboxStats, InboxStore, ListedReport,
+    NewReport, PartDelta, PolicyCount, PrunedGroup, PutOutcome, Receipt, ReportQuery, StoredReport,
+    SummaryInputs, batch_failure_sums, batch_parts, dkim_of, kind_of, merged_part, prune_deltas,
+    to_i64, to_u64,
 };
 use crate::pg::{PgSiteStore, pg};
 use crate::store::StoreError;
@@ -94,7 +95,22 @@ CREATE TABLE IF NOT EXISTS inbox_report_list (
 );
 CREATE INDEX IF NOT EXISTS inbox_report_list_domain_day
     ON inbox_report_list (domain, day, report_ref);
+CREATE TABLE IF NOT EXISTS inbox_summary_parts (
+    domain TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    part TEXT NOT NULL,
+    PRIMARY KEY (domain, day)
+);
+CREATE INDEX IF NOT EXISTS inbox_summary_parts_day ON inbox_summary_parts (day);
+CREATE TABLE IF NOT EXISTS inbox_duplicates (
+    report_ref BIGINT PRIMARY KEY REFERENCES inbox_reports (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS inbox_reports_day_org ON inbox_reports (start_day, organization);
 ";
+
+/// Writes one `inbox_summary_parts` row.
+const UPSERT_PART: &str = "INSERT INTO inbox_summary_parts (domain, day, part) VALUES ($1, $2, $3) \
+     ON CONFLICT (domain, day) DO UPDATE SET part = EXCLUDED.part";
 
 /// The advisory lock key of [`InboxStore::prune`].
 const PRUNE_LOCK: i64 = 0x6d74_6173_7473_0002;
@@ -171,6 +187,140 @@ pub(crate) fn create_schema(tx: &mut Transaction<'_>) -> Result<(), StoreError> 
                 )
                 .map_err(pg)?;
             }
+        }
+    }
+    let version = tx
+        .query_opt(
+            "SELECT value FROM inbox_state WHERE key = $1",
+            &[&crate::inbox::summary::PARTS_STATE_KEY],
+        )
+        .map_err(pg)?
+        .map(|r| r.try_get::<_, i64>(0))
+        .transpose()
+        .map_err(pg)?;
+    if version != Some(crate::inbox::summary::parts_version()) {
+        rebuild_all_parts(tx)?;
+    }
+    Ok(())
+}
+
+/// Fills `inbox_summary_parts` and `inbox_duplicates` from the stored
+/// reports (a database made before them, or with parts of another
+/// version), a day at a time.
+fn rebuild_all_parts(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM inbox_summary_parts", &[])
+        .map_err(pg)?;
+    tx.execute(crate::inbox::sqlite::BACKFILL_DUPLICATES, &[])
+        .map_err(pg)?;
+    let days: Vec<i64> = tx
+        .query(
+            "SELECT DISTINCT start_day FROM inbox_reports ORDER BY start_day",
+            &[],
+        )
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(pg)?;
+    let write = tx.prepare(UPSERT_PART).map_err(pg)?;
+    for day in days {
+        let rows = tx
+            .query(
+                "SELECT json FROM inbox_reports WHERE start_day = $1 ORDER BY id",
+                &[&day],
+            )
+            .map_err(pg)?;
+        let mut builder = crate::inbox::summary::PartBuilder::default();
+        for row in rows {
+            let json: String = row.try_get(0).map_err(pg)?;
+            builder.add(&json, None)?;
+        }
+        for ((domain, day), json) in builder.take() {
+            tx.execute(&write, &[&domain, &day, &json]).map_err(pg)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO inbox_state (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[
+            &crate::inbox::summary::PARTS_STATE_KEY,
+            &crate::inbox::summary::parts_version(),
+        ],
+    )
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// Merges `deltas` into `inbox_summary_parts`, in `tx`: the row is made
+/// if missing, then locked, so two nodes adding to one part wait for
+/// each other.
+fn add_parts(tx: &mut Transaction<'_>, deltas: &[PartDelta]) -> Result<(), StoreError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let create = tx
+        .prepare(
+            "INSERT INTO inbox_summary_parts (domain, day, part) VALUES ($1, $2, $3) \
+             ON CONFLICT (domain, day) DO NOTHING",
+        )
+        .map_err(pg)?;
+    let read = tx
+        .prepare("SELECT part FROM inbox_summary_parts WHERE domain = $1 AND day = $2 FOR UPDATE")
+        .map_err(pg)?;
+    let write = tx.prepare(UPSERT_PART).map_err(pg)?;
+    for d in deltas {
+        let json = d.part.to_json();
+        let made = tx
+            .execute(&create, &[&d.domain, &d.day, &json])
+            .map_err(pg)?;
+        if made == 1 {
+            continue;
+        }
+        let stored: Option<String> = tx
+            .query_opt(&read, &[&d.domain, &d.day])
+            .map_err(pg)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(pg)?;
+        let merged = merged_part(stored.as_deref(), d);
+        tx.execute(&write, &[&d.domain, &d.day, &merged])
+            .map_err(pg)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the summary parts of `keys` from the reports stored now, in
+/// `tx` (after pruning). Each part's row is locked before its reports are
+/// read, so a report stored meanwhile by another node is either read here
+/// or merged into the rebuilt part after this commits.
+fn rebuild_parts(tx: &mut Transaction<'_>, keys: &[(String, i64)]) -> Result<(), StoreError> {
+    let lock = tx
+        .prepare("SELECT 1 FROM inbox_summary_parts WHERE domain = $1 AND day = $2 FOR UPDATE")
+        .map_err(pg)?;
+    let read = tx
+        .prepare(
+            "SELECT r.json FROM inbox_report_list l JOIN inbox_reports r \
+             ON r.id = l.report_ref WHERE l.domain = $1 AND l.day = $2 ORDER BY r.id",
+        )
+        .map_err(pg)?;
+    let write = tx.prepare(UPSERT_PART).map_err(pg)?;
+    for (domain, day) in keys {
+        tx.execute(&lock, &[domain, day]).map_err(pg)?;
+        let mut builder = crate::inbox::summary::PartBuilder::default();
+        for row in tx.query(&read, &[domain, day]).map_err(pg)? {
+            let json: String = row.try_get(0).map_err(pg)?;
+            builder.add(&json, Some(domain))?;
+        }
+        let built = builder.take();
+        if built.is_empty() {
+            tx.execute(
+                "DELETE FROM inbox_summary_parts WHERE domain = $1 AND day = $2",
+                &[domain, day],
+            )
+            .map_err(pg)?;
+        }
+        for ((domain, day), json) in built {
+            tx.execute(&write, &[&domain, &day, &json]).map_err(pg)?;
         }
     }
     Ok(())
@@ -303,6 +453,13 @@ fn put_in(tx: &mut Transaction<'_>, r: &NewReport) -> Result<PutOutcome, StoreEr
             }
         }
     }
+    if outcome == PutOutcome::Duplicate {
+        tx.execute(
+            "INSERT INTO inbox_duplicates (report_ref) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&id],
+        )
+        .map_err(pg)?;
+    }
     tx.execute(
         "INSERT INTO inbox_receipts (report_ref, source, dkim, dkim_domain, received_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -339,9 +496,84 @@ impl InboxStore for PgSiteStore {
             .zip(&out)
             .filter(|(_, o)| **o == PutOutcome::Stored)
             .map(|(r, _)| r);
-        add_sums(&mut tx, &batch_failure_sums(stored))?;
+        add_sums(&mut tx, &batch_failure_sums(stored.clone()))?;
+        add_parts(&mut tx, &batch_parts(stored))?;
         tx.commit().map_err(pg)?;
         Ok(out)
+    }
+
+    fn summary_inputs(&self, query: &ReportQuery) -> Result<SummaryInputs, StoreError> {
+        let (since, until) = query.days();
+        let all = query.domains.is_empty();
+        let (parts_sql, groups_sql, dups_sql) = if all {
+            (
+                "SELECT part FROM inbox_summary_parts WHERE day BETWEEN $1 AND $2",
+                "SELECT organization, start_day, count(*) FROM inbox_reports \
+                 WHERE start_day BETWEEN $1 AND $2 GROUP BY organization, start_day",
+                "SELECT r.id, r.organization, r.report_id, r.json FROM inbox_duplicates d \
+                 JOIN inbox_reports r ON r.id = d.report_ref WHERE r.start_day BETWEEN $1 AND $2",
+            )
+        } else {
+            (
+                "SELECT part FROM inbox_summary_parts WHERE domain = ANY($3) \
+                 AND day BETWEEN $1 AND $2",
+                "SELECT organization, day, count(*) FROM (SELECT DISTINCT report_ref, \
+                 organization, day FROM inbox_report_list WHERE domain = ANY($3) \
+                 AND day BETWEEN $1 AND $2) s GROUP BY organization, day",
+                "SELECT r.id, r.organization, r.report_id, r.json FROM inbox_duplicates d \
+                 JOIN inbox_reports r ON r.id = d.report_ref WHERE EXISTS (SELECT 1 FROM \
+                 inbox_report_list l WHERE l.report_ref = d.report_ref AND l.domain = ANY($3) \
+                 AND l.day BETWEEN $1 AND $2)",
+            )
+        };
+        self.read(|tx| {
+            let query_all = |tx: &mut Transaction<'_>, sql: &str| {
+                if all {
+                    tx.query(sql, &[&since, &until])
+                } else {
+                    tx.query(sql, &[&since, &until, &query.domains])
+                }
+                .map_err(pg)
+            };
+            let mut inputs = SummaryInputs::default();
+            for row in query_all(tx, parts_sql)? {
+                inputs.parts.push(row.try_get(0).map_err(pg)?);
+            }
+            for row in query_all(tx, groups_sql)? {
+                let n: i64 = row.try_get(2).map_err(pg)?;
+                inputs.report_groups.push((
+                    row.try_get(0).map_err(pg)?,
+                    row.try_get(1).map_err(pg)?,
+                    to_u64(n),
+                ));
+            }
+            let sources = tx
+                .prepare("SELECT source FROM inbox_receipts WHERE report_ref = $1 ORDER BY id")
+                .map_err(pg)?;
+            for row in query_all(tx, dups_sql)? {
+                let id: i64 = row.try_get(0).map_err(pg)?;
+                let list = tx
+                    .query(&sources, &[&id])
+                    .map_err(pg)?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()
+                    .map_err(pg)?;
+                inputs.duplicates.push(DuplicateRow {
+                    organization: row.try_get(1).map_err(pg)?,
+                    report_id: row.try_get(2).map_err(pg)?,
+                    json: row.try_get(3).map_err(pg)?,
+                    sources: list,
+                });
+            }
+            let n: i64 = tx
+                .query_one("SELECT count(*) FROM inbox_receipts", &[])
+                .map_err(pg)?
+                .try_get(0)
+                .map_err(pg)?;
+            inputs.receipts = to_u64(n);
+            Ok(inputs)
+        })
     }
 
     fn for_each_receipt(
@@ -468,7 +700,18 @@ impl InboxStore for PgSiteStore {
             tx.execute("DELETE FROM inbox_failure_sums WHERE details <= 0", &[])
                 .map_err(pg)?;
         }
+        let touched: Vec<(String, i64)> = tx
+            .query(
+                "SELECT DISTINCT domain, day FROM inbox_report_list WHERE report_ref IN \
+                 (SELECT id FROM inbox_reports WHERE received_at < $1) ORDER BY domain, day",
+                &[&before_day.saturating_mul(86_400)],
+            )
+            .map_err(pg)?
+            .iter()
+            .map(|r| Ok((r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?)))
+            .collect::<Result<_, StoreError>>()?;
         for table in [
+            "inbox_duplicates",
             "inbox_receipts",
             "inbox_policies",
             "inbox_failures",
@@ -489,6 +732,7 @@ impl InboxStore for PgSiteStore {
                 &[&before_day.saturating_mul(86_400)],
             )
             .map_err(pg)?;
+        rebuild_parts(&mut tx, &touched)?;
         tx.commit().map_err(pg)?;
         Ok(n)
     }

@@ -3,9 +3,10 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::store::{
-    FailureCount, FailureSum, FailureSumDelta, InboxStats, InboxStore, ListedReport, NewReport,
-    PolicyCount, PrunedGroup, PutOutcome, Receipt, ReportQuery, StoredReport, batch_failure_sums,
-    dkim_of, kind_of, prune_deltas, to_i64, to_u64,
+    DuplicateRow, FailureCount, FailureSum, FailureSumDelta, InboxStats, InboxStore, ListedReport,
+    NewReport, PartDelta, PolicyCount, PrunedGroup, PutOutcome, Receipt, ReportQuery, StoredReport,
+    SummaryInputs, batch_failure_sums, batch_parts, dkim_of, kind_of, merged_part, prune_deltas,
+    to_i64, to_u64,
 };
 use crate::sqlite::SqliteStore;
 use crate::store::StoreError;
@@ -86,7 +87,24 @@ CREATE TABLE IF NOT EXISTS inbox_report_list (
 );
 CREATE INDEX IF NOT EXISTS inbox_report_list_domain_day
     ON inbox_report_list (domain, day, report_ref);
+CREATE TABLE IF NOT EXISTS inbox_summary_parts (
+    domain TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    part TEXT NOT NULL,
+    PRIMARY KEY (domain, day)
+);
+CREATE INDEX IF NOT EXISTS inbox_summary_parts_day ON inbox_summary_parts (day);
+CREATE TABLE IF NOT EXISTS inbox_duplicates (
+    report_ref INTEGER PRIMARY KEY REFERENCES inbox_reports (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS inbox_reports_day_org ON inbox_reports (start_day, organization);
 ";
+
+/// The reports received more than once (the backfill of
+/// `inbox_duplicates`; the same text serves PostgreSQL).
+pub(crate) const BACKFILL_DUPLICATES: &str = "INSERT INTO inbox_duplicates (report_ref) \
+     SELECT report_ref FROM inbox_receipts WHERE true GROUP BY report_ref HAVING count(*) > 1 \
+     ON CONFLICT DO NOTHING";
 
 /// Adds to `inbox_failure_sums` (negative deltas lower it; rows without
 /// details left are deleted by the caller).
@@ -160,8 +178,62 @@ pub(crate) fn create_schema(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<
             }
         }
     }
+    let version: Option<i64> = tx
+        .query_row(
+            "SELECT value FROM inbox_state WHERE key = ?1",
+            params![super::summary::PARTS_STATE_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if version != Some(super::summary::parts_version()) {
+        rebuild_all_parts(tx)?;
+    }
     Ok(())
 }
+
+/// Fills `inbox_summary_parts` and `inbox_duplicates` from the stored
+/// reports (a store made before them, or with parts of another version),
+/// a day at a time.
+fn rebuild_all_parts(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let conv = |e: StoreError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+    tx.execute("DELETE FROM inbox_summary_parts", [])?;
+    tx.execute(BACKFILL_DUPLICATES, [])?;
+    let mut read =
+        tx.prepare("SELECT start_day, json FROM inbox_reports ORDER BY start_day, id")?;
+    let mut rows = read.query([])?;
+    let mut builder = super::summary::PartBuilder::default();
+    let mut day: Option<i64> = None;
+    let mut write = tx.prepare(UPSERT_PART)?;
+    let mut flush = |b: &mut super::summary::PartBuilder| -> rusqlite::Result<()> {
+        for ((domain, day), json) in b.take() {
+            write.execute(params![domain, day, json])?;
+        }
+        Ok(())
+    };
+    while let Some(row) = rows.next()? {
+        let d: i64 = row.get(0)?;
+        if day.is_some_and(|x| x != d) {
+            flush(&mut builder)?;
+        }
+        day = Some(d);
+        let json: String = row.get(1)?;
+        builder.add(&json, None).map_err(conv)?;
+    }
+    flush(&mut builder)?;
+    tx.execute(
+        "INSERT INTO inbox_state (key, value) VALUES (?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![
+            super::summary::PARTS_STATE_KEY,
+            super::summary::parts_version()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes one `inbox_summary_parts` row.
+const UPSERT_PART: &str = "INSERT INTO inbox_summary_parts (domain, day, part) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (domain, day) DO UPDATE SET part = excluded.part";
 
 /// One `inbox_report_list` row.
 const INSERT_LIST: &str = "INSERT INTO inbox_report_list (report_ref, domain, day, organization, \
@@ -177,6 +249,63 @@ fn placeholders(n: usize) -> String {
 }
 
 impl SqliteStore {
+    /// Merges `deltas` into `inbox_summary_parts`, in `tx`.
+    fn add_parts(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        deltas: &[PartDelta],
+    ) -> Result<(), StoreError> {
+        let mut read = tx
+            .prepare_cached("SELECT part FROM inbox_summary_parts WHERE domain = ?1 AND day = ?2")
+            .map_err(|e| self.err(e))?;
+        let mut write = tx.prepare_cached(UPSERT_PART).map_err(|e| self.err(e))?;
+        for d in deltas {
+            let stored: Option<String> = read
+                .query_row(params![d.domain, d.day], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            write
+                .execute(params![d.domain, d.day, merged_part(stored.as_deref(), d)])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the summary parts of `keys` from the reports stored now,
+    /// in `tx` (after pruning).
+    fn rebuild_parts(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        keys: &[(String, i64)],
+    ) -> Result<(), StoreError> {
+        let mut read = tx
+            .prepare(
+                "SELECT r.json FROM inbox_report_list l JOIN inbox_reports r \
+                 ON r.id = l.report_ref WHERE l.domain = ?1 AND l.day = ?2 ORDER BY r.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut write = tx.prepare_cached(UPSERT_PART).map_err(|e| self.err(e))?;
+        for (domain, day) in keys {
+            tx.execute(
+                "DELETE FROM inbox_summary_parts WHERE domain = ?1 AND day = ?2",
+                params![domain, day],
+            )
+            .map_err(|e| self.err(e))?;
+            let mut builder = super::summary::PartBuilder::default();
+            let mut rows = read.query(params![domain, day]).map_err(|e| self.err(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+                let json: String = row.get(0).map_err(|e| self.err(e))?;
+                builder.add(&json, Some(domain))?;
+            }
+            for ((domain, day), json) in builder.take() {
+                write
+                    .execute(params![domain, day, json])
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds `deltas` to `inbox_failure_sums`, in `tx`.
     fn add_sums(
         &self,
@@ -296,6 +425,13 @@ impl SqliteStore {
             ],
         )
         .map_err(|e| self.err(e))?;
+        if inserted == 0 {
+            tx.execute(
+                "INSERT INTO inbox_duplicates (report_ref) VALUES (?1) ON CONFLICT DO NOTHING",
+                params![id],
+            )
+            .map_err(|e| self.err(e))?;
+        }
         Ok(if inserted > 0 {
             PutOutcome::Stored
         } else {
@@ -327,9 +463,96 @@ impl InboxStore for SqliteStore {
             .zip(&out)
             .filter(|(_, o)| **o == PutOutcome::Stored)
             .map(|(r, _)| r);
-        self.add_sums(&tx, &batch_failure_sums(stored))?;
+        self.add_sums(&tx, &batch_failure_sums(stored.clone()))?;
+        self.add_parts(&tx, &batch_parts(stored))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
+    }
+
+    fn summary_inputs(&self, query: &ReportQuery) -> Result<SummaryInputs, StoreError> {
+        let (since, until) = query.days();
+        let mut values: Vec<rusqlite::types::Value> = vec![since.into(), until.into()];
+        values.extend(query.domains.iter().map(|d| d.clone().into()));
+        let (parts_sql, groups_sql, dups_sql) = if query.domains.is_empty() {
+            (
+                "SELECT part FROM inbox_summary_parts WHERE day BETWEEN ?1 AND ?2".to_owned(),
+                "SELECT organization, start_day, count(*) FROM inbox_reports \
+                 WHERE start_day BETWEEN ?1 AND ?2 GROUP BY organization, start_day"
+                    .to_owned(),
+                "SELECT r.id, r.organization, r.report_id, r.json FROM inbox_duplicates d \
+                 JOIN inbox_reports r ON r.id = d.report_ref WHERE r.start_day BETWEEN ?1 AND ?2"
+                    .to_owned(),
+            )
+        } else {
+            let list = placeholders(query.domains.len());
+            (
+                format!(
+                    "SELECT part FROM inbox_summary_parts WHERE domain IN ({list}) \
+                     AND day BETWEEN ?1 AND ?2"
+                ),
+                format!(
+                    "SELECT organization, day, count(*) FROM (SELECT DISTINCT report_ref, \
+                     organization, day FROM inbox_report_list WHERE domain IN ({list}) \
+                     AND day BETWEEN ?1 AND ?2) GROUP BY organization, day"
+                ),
+                format!(
+                    "SELECT r.id, r.organization, r.report_id, r.json FROM inbox_duplicates d \
+                     JOIN inbox_reports r ON r.id = d.report_ref WHERE EXISTS (SELECT 1 FROM \
+                     inbox_report_list l WHERE l.report_ref = d.report_ref AND l.domain IN ({list}) \
+                     AND l.day BETWEEN ?1 AND ?2)"
+                ),
+            )
+        };
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut inputs = SummaryInputs::default();
+        {
+            let e = |e| self.err(e);
+            let mut stmt = tx.prepare(&parts_sql).map_err(e)?;
+            inputs.parts = stmt
+                .query_map(params_from_iter(values.iter()), |r| r.get(0))
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            let mut stmt = tx.prepare(&groups_sql).map_err(e)?;
+            inputs.report_groups = stmt
+                .query_map(params_from_iter(values.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?, to_u64(r.get(2)?)))
+                })
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            let mut stmt = tx.prepare(&dups_sql).map_err(e)?;
+            let dups: Vec<(i64, String, String, String)> = stmt
+                .query_map(params_from_iter(values.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            let mut sources = tx
+                .prepare("SELECT source FROM inbox_receipts WHERE report_ref = ?1 ORDER BY id")
+                .map_err(e)?;
+            for (id, organization, report_id, json) in dups {
+                let list = sources
+                    .query_map(params![id], |r| r.get(0))
+                    .map_err(e)?
+                    .collect::<Result<_, _>>()
+                    .map_err(e)?;
+                inputs.duplicates.push(DuplicateRow {
+                    organization,
+                    report_id,
+                    json,
+                    sources: list,
+                });
+            }
+            inputs.receipts = to_u64(
+                tx.query_row("SELECT count(*) FROM inbox_receipts", [], |r| r.get(0))
+                    .map_err(e)?,
+            );
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(inputs)
     }
 
     fn for_each_receipt(
@@ -470,7 +693,22 @@ impl InboxStore for SqliteStore {
             tx.execute("DELETE FROM inbox_failure_sums WHERE details <= 0", [])
                 .map_err(|e| self.err(e))?;
         }
+        let touched: Vec<(String, i64)> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT DISTINCT domain, day FROM inbox_report_list WHERE report_ref IN \
+                     (SELECT id FROM inbox_reports WHERE received_at < ?1) ORDER BY domain, day",
+                )
+                .map_err(|e| self.err(e))?;
+            stmt.query_map(params![before_day.saturating_mul(86_400)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?
+        };
         for table in [
+            "inbox_duplicates",
             "inbox_receipts",
             "inbox_policies",
             "inbox_failures",
@@ -491,6 +729,7 @@ impl InboxStore for SqliteStore {
                 params![before_day.saturating_mul(86_400)],
             )
             .map_err(|e| self.err(e))?;
+        self.rebuild_parts(&tx, &touched)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }

@@ -159,6 +159,77 @@ pub struct NewReport {
     pub start: String,
     /// `end-datetime` (RFC 3339, as listed).
     pub end: String,
+    /// What the report adds to the summary parts of its (policy domain,
+    /// day) pairs ([`super::summary::parts_of`]).
+    pub parts: Vec<PartDelta>,
+}
+
+/// What one report (or a batch) adds to the stored summary part of one
+/// (policy domain, UTC day): `inbox_summary_parts`, which
+/// [`super::summary::summarize`] merges instead of re-reading reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartDelta {
+    /// The policy domain (lower case, no trailing dot) or [`UNKNOWN_DOMAIN`].
+    pub domain: String,
+    /// The UTC day number of the reports' `start-datetime`.
+    pub day: i64,
+    /// The policies of that domain in the reports, summed.
+    pub part: tlsrpt_core::summary::SummaryPart,
+}
+
+/// The parts of `reports` merged per (domain, day), in a fixed order (so
+/// concurrent writers lock the rows in the same order).
+pub(crate) fn batch_parts<'a>(reports: impl Iterator<Item = &'a NewReport>) -> Vec<PartDelta> {
+    let mut by: std::collections::BTreeMap<(&'a str, i64), PartDelta> =
+        std::collections::BTreeMap::new();
+    for p in reports.flat_map(|r| &r.parts) {
+        match by.entry((&p.domain, p.day)) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(p.clone());
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().part.merge(&p.part),
+        }
+    }
+    by.into_values().collect()
+}
+
+/// A stored part merged with `delta` (a missing or unreadable stored part
+/// is replaced: the store rebuilds unreadable ones when it opens).
+pub(crate) fn merged_part(stored: Option<&str>, delta: &PartDelta) -> String {
+    match stored.map(tlsrpt_core::summary::SummaryPart::from_json) {
+        Some(Ok(mut part)) => {
+            part.merge(&delta.part);
+            part.to_json()
+        }
+        _ => delta.part.to_json(),
+    }
+}
+
+/// What [`InboxStore::summary_inputs`] reads for a summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SummaryInputs {
+    /// The stored summary parts of the selected (domain, day) pairs, as
+    /// JSON.
+    pub parts: Vec<String>,
+    /// The selected reports counted by (organization, UTC day number).
+    pub report_groups: Vec<(String, i64, u64)>,
+    /// The selected reports received more than once.
+    pub duplicates: Vec<DuplicateRow>,
+    /// Receipts in the whole store (for [`tlsrpt_core::Summary::left_out`]).
+    pub receipts: u64,
+}
+
+/// A report received more than once ([`SummaryInputs::duplicates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateRow {
+    /// `organization-name`.
+    pub organization: String,
+    /// `report-id`.
+    pub report_id: String,
+    /// The stored report JSON.
+    pub json: String,
+    /// The sources of its receipts, in the order received.
+    pub sources: Vec<String>,
 }
 
 /// The name grouping of the summaries: lower case, no trailing dot.
@@ -236,6 +307,7 @@ impl NewReport {
             failures,
             start: report.date_range.start.to_string(),
             end: report.date_range.end.to_string(),
+            parts: super::summary::parts_of(report),
         })
     }
 
@@ -659,6 +731,18 @@ pub trait InboxStore: Send + Sync {
         query: &ReportQuery,
         f: &mut dyn FnMut(Receipt) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// What [`super::summary::summarize`] needs of the reports `query`
+    /// selects, read in one transaction: the summary parts of the
+    /// selected (domain, day) pairs, the reports counted per organization
+    /// and day, the duplicates with their sources, and the receipts in
+    /// the store. Indexed reads: neither the reports nor their failure
+    /// rows are read, only duplicates' JSON.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    fn summary_inputs(&self, query: &ReportQuery) -> Result<SummaryInputs, StoreError>;
 
     /// One stored report.
     ///

@@ -2,23 +2,36 @@
 //! [`tlsrpt_core::summary::Summary`] as `mtasts report summarize PATH...`
 //! over the same reports.
 //!
-//! The reports a filter selects are found through the `(domain, day)`
-//! index of `inbox_policies` (or the `start_day` index of
-//! `inbox_reports` without a domain), and their stored normalized JSON is
-//! given to a [`tlsrpt_core::Aggregator`] receipt by receipt, in the
-//! order received (so duplicates list their sources as the file-based
-//! summary does). The summary cannot be built from the index rows alone:
-//! its alerts list, per (domain, result type, MX host), the reporting
-//! organizations, sending IPs, failure reasons, policy types, modes and
-//! `mx` patterns, and its readiness verdicts need each report's policy
-//! strings; these are in the report JSON, not in the index. The index
-//! rows serve the dashboard queries ([`InboxStore::failure_counts`],
-//! [`InboxStore::policy_counts`]), which are single indexed `GROUP BY`s.
+//! The store keeps a [`SummaryPart`] per (policy domain, UTC day of
+//! `start-datetime`) — `inbox_summary_parts`, updated in the transaction
+//! that stores a report, rebuilt from the remaining reports when pruning
+//! removes some, and built from all stored reports when a store made
+//! before the table (or with another [`PART_VERSION`]) is opened. A part
+//! holds what the summary adds up over policies: sessions per result
+//! type, MX host, organization and day, the alerts with their
+//! organizations, IPs, reasons, modes and patterns, and what the
+//! readiness verdict needs. [`summarize`] merges the parts of the
+//! selected days and domains and takes what counts reports (unique
+//! reports per organization and day, duplicates with their sources) from
+//! the report index ([`InboxStore::summary_inputs`]), so its cost depends
+//! on the number of days and domains, not on the number of reports or
+//! failure rows. The result equals [`summarize_by_replay`] — every
+//! selected receipt's stored JSON given to a [`tlsrpt_core::Aggregator`]
+//! in the order received — as long as no grouping reaches
+//! [`SummaryOptions::max_groups`]; past it the two may fold different keys
+//! under `(other)` (both say how many in `folded`). A `max_groups` other
+//! than the parts' own ([`tlsrpt_core::summary::MAX_GROUPS`]) is
+//! summarized by replay.
 
-use tlsrpt_core::summary::{Filter, Summary};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use tlsrpt_core::summary::{
+    DuplicateReport, Filter, MAX_GROUPS, PART_VERSION, ReportTotals, Summary, SummaryPart,
+};
 use tlsrpt_core::{Aggregator, Report};
 
-use super::store::{InboxStore, ReportQuery};
+use super::store::{InboxStore, PartDelta, ReportQuery, UNKNOWN_DOMAIN};
 use crate::store::StoreError;
 
 /// How [`summarize`] counts.
@@ -28,18 +41,27 @@ pub struct SummaryOptions {
     pub filter: Filter,
     /// Distinct keys per grouping ([`Aggregator::with_max_groups`]).
     pub max_groups: usize,
-    /// The readiness window in UTC days, ending with the filter's
-    /// `until` (or each domain's last day), as `report summarize` does.
+    /// The readiness window in UTC days.
     pub readiness_days: u32,
+    /// The last day of the readiness window; `None`: the filter's `until`,
+    /// or else each domain's last day, as `report summarize` does.
+    pub readiness_end: Option<i64>,
 }
 
 impl Default for SummaryOptions {
     fn default() -> Self {
         Self {
             filter: Filter::new(),
-            max_groups: tlsrpt_core::summary::MAX_GROUPS,
+            max_groups: MAX_GROUPS,
             readiness_days: tlsrpt_core::alert::READINESS_DAYS,
+            readiness_end: None,
         }
+    }
+}
+
+impl SummaryOptions {
+    fn readiness_end(&self) -> Option<i64> {
+        self.readiness_end.or(self.filter.until)
     }
 }
 
@@ -67,15 +89,159 @@ pub fn parse_stored(json: &str) -> Result<Report<'_>, StoreError> {
         })
 }
 
+/// The index's name of a policy's domain: folded, or [`UNKNOWN_DOMAIN`].
+fn domain_key(p: &tlsrpt_core::report::PolicyResult<'_>) -> String {
+    p.policy.policy_domain.as_deref().map_or_else(
+        || UNKNOWN_DOMAIN.to_owned(),
+        |d| mta_sts_core::domain::fold(d).into_owned(),
+    )
+}
+
+/// `report` with only the policies of `domain` (an index domain name).
+fn only_domain<'r, 'a>(report: &'r Report<'a>, domain: &str) -> Cow<'r, Report<'a>> {
+    if report.policies.iter().all(|p| domain_key(p) == domain) {
+        Cow::Borrowed(report)
+    } else {
+        let mut r = report.clone();
+        r.policies.retain(|p| domain_key(p) == domain);
+        Cow::Owned(r)
+    }
+}
+
+/// What `report` adds to the summary parts: one part per policy domain of
+/// its policies (by the UTC day of `start-datetime`), holding that
+/// domain's policies. A report without policies adds to none.
+#[must_use]
+pub fn parts_of(report: &Report<'_>) -> Vec<PartDelta> {
+    let day = report.date_range.start.day();
+    let mut domains: Vec<String> = report.policies.iter().map(domain_key).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    domains
+        .into_iter()
+        .map(|domain| {
+            let mut part = SummaryPart::new();
+            part.add(&only_domain(report, &domain));
+            PartDelta { domain, day, part }
+        })
+        .collect()
+}
+
+/// Parts rebuilt from stored reports (the backfill and pruning): feed
+/// each report's JSON with [`PartBuilder::add`], then take the parts.
+#[derive(Debug, Default)]
+pub(crate) struct PartBuilder {
+    parts: BTreeMap<(String, i64), SummaryPart>,
+}
+
+impl PartBuilder {
+    /// Add a stored report's parts (all of them, or only `domain`'s).
+    pub(crate) fn add(&mut self, json: &str, domain: Option<&str>) -> Result<(), StoreError> {
+        let report = parse_stored(json)?;
+        for d in parts_of(&report) {
+            if domain.is_some_and(|only| only != d.domain) {
+                continue;
+            }
+            match self.parts.entry((d.domain, d.day)) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(d.part);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&d.part),
+            }
+        }
+        Ok(())
+    }
+
+    /// The parts built, as ((domain, day), JSON), and the builder emptied.
+    pub(crate) fn take(&mut self) -> Vec<((String, i64), String)> {
+        std::mem::take(&mut self.parts)
+            .into_iter()
+            .map(|(k, p)| (k, p.to_json()))
+            .collect()
+    }
+}
+
+/// The `inbox_state` key holding the [`PART_VERSION`] of the stored parts.
+pub(crate) const PARTS_STATE_KEY: &str = "summary_parts_version";
+
+/// The version the stored parts must have.
+pub(crate) fn parts_version() -> i64 {
+    i64::from(PART_VERSION)
+}
+
 /// The summary of the stored reports (see the module docs).
 ///
 /// # Errors
 ///
-/// [`StoreError`] when the store fails or holds an unreadable report.
+/// [`StoreError`] when the store fails or holds an unreadable part or
+/// duplicate report.
 pub fn summarize(store: &dyn InboxStore, options: &SummaryOptions) -> Result<Summary, StoreError> {
+    if options.max_groups != MAX_GROUPS {
+        return summarize_by_replay(store, options);
+    }
+    let inputs = store.summary_inputs(&query_of(&options.filter))?;
+    let mut part = SummaryPart::with_max_groups(options.max_groups);
+    for json in &inputs.parts {
+        let p = SummaryPart::from_json(json).map_err(|e| StoreError::Corrupt {
+            what: "summary part",
+            detail: e.to_string(),
+        })?;
+        part.merge(&p);
+    }
+    let mut totals = ReportTotals::default();
+    for (organization, day, n) in inputs.report_groups {
+        totals.reports = totals.reports.saturating_add(n);
+        let o = totals.by_organization.entry(organization).or_default();
+        *o = o.saturating_add(n);
+        let d = totals
+            .by_day
+            .entry(mta_sts_core::time::day_string(day))
+            .or_default();
+        *d = d.saturating_add(n);
+    }
+    let mut duplicates = inputs.duplicates;
+    duplicates
+        .sort_by(|a, b| (&a.organization, &a.report_id).cmp(&(&b.organization, &b.report_id)));
+    for d in duplicates {
+        let again = u64::try_from(d.sources.len().saturating_sub(1)).unwrap_or(u64::MAX);
+        if again == 0 {
+            continue;
+        }
+        let report = parse_stored(&d.json)?;
+        if let Some(r) = options.filter.apply(&report) {
+            for _ in 0..again {
+                part.add_duplicate(&r);
+            }
+        }
+        totals.duplicates = totals.duplicates.saturating_add(again);
+        totals.duplicate_reports.push(DuplicateReport {
+            organization_name: d.organization,
+            report_id: d.report_id,
+            sources: d.sources,
+        });
+    }
+    let selected = totals.reports.saturating_add(totals.duplicates);
+    // The receipts the selection left out are the ones the filter leaves
+    // out.
+    totals.left_out = inputs.receipts.saturating_sub(selected);
+    Ok(part.summary(totals, options.readiness_days, options.readiness_end()))
+}
+
+/// The summary of the stored reports computed by replaying every selected
+/// receipt's stored JSON through an [`Aggregator`], in the order
+/// received: what [`summarize`] does for a `max_groups` other than the
+/// parts' own, and what it is tested against.
+///
+/// # Errors
+///
+/// [`StoreError`] when the store fails or holds an unreadable report.
+pub fn summarize_by_replay(
+    store: &dyn InboxStore,
+    options: &SummaryOptions,
+) -> Result<Summary, StoreError> {
     let mut agg = Aggregator::with_max_groups(options.max_groups)
         .filter(options.filter.clone())
-        .readiness_window(options.readiness_days, options.filter.until);
+        .readiness_window(options.readiness_days, options.readiness_end());
     let mut fed: u64 = 0;
     store.for_each_receipt(&query_of(&options.filter), &mut |receipt| {
         let report = parse_stored(&receipt.json)?;

@@ -783,3 +783,82 @@ fn render_text_with_remediation_and_top() {
     assert!(!ready.contains("example.net"), "{ready}");
     assert_eq!(s.render_text(), s.render_text_with(&TextOptions::new()));
 }
+
+/// Parts of the week's reports, one per day (serialized and read back),
+/// merged in any order: the same summary as one aggregator, given the
+/// report counts. The alert lists keep the smallest values, whatever the
+/// order the reports come in.
+#[test]
+fn parts_merge_to_the_aggregators_summary() {
+    use tlsrpt_core::summary::{PART_VERSION, PartError, ReportTotals, SummaryPart};
+    let reports = week();
+    let mut agg = Aggregator::new();
+    let mut parts = Vec::new();
+    let mut totals = ReportTotals::default();
+    for (i, r) in reports.iter().enumerate() {
+        assert!(agg.add(r, &format!("r{i}")));
+        let mut p = SummaryPart::new();
+        p.add(r);
+        parts.push(SummaryPart::from_json(&p.to_json()).unwrap());
+        totals.reports += 1;
+        *totals
+            .by_organization
+            .entry(r.organization_name.to_string())
+            .or_default() += 1;
+        *totals
+            .by_day
+            .entry(r.date_range.start.date_string())
+            .or_default() += 1;
+    }
+    let want = agg.summary();
+    for order in [false, true] {
+        let mut merged = SummaryPart::new();
+        let mut list: Vec<&SummaryPart> = parts.iter().collect();
+        if order {
+            list.reverse();
+        }
+        for p in list {
+            merged.merge(p);
+        }
+        assert_eq!(merged.summary(totals.clone(), 14, None), want);
+    }
+    // Another version, or no part at all, is refused.
+    assert!(matches!(
+        SummaryPart::from_json(&format!(r#"{{"v":{}}}"#, PART_VERSION + 1)),
+        Err(PartError::Version { .. })
+    ));
+    assert!(matches!(
+        SummaryPart::from_json("[]"),
+        Err(PartError::Json(_))
+    ));
+
+    // 60 organisations in one alert, added forwards and backwards: the
+    // same 50 listed, the smallest.
+    let pol = sts(
+        "example.com",
+        "enforce",
+        &["mx.example.com"],
+        0,
+        1,
+        &[detail(
+            "certificate-expired",
+            Some("mx.example.com"),
+            1,
+            None,
+        )],
+    );
+    let many: Vec<Report<'static>> = (0..60)
+        .map(|k| report(&format!("org{k:02}"), "r", "2024-01-01", std::slice::from_ref(&pol)))
+        .collect();
+    let lists = |rs: &mut dyn Iterator<Item = &Report<'static>>| {
+        let mut a = Aggregator::new();
+        for r in rs {
+            a.add(r, "s");
+        }
+        a.summary().alerts[0].where_.sending_organizations.clone()
+    };
+    let forwards = lists(&mut many.iter());
+    assert_eq!(forwards, lists(&mut many.iter().rev()));
+    assert_eq!(forwards.len(), tlsrpt_core::alert::MAX_LISTED);
+    assert_eq!(forwards.last().map(String::as_str), Some("org49"));
+}
