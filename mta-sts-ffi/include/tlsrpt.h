@@ -132,7 +132,8 @@ int tlsrpt_version_check(int major, int minor, int patch);
 const char *tlsrpt_version(void);
 
 /** Open a datagram socket for the collector socket `socketname` (no
- * connect: the collector need not run). *pcon is the connection, or NULL
+ * connect: the collector need not run; the first send connects it, see
+ * the crate README). *pcon is the connection, or NULL
  * on an error. Errors: TLSRPT_ERR_MTASTS_NULL, _INVALID_UTF8,
  * _INVALID_ARGUMENT (empty), TLSRPT_ERR_TLSRPT_SOCKETNAMETOOLONG (107
  * bytes at most), TLSRPT_ERR_SOCKET + errno. */

@@ -159,3 +159,79 @@ fn missing_policy_domain_is_the_delivery_domain_and_absent_members_are_left_out(
     assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     assert_eq!(d.to_libtlsrpt_json().as_bytes(), &got[..]);
 }
+
+/// One request with a `no-policy-found` success through `con`; the
+/// result of finishing it.
+fn send_one(con: *mut tlsrpt_connection_t, domain: &str) -> std::ffi::c_int {
+    let mut dr = null_mut();
+    let d = c(domain);
+    // SAFETY: `con` is live; valid strings; `dr` is finished once.
+    unsafe {
+        assert_eq!(
+            tlsrpt_init_delivery_request(&mut dr, con, d.as_ptr(), null()),
+            0
+        );
+        assert_eq!(tlsrpt_init_policy(dr, TLSRPT_NO_POLICY_FOUND, null()), 0);
+        assert_eq!(tlsrpt_finish_policy(dr, TLSRPT_FINAL_SUCCESS), 0);
+        tlsrpt_finish_delivery_request(&mut dr)
+    }
+}
+
+fn received(rx: &UnixDatagram) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = vec![0; 70_000];
+    while let Ok(n) = rx.recv(&mut buf) {
+        let d = decode(&buf[..n], &DatagramLimits::default()).unwrap();
+        out.push(d.domain.clone());
+    }
+    out
+}
+
+/// The connection stays connected to the collector between sends; a
+/// collector that went away gives libtlsrpt's `sendto` error, one that
+/// started again on the same path is found at the next send, and one
+/// that replaced the socket while the old one stays open is found within
+/// a second (libtlsrpt looks the path up at every `sendto`).
+#[test]
+fn a_restarted_or_replaced_collector_is_found_again() {
+    let dir = std::env::temp_dir().join(format!("tlsrpt-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("collector.sock");
+    let _ = std::fs::remove_file(&path);
+    let name = c(path.to_str().unwrap());
+    let mut con = null_mut();
+    // SAFETY: valid pointers; `name` outlives the call.
+    assert_eq!(unsafe { tlsrpt_open(&mut con, name.as_ptr()) }, 0);
+    // No collector yet: `sendto`'s ENOENT, as libtlsrpt.
+    assert_eq!(send_one(con, "none.example"), TLSRPT_ERR_SENDTO + 2);
+
+    let first = UnixDatagram::bind(&path).unwrap();
+    first.set_nonblocking(true).unwrap();
+    assert_eq!(send_one(con, "a.example"), 0);
+    assert_eq!(send_one(con, "b.example"), 0);
+    assert_eq!(received(&first), ["a.example", "b.example"]);
+
+    // The collector stops (socket closed, file removed).
+    drop(first);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(send_one(con, "lost.example"), TLSRPT_ERR_SENDTO + 2);
+    // And starts again on the same path.
+    let second = UnixDatagram::bind(&path).unwrap();
+    second.set_nonblocking(true).unwrap();
+    assert_eq!(send_one(con, "c.example"), 0);
+    assert_eq!(received(&second), ["c.example"]);
+
+    // A new collector binds the path while the old socket stays open:
+    // found within a second.
+    std::fs::remove_file(&path).unwrap();
+    let third = UnixDatagram::bind(&path).unwrap();
+    third.set_nonblocking(true).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(send_one(con, "d.example"), 0);
+    assert_eq!(received(&third), ["d.example"]);
+    assert!(received(&second).is_empty());
+
+    // SAFETY: `con` is live and closed once.
+    assert_eq!(unsafe { tlsrpt_close(&mut con) }, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -197,7 +197,18 @@ pub(crate) type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Serve `GET /metrics` on `listener` with `render` until `stop` says so;
 /// connections still open then are cut.
-pub(crate) async fn serve_admin(listener: TcpListener, render: Render, mut stop: Stop) {
+pub(crate) async fn serve_admin(listener: TcpListener, render: Render, stop: Stop) {
+    serve_admin_with(listener, render, stop, ADMIN_WRITE_TIMEOUT).await;
+}
+
+/// [`serve_admin`] with `write_timeout` for taking an answer instead of
+/// [`ADMIN_WRITE_TIMEOUT`] (a parameter for the tests).
+async fn serve_admin_with(
+    listener: TcpListener,
+    render: Render,
+    mut stop: Stop,
+    write_timeout: Duration,
+) {
     let name = listener
         .local_addr()
         .map_or_else(|_| "metrics".to_owned(), |a| a.to_string());
@@ -222,7 +233,7 @@ pub(crate) async fn serve_admin(listener: TcpListener, render: Render, mut stop:
             Ok((stream, _)) => {
                 let render = Arc::clone(&render);
                 conns.spawn(async move {
-                    answer(stream, &render).await;
+                    answer(stream, &render, write_timeout).await;
                     drop(slot);
                 });
             }
@@ -338,8 +349,9 @@ async fn read_head(stream: &mut TcpStream) -> Read {
     }
 }
 
-/// Answer one admin connection.
-async fn answer(mut stream: TcpStream, render: &Render) {
+/// Answer one admin connection; the answer must be taken within
+/// `write_timeout`.
+async fn answer(mut stream: TcpStream, render: &Render, write_timeout: Duration) {
     let (status, extra, body, head_only) = match read_head(&mut stream).await {
         Read::Nothing => return,
         Read::Timeout => (
@@ -384,7 +396,7 @@ async fn answer(mut stream: TcpStream, render: &Render) {
     if !head_only {
         out.push_str(&body);
     }
-    let _ = tokio::time::timeout(ADMIN_WRITE_TIMEOUT, async {
+    let _ = tokio::time::timeout(write_timeout, async {
         if stream.write_all(out.as_bytes()).await.is_ok() {
             let _ = stream.shutdown().await;
         }
@@ -472,5 +484,59 @@ mod tests {
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
         assert_eq!(head_end(b"GET / HTTP/1.1\n\n"), Some(16));
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n"), None);
+    }
+
+    /// Send a scrape on a connection with a small receive buffer (no
+    /// autotuning: the kernel cannot take the whole answer for the
+    /// client); after `pause`, read the answer to its end.
+    async fn scrape(addr: std::net::SocketAddr, pause: Duration) -> Vec<u8> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").await.unwrap();
+        tokio::time::sleep(pause).await;
+        let mut raw = Vec::new();
+        // A cut answer may end in a reset instead of a FIN.
+        let _ = s.read_to_end(&mut raw).await;
+        raw
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_answer_not_taken_in_time_is_cut() {
+        assert_eq!(ADMIN_WRITE_TIMEOUT, Duration::from_secs(10));
+        // ADMIN_WRITE_TIMEOUT is 10 s: the same code with 1 s.
+        let timeout = Duration::from_secs(1);
+        let body = "x".repeat(16 * 1024 * 1024);
+        let render: Render = {
+            let body = body.clone();
+            Arc::new(move || body.clone())
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = watch::channel(None);
+        let server = tokio::spawn(serve_admin_with(listener, render, stop_rx, timeout));
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        // Taken at once: the whole answer.
+        let raw = scrape(addr, Duration::ZERO).await;
+        assert_eq!(raw.len(), head.len() + body.len());
+        assert!(raw.starts_with(head.as_bytes()));
+        // Taken only after twice the timeout: the connection was closed
+        // at the timeout, with what the kernel had buffered.
+        let raw = scrape(addr, timeout * 2).await;
+        assert!(raw.starts_with(head.as_bytes()));
+        assert!(
+            raw.len() < head.len() + body.len() / 2,
+            "{} bytes of {} arrived",
+            raw.len(),
+            head.len() + body.len()
+        );
+        // The slot is free again.
+        let raw = scrape(addr, Duration::ZERO).await;
+        assert_eq!(raw.len(), head.len() + body.len());
+        stop_tx.send(Some(Instant::now())).unwrap();
+        server.await.unwrap();
     }
 }

@@ -448,6 +448,15 @@ pub enum ReporterError {
         #[source]
         source: std::io::Error,
     },
+    /// A key or password file is larger than the most read (64 KiB); it
+    /// is refused, not cut.
+    #[error("{}: larger than the limit of {limit} bytes", .path.display())]
+    SecretTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The DKIM key or signing settings are unusable.
     #[error("[dkim] {}: {source}", .path.display())]
     DkimKey {
@@ -720,15 +729,29 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ReporterError> {
     Ok(buf)
 }
 
+/// The text of a key or password file: at most [`MAX_SECRET_FILE`]
+/// bytes; a larger file is refused whole, never cut.
 fn read_secret(path: &Path) -> Result<String, ReporterError> {
-    let mut text = String::new();
+    let read_err = |source| ReporterError::ReadSecret {
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
     fs::File::open(path)
-        .and_then(|f| f.take(MAX_SECRET_FILE).read_to_string(&mut text))
-        .map_err(|source| ReporterError::ReadSecret {
+        .and_then(|f| f.take(MAX_SECRET_FILE + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        return Err(ReporterError::SecretTooLarge {
             path: path.to_owned(),
-            source,
-        })?;
-    Ok(text)
+            limit: MAX_SECRET_FILE,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1774,5 +1797,300 @@ submitter = "Mail.Example.com."
         assert_eq!(address_of("TLS reports <r@x.example>"), "r@x.example");
         assert_eq!(address_of(" r@x.example "), "r@x.example");
         assert_eq!(eml_name("a!b!1!2!u.json.gz"), "a!b!1!2!u.eml");
+    }
+
+    /// A fresh directory under the system's temporary directory.
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "mtasts-reporter-limits-{tag}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A reporter without DKIM whose DNS server is a closed loopback
+    /// port (nothing here looks anything up); `extra` is more TOML.
+    fn reporter(extra: &str) -> Result<Reporter, ReporterError> {
+        let text = format!("resolver = \"127.0.0.1:9\"\n{MINIMAL}{extra}");
+        Reporter::new(ReporterConfig::from_toml(&text).unwrap(), true)
+    }
+
+    /// `len` bytes: `first` as the first line, then lines of `x`.
+    fn padded(first: &str, len: usize) -> Vec<u8> {
+        let mut b = format!("{first}\n").into_bytes();
+        while b.len() < len {
+            b.push(if b.len() % 64 == 63 { b'\n' } else { b'x' });
+        }
+        b.truncate(len);
+        b
+    }
+
+    #[test]
+    fn secret_files_over_64_kib_are_refused_not_cut() {
+        let dir = tmp("secret");
+        let limit = usize::try_from(MAX_SECRET_FILE).unwrap();
+        assert_eq!(limit, 64 * 1024);
+        let file = dir.join("password");
+        // At the limit: read whole.
+        fs::write(&file, padded("s3cret", limit)).unwrap();
+        let text = read_secret(&file).unwrap();
+        assert_eq!(text.len(), limit);
+        assert_eq!(text.lines().next(), Some("s3cret"));
+        let smtp = format!(
+            "[smtp]\nrelay = \"127.0.0.1:9\"\nusername = \"u\"\npassword_file = \"{}\"\n",
+            file.display()
+        );
+        assert!(reporter(&smtp).is_ok());
+        // One byte more: refused, naming the file and the limit (before,
+        // the first 64 KiB were used as if they were the whole file).
+        fs::write(&file, padded("s3cret", limit + 1)).unwrap();
+        let e = read_secret(&file).unwrap_err();
+        assert!(
+            matches!(&e, ReporterError::SecretTooLarge { path, limit: 65_536 } if *path == file),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{}: larger than the limit of 65536 bytes", file.display())
+        );
+        let e = reporter(&smtp).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&e, ReporterError::SecretTooLarge { path, .. } if *path == file),
+            "{e:?}"
+        );
+        // A DKIM key file the same way, before the key is parsed.
+        let key = dir.join("dkim.pem");
+        fs::write(&key, padded("-----BEGIN PRIVATE KEY-----", limit + 1)).unwrap();
+        let text = format!(
+            "{MINIMAL}[dkim]\nkey_file = \"{}\"\nselector = \"s\"\ndomain = \"mail.example.com\"\n",
+            key.display()
+        );
+        let e = Reporter::new(ReporterConfig::from_toml(&text).unwrap(), false)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: larger than the limit of 65536 bytes", key.display())
+        );
+        // A huge sparse file is refused after reading 64 KiB + 1.
+        let f = fs::File::create(&file).unwrap();
+        f.set_len(1 << 40).unwrap();
+        assert!(matches!(
+            read_secret(&file),
+            Err(ReporterError::SecretTooLarge { .. })
+        ));
+        // Not UTF-8: an error naming the file, not a panic.
+        fs::write(&file, b"pass\xffword").unwrap();
+        let e = read_secret(&file).unwrap_err();
+        assert!(matches!(e, ReporterError::ReadSecret { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("{}: cannot read: not UTF-8 text (byte 4)", file.display())
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn state_files_over_64_mib_are_refused() {
+        let dir = tmp("state");
+        let limit = MAX_STATE_FILE;
+        assert_eq!(limit, 64 * 1024 * 1024);
+        let file = dir.join("big.json.gz");
+        // Sparse files: nothing is written to the disk.
+        fs::File::create(&file).unwrap().set_len(limit).unwrap();
+        assert_eq!(read_limited(&file).unwrap().len() as u64, limit);
+        fs::File::create(&file).unwrap().set_len(limit + 1).unwrap();
+        let e = read_limited(&file).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: larger than 67108864 bytes", file.display())
+        );
+
+        // A day whose delivery.json is over the limit: refused by a run,
+        // naming the file, and listed as pending (so a run reports it).
+        let state = StateDir::open_as(dir.join("state"), "mx1").unwrap();
+        let day = UtcDay::parse("2024-05-01").unwrap();
+        let reports = state.create_reports_dir(day).unwrap();
+        let delivery = reports.join(DELIVERY_FILE);
+        fs::File::create(&delivery)
+            .unwrap()
+            .set_len(limit + 1)
+            .unwrap();
+        let r = reporter("").unwrap();
+        assert_eq!(r.pending_days(&state).unwrap(), [day]);
+        let now = Timestamp::from_unix(day.end().secs + 86_400);
+        let e = r
+            .send_day(&state, day, &SendOptions::at(now))
+            .await
+            .unwrap_err();
+        match &e {
+            ReporterError::DeliveryState { path, reason } => {
+                assert_eq!(*path, delivery);
+                assert_eq!(reason, "larger than 67108864 bytes");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The file is left as it was.
+        assert_eq!(fs::metadata(&delivery).unwrap().len(), limit + 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A gzip member of `len` spaces, made by hand (one fixed-Huffman
+    /// block: a literal, then back-references of 258 bytes at distance
+    /// 1): a few hundred KiB for 64 MiB, at once, where a real
+    /// compressor takes many seconds in a debug build.
+    fn gzip_of_spaces(len: usize) -> Vec<u8> {
+        struct Bits {
+            out: Vec<u8>,
+            acc: u64,
+            n: u32,
+        }
+        impl Bits {
+            /// `n` bits of `v`, least significant first.
+            fn put(&mut self, v: u32, n: u32) {
+                self.acc |= u64::from(v) << self.n;
+                self.n += n;
+                while self.n >= 8 {
+                    self.out.push((self.acc & 0xff) as u8);
+                    self.acc >>= 8;
+                    self.n -= 8;
+                }
+            }
+            /// A Huffman code of `n` bits, most significant first.
+            fn code(&mut self, c: u32, n: u32) {
+                self.put(c.reverse_bits() >> (32 - n), n);
+            }
+        }
+        let mut b = Bits {
+            out: vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff],
+            acc: 0,
+            n: 0,
+        };
+        b.put(1, 1); // BFINAL
+        b.put(1, 2); // BTYPE 01: fixed Huffman codes
+        let space = 0x30 + u32::from(b' '); // literals 0-143: 8 bits from 0x30
+        let mut left = len;
+        if left > 0 {
+            b.code(space, 8);
+            left -= 1;
+        }
+        while left >= 258 {
+            b.code(0b1100_0101, 8); // length code 285: 258 bytes
+            b.code(0, 5); // distance code 0: distance 1
+            left -= 258;
+        }
+        for _ in 0..left {
+            b.code(space, 8);
+        }
+        b.code(0, 7); // end of block (256)
+        b.put(0, 7); // to a byte boundary
+        let mut out = b.out;
+        let mut crc = crc32fast::Hasher::new();
+        let chunk = [b' '; 4096];
+        let mut rest = len;
+        while rest > 0 {
+            let n = rest.min(chunk.len());
+            crc.update(&chunk[..n]);
+            rest -= n;
+        }
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn hand_made_gzip_inflates_to_its_length() {
+        for len in [0, 1, 2, 258, 259, 1000, 70_000] {
+            let gz = gzip_of_spaces(len);
+            let back = tlsrpt_core::input::decompress_gzip(&gz, len).unwrap();
+            assert_eq!(back, vec![b' '; len], "{len}");
+        }
+    }
+
+    #[test]
+    fn a_report_inflating_past_64_mib_is_refused() {
+        let dir = tmp("inflate");
+        let r = reporter("").unwrap();
+        let day = UtcDay::parse("2024-05-01").unwrap();
+        let state = ReportState {
+            policy_domain: "example.com".into(),
+            report_id: "r".into(),
+            file: "r.json.gz".into(),
+            eml: None,
+            successful_sessions: 0,
+            failed_sessions: 0,
+            lookup: LookupState {
+                status: LOOKUP_PENDING.into(),
+                record: None,
+                detail: None,
+                unusable: Vec::new(),
+                attempts: Vec::new(),
+            },
+            destinations: Vec::new(),
+        };
+        let path = dir.join(&state.file);
+        let limit = usize::try_from(MAX_STATE_FILE).unwrap();
+        // Inflating to exactly 64 MiB: read (and then refused as JSON).
+        fs::write(&path, gzip_of_spaces(limit)).unwrap();
+        let e = r.load_report(&dir, &state, day).map(|_| ()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("{}: ", path.display())) && !text.contains("larger than"),
+            "{e}"
+        );
+        assert!(!text.contains("gzip"), "the gzip itself is sound: {e}");
+        // One byte more: refused by size, naming the file.
+        let bomb = gzip_of_spaces(limit + 1);
+        assert!(bomb.len() < 512 * 1024, "{}", bomb.len());
+        fs::write(&path, bomb).unwrap();
+        let e = r.load_report(&dir, &state, day).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&e, ReporterError::DeliveryState { path: p, .. } if *p == path),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: decompressed report is larger than the limit of 67108864 bytes",
+                path.display()
+            )
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn more_than_10000_report_days_are_an_error() {
+        let dir = tmp("days");
+        let state = StateDir::open_as(dir.join("state"), "mx1").unwrap();
+        let day = UtcDay::parse("2024-05-01").unwrap();
+        let reports = state.create_reports_dir(day).unwrap();
+        // A damaged delivery state: the day is pending.
+        fs::write(reports.join(DELIVERY_FILE), "{\"format\": 1").unwrap();
+        let root = state.path().join("reports");
+        // Every entry counts, day or not: 10,000 in all.
+        for n in 1..MAX_REPORT_DAYS {
+            fs::create_dir(root.join(format!("old-{n:05}"))).unwrap();
+        }
+        assert_eq!(fs::read_dir(&root).unwrap().count(), MAX_REPORT_DAYS);
+        let r = reporter("").unwrap();
+        assert_eq!(r.pending_days(&state).unwrap(), [day]);
+        // One more: an error naming the directory and the limit.
+        fs::create_dir(root.join("old-10000")).unwrap();
+        let e = r.pending_days(&state).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ReporterError::State(StateError::TooMany { path, what: "entries", limit: 10_000 })
+                    if *path == root
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{}: more than 10000 entries", root.display())
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -639,6 +639,12 @@ impl StateDir {
 
     /// Every day with at least one node's partial, sorted, each once.
     pub fn days_with_partials(&self) -> Result<Vec<UtcDay>> {
+        self.days_with_partials_bounded(MAX_FILES_PER_NODE)
+    }
+
+    /// [`StateDir::days_with_partials`] with at most `max_files` entries
+    /// per node directory (a parameter for the tests).
+    fn days_with_partials_bounded(&self, max_files: usize) -> Result<Vec<UtcDay>> {
         let mut days = std::collections::BTreeSet::new();
         for (_, dir) in self.node_dirs()? {
             let Ok(dir) = dir else { continue };
@@ -646,11 +652,11 @@ impl StateDir {
             for entry in fs::read_dir(&dir).map_err(StateError::io("list", &dir))? {
                 let entry = entry.map_err(StateError::io("list", &dir))?;
                 n += 1;
-                if n > MAX_FILES_PER_NODE {
+                if n > max_files {
                     return Err(StateError::TooMany {
                         path: dir,
                         what: "files",
-                        limit: MAX_FILES_PER_NODE,
+                        limit: max_files,
                     });
                 }
                 if let Some(day) = entry.file_name().to_str().and_then(partial_day) {
@@ -869,6 +875,76 @@ mod tests {
         // Into a missing directory: an error naming the temporary file.
         let e = write_atomic(&d.join("missing/f"), b"x").unwrap_err();
         assert!(e.to_string().contains("cannot create"), "{e}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn more_than_max_nodes_node_directories_are_an_error() {
+        let d = tmp("nodes");
+        let s = StateDir::open_as(&d, "mx1").unwrap();
+        s.write_partial(day(), &DayAggregate::new(day())).unwrap();
+        let partials = s.partials_dir();
+        // 10,000 node directories (mx1 and 9,999 more); hidden entries
+        // (rsync's, editors') do not count.
+        for n in 1..MAX_NODES {
+            fs::create_dir(partials.join(format!("n{n:05}"))).unwrap();
+        }
+        fs::create_dir(partials.join(".rsync-tmp")).unwrap();
+        assert_eq!(MAX_NODES, 10_000);
+        let found = s.partials_for(day()).unwrap();
+        assert_eq!(found, [("mx1".to_owned(), s.partial_path("mx1", day()))]);
+        assert_eq!(s.days_with_partials().unwrap(), [day()]);
+        let (agg, errors) = s.read_day(day(), AggregateLimits::default()).unwrap();
+        assert!(agg.is_empty() && errors.is_empty(), "{errors:?}");
+        // One more: every listing is an error naming the directory.
+        fs::create_dir(partials.join("n10000")).unwrap();
+        let want = format!("{}: more than 10000 node directories", partials.display());
+        let check = |e: StateError| {
+            assert!(
+                matches!(
+                    &e,
+                    StateError::TooMany { path, what: "node directories", limit: 10_000 }
+                        if *path == partials
+                ),
+                "{e:?}"
+            );
+            assert_eq!(e.to_string(), want);
+        };
+        check(s.partials_for(day()).unwrap_err());
+        check(s.days_with_partials().unwrap_err());
+        check(s.read_day(day(), AggregateLimits::default()).unwrap_err());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn more_files_than_the_bound_in_a_node_directory_are_an_error() {
+        // MAX_FILES_PER_NODE (100,000) files take seconds to create: the
+        // same code with a bound of 50.
+        assert_eq!(MAX_FILES_PER_NODE, 100_000);
+        let d = tmp("files");
+        let s = StateDir::open_as(&d, "mx1").unwrap();
+        s.write_partial(day(), &DayAggregate::new(day())).unwrap();
+        let node = s.partials_dir().join("mx1");
+        let other = UtcDay::parse("2024-04-30").unwrap();
+        fs::write(node.join(format!("{other}.json")), "{}").unwrap();
+        let have = fs::read_dir(&node).unwrap().count();
+        for n in have..50 {
+            fs::write(node.join(format!("junk-{n}")), "").unwrap();
+        }
+        assert_eq!(fs::read_dir(&node).unwrap().count(), 50);
+        assert_eq!(s.days_with_partials_bounded(50).unwrap(), [other, day()]);
+        fs::write(node.join("junk-50"), "").unwrap();
+        let e = s.days_with_partials_bounded(50).unwrap_err();
+        assert!(
+            matches!(&e, StateError::TooMany { path, what: "files", limit: 50 } if *path == node),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{}: more than 50 files", node.display())
+        );
+        // The public bound is far away.
+        assert_eq!(s.days_with_partials().unwrap(), [other, day()]);
         fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -107,3 +107,117 @@ pub fn chain_from_pem(chain_pem: &str) -> Result<Vec<CertificateDer<'static>>, P
     }
     Ok(chain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_support::TestCa;
+
+    /// `text` ending in a newline.
+    fn nl(text: &str) -> String {
+        let mut s = text.to_owned();
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s
+    }
+
+    /// `text` followed by comment lines outside any PEM block, `len`
+    /// bytes in all (`len` is more than the text's length).
+    fn pad(text: &str, len: usize) -> String {
+        let mut s = nl(text);
+        assert!(s.len() < len);
+        while s.len() < len {
+            s.push(if s.len() % 64 == 63 { '\n' } else { '#' });
+        }
+        s.truncate(len);
+        s
+    }
+
+    #[test]
+    fn chains_of_1_to_10_certificates_are_accepted() {
+        let ca = TestCa::new();
+        let leaf = ca.issue(&["a.test"]);
+        let chain = |n: usize| format!("{}{}", nl(&leaf.cert_pem), ca.ca_pem().repeat(n - 1));
+        assert_eq!(MAX_CHAIN_LEN, 10);
+        for n in [1, MAX_CHAIN_LEN] {
+            assert_eq!(chain_from_pem(&chain(n)).unwrap().len(), n);
+            let key = certified_key_from_pem(&chain(n), &leaf.key_pem).unwrap();
+            assert_eq!(key.cert.len(), n);
+        }
+        let e = chain_from_pem(&chain(MAX_CHAIN_LEN + 1)).unwrap_err();
+        assert!(matches!(e, PemError::ChainLength(11)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the certificate chain holds 11 certificates (1 to 10 accepted)"
+        );
+        assert!(matches!(
+            certified_key_from_pem(&chain(MAX_CHAIN_LEN + 1), &leaf.key_pem),
+            Err(PemError::ChainLength(11))
+        ));
+        // Far more: refused at the 11th, the rest not decoded.
+        assert!(matches!(
+            chain_from_pem(&chain(100)),
+            Err(PemError::ChainLength(11))
+        ));
+        let e = chain_from_pem("# no certificate\n").unwrap_err();
+        assert!(matches!(e, PemError::ChainLength(0)), "{e:?}");
+    }
+
+    #[test]
+    fn chain_and_key_pem_sizes_are_bounded() {
+        let ca = TestCa::new();
+        let leaf = ca.issue(&["a.test"]);
+        let chain = format!("{}{}", nl(&leaf.cert_pem), ca.ca_pem());
+        assert_eq!(MAX_CHAIN_PEM, 256 * 1024);
+        assert_eq!(MAX_KEY_PEM, 64 * 1024);
+        // At the limits: accepted.
+        let chain_at = pad(&chain, MAX_CHAIN_PEM);
+        let key_at = pad(&leaf.key_pem, MAX_KEY_PEM);
+        assert_eq!(chain_from_pem(&chain_at).unwrap().len(), 2);
+        let key = certified_key_from_pem(&chain_at, &key_at).unwrap();
+        assert_eq!(key.cert.len(), 2);
+        // One byte more: refused before decoding.
+        let chain_over = pad(&chain, MAX_CHAIN_PEM + 1);
+        let e = chain_from_pem(&chain_over).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PemError::TooLarge {
+                    what: "certificate chain",
+                    len: 262_145,
+                    max: 262_144
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "the certificate chain PEM is 262145 bytes, more than the 262144 accepted"
+        );
+        assert!(matches!(
+            certified_key_from_pem(&chain_over, &leaf.key_pem),
+            Err(PemError::TooLarge {
+                what: "certificate chain",
+                ..
+            })
+        ));
+        let key_over = pad(&leaf.key_pem, MAX_KEY_PEM + 1);
+        let e = certified_key_from_pem(&chain, &key_over).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PemError::TooLarge {
+                    what: "private key",
+                    len: 65_537,
+                    max: 65_536
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "the private key PEM is 65537 bytes, more than the 65536 accepted"
+        );
+    }
+}

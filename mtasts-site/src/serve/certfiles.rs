@@ -278,3 +278,101 @@ impl CertDir {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_support::TestCa;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mtasts-certfiles-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn pem_files_over_1_mib_are_refused() {
+        assert_eq!(MAX_PEM_FILE, 1024 * 1024);
+        let d = tmp("size");
+        let file = d.join("f.pem");
+        // At the limit: read whole.
+        let at = "#".repeat(usize::try_from(MAX_PEM_FILE).unwrap());
+        std::fs::write(&file, &at).unwrap();
+        assert_eq!(read_bounded(&file).unwrap(), at);
+        // One byte more: refused, naming the file.
+        std::fs::write(&file, format!("{at}#")).unwrap();
+        let e = read_bounded(&file).unwrap_err();
+        assert!(
+            matches!(&e, CertFileError::TooLarge { path } if *path == file),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{}: larger than 1048576 bytes", file.display())
+        );
+        // A huge sparse file: read no further than the limit.
+        let f = std::fs::File::create(&file).unwrap();
+        f.set_len(1 << 40).unwrap();
+        assert!(matches!(
+            read_bounded(&file),
+            Err(CertFileError::TooLarge { .. })
+        ));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn cert_dir_reports_an_oversized_file_and_keeps_the_good_certificate() {
+        let d = tmp("scan");
+        let ca = TestCa::new();
+        let leaf = ca.issue(&["a.test"]);
+        let host = d.join("a.test");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(host.join(CHAIN_FILE), &leaf.cert_pem).unwrap();
+        std::fs::write(host.join(KEY_FILE), &leaf.key_pem).unwrap();
+        let mut dir = CertDir::new(d.clone());
+        assert!(dir.scan(false).unwrap().is_empty());
+        assert!(dir.by_host().contains_key("a.test"));
+        // The chain file grows past the limit: a problem naming it; the
+        // certificate loaded before is kept.
+        let chain = host.join(CHAIN_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&chain)
+            .unwrap()
+            .set_len(MAX_PEM_FILE + 1)
+            .unwrap();
+        let problems = dir.scan(false).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].dir, host);
+        assert!(
+            matches!(&problems[0].error, CertFileError::TooLarge { path } if *path == chain),
+            "{:?}",
+            problems[0].error
+        );
+        assert!(dir.by_host().contains_key("a.test"));
+        // Within the file limit but over the chain's: the PEM limit says so.
+        std::fs::write(
+            &chain,
+            format!("{}\n{}", leaf.cert_pem, "#".repeat(300_000)),
+        )
+        .unwrap();
+        let problems = dir.scan(false).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            matches!(
+                &problems[0].error,
+                CertFileError::Pem {
+                    source: PemError::TooLarge {
+                        what: "certificate chain",
+                        ..
+                    },
+                    ..
+                }
+            ),
+            "{:?}",
+            problems[0].error
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -195,27 +195,37 @@ impl TokenCache {
     /// [`TOKEN_CACHE_TTL`] ago.
     #[must_use]
     pub fn hit(&self, token: &str, phc: &str) -> bool {
+        self.hit_at(token, phc, Instant::now())
+    }
+
+    /// [`TokenCache::hit`] at `now` (a parameter for the tests).
+    fn hit_at(&self, token: &str, phc: &str, now: Instant) -> bool {
         let map = self
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(&sha256(token))
-            .is_some_and(|(p, at)| p == phc && at.elapsed() < TOKEN_CACHE_TTL)
+            .is_some_and(|(p, at)| p == phc && now.saturating_duration_since(*at) < TOKEN_CACHE_TTL)
     }
 
     /// Remember that `token` verified against `phc`.
     pub fn insert(&self, token: &str, phc: &str) {
+        self.insert_at(token, phc, Instant::now());
+    }
+
+    /// [`TokenCache::insert`] at `now` (a parameter for the tests).
+    fn insert_at(&self, token: &str, phc: &str, now: Instant) {
         let mut map = self
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= TOKEN_CACHE_MAX {
-            map.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+            map.retain(|_, (_, at)| now.saturating_duration_since(*at) < TOKEN_CACHE_TTL);
             if map.len() >= TOKEN_CACHE_MAX {
                 map.clear();
             }
         }
-        map.insert(sha256(token), (phc.to_owned(), Instant::now()));
+        map.insert(sha256(token), (phc.to_owned(), now));
     }
 }
 
@@ -303,5 +313,58 @@ mod tests {
         }
         assert!(l.blocked(ip));
         assert!(!l.blocked("192.0.2.2".parse().unwrap()));
+    }
+
+    fn cached(c: &TokenCache) -> usize {
+        c.map.lock().unwrap().len()
+    }
+
+    #[test]
+    fn verified_tokens_are_cached_for_five_minutes() {
+        assert_eq!(TOKEN_CACHE_TTL, Duration::from_secs(300));
+        let c = TokenCache::default();
+        let t0 = Instant::now();
+        c.insert_at("id.secret", "phc1", t0);
+        assert!(c.hit_at("id.secret", "phc1", t0));
+        let just_before = t0 + TOKEN_CACHE_TTL - Duration::from_millis(1);
+        assert!(c.hit_at("id.secret", "phc1", just_before));
+        // At the TTL the token must be verified again.
+        assert!(!c.hit_at("id.secret", "phc1", t0 + TOKEN_CACHE_TTL));
+        // Another stored hash (a new token): no hit, at once.
+        assert!(!c.hit_at("id.secret", "phc2", t0));
+        assert!(!c.hit_at("other.secret", "phc1", t0));
+        // The real clock: just inserted is a hit.
+        c.insert("id.now", "phc");
+        assert!(c.hit("id.now", "phc"));
+    }
+
+    #[test]
+    fn the_token_cache_holds_at_most_10000_entries() {
+        assert_eq!(TOKEN_CACHE_MAX, 10_000);
+        let c = TokenCache::default();
+        let t0 = Instant::now();
+        // Half inserted at t0, half a minute later.
+        let later = t0 + Duration::from_secs(60);
+        for i in 0..TOKEN_CACHE_MAX {
+            let at = if i < TOKEN_CACHE_MAX / 2 { t0 } else { later };
+            c.insert_at(&format!("t{i}"), "phc", at);
+        }
+        assert_eq!(cached(&c), TOKEN_CACHE_MAX);
+        assert!(c.hit_at("t0", "phc", later) && c.hit_at("t9999", "phc", later));
+        // Full, when the first half has expired: those are dropped.
+        let expired = t0 + TOKEN_CACHE_TTL;
+        c.insert_at("new", "phc", expired);
+        assert_eq!(cached(&c), TOKEN_CACHE_MAX / 2 + 1);
+        assert!(!c.hit_at("t0", "phc", expired));
+        assert!(c.hit_at("t9999", "phc", expired) && c.hit_at("new", "phc", expired));
+        // Full of live entries: emptied, then the new one kept.
+        for i in 0..TOKEN_CACHE_MAX / 2 - 1 {
+            c.insert_at(&format!("u{i}"), "phc", expired);
+        }
+        assert_eq!(cached(&c), TOKEN_CACHE_MAX);
+        c.insert_at("last", "phc", expired);
+        assert_eq!(cached(&c), 1);
+        assert!(c.hit_at("last", "phc", expired));
+        assert!(!c.hit_at("new", "phc", expired));
     }
 }

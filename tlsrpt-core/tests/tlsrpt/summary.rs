@@ -848,7 +848,14 @@ fn parts_merge_to_the_aggregators_summary() {
         )],
     );
     let many: Vec<Report<'static>> = (0..60)
-        .map(|k| report(&format!("org{k:02}"), "r", "2024-01-01", std::slice::from_ref(&pol)))
+        .map(|k| {
+            report(
+                &format!("org{k:02}"),
+                "r",
+                "2024-01-01",
+                std::slice::from_ref(&pol),
+            )
+        })
         .collect();
     let lists = |rs: &mut dyn Iterator<Item = &Report<'static>>| {
         let mut a = Aggregator::new();
