@@ -259,6 +259,17 @@ fn parts_are_rebuilt_for_stores_made_before_them() {
     assert_eq!(serde_json::to_value(got).unwrap(), want, "sqlite");
     assert_same(s.as_ref(), "sqlite rebuilt");
 
+    // A damaged part: summaries count from the reports meanwhile, and the
+    // next report of its day rebuilds it.
+    let conn = rusqlite::Connection::open(dir.0.join("site.sqlite3")).unwrap();
+    conn.execute(
+        "UPDATE inbox_summary_parts SET part = 'damaged' WHERE domain = 'a.example' AND day = ?1",
+        [TODAY - 1],
+    )
+    .unwrap();
+    drop(conn);
+    damaged_part_is_rebuilt(s.as_ref(), "sqlite");
+
     let Some(db) = TestDb::create() else { return };
     let p: Arc<dyn SiteStore> = Arc::new(PgSiteStore::connect(&db.url("parts-rebuild")).unwrap());
     assert_eq!(fill(p.as_ref()), want, "both backends");
@@ -270,6 +281,42 @@ fn parts_are_rebuilt_for_stores_made_before_them() {
     assert_eq!(parts_count(p.as_ref()), n);
     let got = summary::summarize(p.inbox(), &SummaryOptions::default()).unwrap();
     assert_eq!(serde_json::to_value(got).unwrap(), want, "postgres");
+    let mut client = postgres::Client::connect(&db.url("parts-sql"), postgres::NoTls).unwrap();
+    client
+        .execute(
+            "UPDATE inbox_summary_parts SET part = 'damaged' WHERE domain = 'a.example' AND day = $1",
+            &[&(TODAY - 1)],
+        )
+        .unwrap();
+    drop(client);
+    damaged_part_is_rebuilt(p.as_ref(), "postgres");
+}
+
+/// The part of (a.example, yesterday) was damaged: summaries equal the
+/// replay all the same, and storing a report of that day rebuilds it.
+fn damaged_part_is_rebuilt(store: &dyn SiteStore, backend: &str) {
+    let damaged = || {
+        store
+            .inbox()
+            .summary_inputs(&ReportQuery::default())
+            .unwrap()
+            .parts
+            .iter()
+            .filter(|p| p.as_str() == "damaged")
+            .count()
+    };
+    assert_eq!(damaged(), 1, "{backend}: the fill has a.example yesterday");
+    assert_same(store, &format!("{backend} with a damaged part"));
+    let day = Timestamp::from_unix((TODAY - 1) * 86_400).date_string();
+    let json = format!(
+        r#"{{"organization-name":"late.example","date-range":{{"start-datetime":"{day}T00:00:00Z","end-datetime":"{day}T23:59:59Z"}},"contact-info":"x@late.example","report-id":"late","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx1.a.example","max_age: 86400"],"policy-domain":"a.example","mx-host":["mx1.a.example"]}},"summary":{{"total-successful-session-count":3,"total-failure-session-count":0}}}}]}}"#
+    );
+    store
+        .inbox()
+        .put_report(&new_report(&json, "late.json", TODAY * 86_400))
+        .unwrap();
+    assert_eq!(damaged(), 0, "{backend}: rebuilt");
+    assert_same(store, &format!("{backend} rebuilt after damage"));
 }
 
 /// Two connections add reports of the same (domain, day) at once: each

@@ -81,14 +81,22 @@ fn fill(store: &dyn SiteStore, a: &Args) {
     // 90 days, 10 reports a day; the failure rows spread over them.
     let reports = 900;
     let per_report = (a.failure_rows / reports).max(1);
+    for r in 0..reports {
+        let day = NOW / 86_400 - i64::try_from(r / 10).unwrap();
+        put(store, &format!("r{r}"), r, day, per_report);
+    }
+}
+
+/// Store report `id` (number `r`, for its organization and sessions) of
+/// the busy domain on `day` with `per_report` failure details.
+fn put(store: &dyn SiteStore, id: &str, r: usize, day: i64, per_report: usize) {
     let types = [
         "certificate-expired",
         "starttls-not-supported",
         "validation-failure",
         "certificate-host-mismatch",
     ];
-    for r in 0..reports {
-        let day = NOW / 86_400 - i64::try_from(r / 10).unwrap();
+    {
         let date = data::day_string(day);
         let mut details = String::new();
         let mut failed = 0u64;
@@ -108,7 +116,7 @@ fn fill(store: &dyn SiteStore, a: &Args) {
             ));
         }
         let json = format!(
-            r#"{{"organization-name":"Org {}","date-range":{{"start-datetime":"{date}T00:00:00Z","end-datetime":"{date}T23:59:59Z"}},"contact-info":"a@b.example","report-id":"r{r}","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: *.mx.bench.example","max_age: 604800"],"policy-domain":"{BUSY}","mx-host":["*.mx.bench.example"]}},"summary":{{"total-successful-session-count":{},"total-failure-session-count":{failed}}},"failure-details":[{details}]}}]}}"#,
+            r#"{{"organization-name":"Org {}","date-range":{{"start-datetime":"{date}T00:00:00Z","end-datetime":"{date}T23:59:59Z"}},"contact-info":"a@b.example","report-id":"{id}","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: *.mx.bench.example","max_age: 604800"],"policy-domain":"{BUSY}","mx-host":["*.mx.bench.example"]}},"summary":{{"total-successful-session-count":{},"total-failure-session-count":{failed}}},"failure-details":[{details}]}}]}}"#,
             r % 13,
             100_000 + r
         );
@@ -117,7 +125,7 @@ fn fill(store: &dyn SiteStore, a: &Args) {
             &report,
             json.as_bytes(),
             DkimVerdict::none(),
-            format!("bench-{r}.json"),
+            format!("bench-{id}.json"),
             NOW,
         )
         .unwrap();
@@ -200,6 +208,33 @@ fn main() {
         time(a.runs, || {
             data::reports_of(store.inbox(), BUSY, since, until, data::MAX_REPORTS_LISTED).unwrap();
         }),
+    );
+    report(
+        "  readiness uncached (the stored summary)",
+        time(a.runs, || {
+            mtasts_site::promote::stored_reports_summary(&*store, &d, ctx.now).unwrap();
+        }),
+    );
+    // The first view after a new report of the domain (its readiness is
+    // computed again): a report of today with 100 failure details stored
+    // before each run, not timed.
+    let mut n = 0usize;
+    let fresh = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let mut runs = Vec::new();
+    for _ in 0..a.runs.max(1) {
+        n += 1;
+        put(&*store, &format!("new-{fresh}-{n}"), n, NOW / 86_400, 100);
+        let s = Instant::now();
+        pages::render(&domain, &ctx).unwrap();
+        runs.push(s.elapsed());
+    }
+    runs.sort();
+    report(
+        "domain page after a new report",
+        (runs[runs.len() / 2], runs[runs.len() - 1]),
     );
     report(
         "overview, first page",

@@ -282,9 +282,15 @@ fn add_parts(tx: &mut Transaction<'_>, deltas: &[PartDelta]) -> Result<(), Store
             .map(|r| r.try_get(0))
             .transpose()
             .map_err(pg)?;
-        let merged = merged_part(stored.as_deref(), d);
-        tx.execute(&write, &[&d.domain, &d.day, &merged])
-            .map_err(pg)?;
+        match merged_part(stored.as_deref(), d) {
+            Some(merged) => {
+                tx.execute(&write, &[&d.domain, &d.day, &merged])
+                    .map_err(pg)?;
+            }
+            // The reports of this transaction are stored already: the
+            // rebuild counts them.
+            None => rebuild_parts(tx, &[(d.domain.clone(), d.day)])?,
+        }
     }
     Ok(())
 }

@@ -259,16 +259,24 @@ impl SqliteStore {
             .prepare_cached("SELECT part FROM inbox_summary_parts WHERE domain = ?1 AND day = ?2")
             .map_err(|e| self.err(e))?;
         let mut write = tx.prepare_cached(UPSERT_PART).map_err(|e| self.err(e))?;
+        let mut unreadable = Vec::new();
         for d in deltas {
             let stored: Option<String> = read
                 .query_row(params![d.domain, d.day], |r| r.get(0))
                 .optional()
                 .map_err(|e| self.err(e))?;
-            write
-                .execute(params![d.domain, d.day, merged_part(stored.as_deref(), d)])
-                .map_err(|e| self.err(e))?;
+            match merged_part(stored.as_deref(), d) {
+                Some(json) => {
+                    write
+                        .execute(params![d.domain, d.day, json])
+                        .map_err(|e| self.err(e))?;
+                }
+                // The reports of this transaction are stored already: the
+                // rebuild counts them.
+                None => unreadable.push((d.domain.clone(), d.day)),
+            }
         }
-        Ok(())
+        self.rebuild_parts(tx, &unreadable)
     }
 
     /// Rebuilds the summary parts of `keys` from the reports stored now,

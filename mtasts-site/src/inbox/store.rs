@@ -193,15 +193,26 @@ pub(crate) fn batch_parts<'a>(reports: impl Iterator<Item = &'a NewReport>) -> V
     by.into_values().collect()
 }
 
-/// A stored part merged with `delta` (a missing or unreadable stored part
-/// is replaced: the store rebuilds unreadable ones when it opens).
-pub(crate) fn merged_part(stored: Option<&str>, delta: &PartDelta) -> String {
+/// A stored part merged with `delta`, as JSON; `None` when the stored
+/// part does not read (damaged, or written by a build with another
+/// [`tlsrpt_core::summary::PART_VERSION`]): the caller rebuilds it from
+/// the stored reports instead.
+pub(crate) fn merged_part(stored: Option<&str>, delta: &PartDelta) -> Option<String> {
     match stored.map(tlsrpt_core::summary::SummaryPart::from_json) {
+        None => Some(delta.part.to_json()),
         Some(Ok(mut part)) => {
             part.merge(&delta.part);
-            part.to_json()
+            Some(part.to_json())
         }
-        _ => delta.part.to_json(),
+        Some(Err(e)) => {
+            tracing::warn!(
+                domain = %delta.domain,
+                day = delta.day,
+                error = %e,
+                "stored summary part unreadable; rebuilt from the stored reports"
+            );
+            None
+        }
     }
 }
 

@@ -173,8 +173,7 @@ pub(crate) fn parts_version() -> i64 {
 ///
 /// # Errors
 ///
-/// [`StoreError`] when the store fails or holds an unreadable part or
-/// duplicate report.
+/// [`StoreError`] when the store fails or holds an unreadable report.
 pub fn summarize(store: &dyn InboxStore, options: &SummaryOptions) -> Result<Summary, StoreError> {
     if options.max_groups != MAX_GROUPS {
         return summarize_by_replay(store, options);
@@ -182,11 +181,16 @@ pub fn summarize(store: &dyn InboxStore, options: &SummaryOptions) -> Result<Sum
     let inputs = store.summary_inputs(&query_of(&options.filter))?;
     let mut part = SummaryPart::with_max_groups(options.max_groups);
     for json in &inputs.parts {
-        let p = SummaryPart::from_json(json).map_err(|e| StoreError::Corrupt {
-            what: "summary part",
-            detail: e.to_string(),
-        })?;
-        part.merge(&p);
+        match SummaryPart::from_json(json) {
+            Ok(p) => part.merge(&p),
+            Err(e) => {
+                // Damaged, or another build's version (the next report of
+                // its day, or opening the store, rebuilds it): count from
+                // the reports themselves.
+                tracing::warn!(error = %e, "stored summary part unreadable; summarizing by replay");
+                return summarize_by_replay(store, options);
+            }
+        }
     }
     let mut totals = ReportTotals::default();
     for (organization, day, n) in inputs.report_groups {
