@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TempDir, run};
+use common::{TempDir, aggregate_args, run};
 
 const STS: &str = r#""policy-type":2,"policy-domain":"example.com","policy-string":["version: STSv1","mode: enforce","mx: mx.example.com","max_age: 86400"],"mx-host":["mx.example.com"]"#;
 
@@ -23,20 +23,7 @@ const WARNS: &str = r#"{"dpv":"1","d":"example.net","policies":[{"policy-type":9
 const GARBAGE: &str = "garbage";
 
 fn args(file: &str) -> Vec<&str> {
-    vec![
-        "report",
-        "aggregate",
-        "--day",
-        "2024-05-01",
-        "--org",
-        "Example Mail",
-        "--contact",
-        "tlsrpt@mail.example.net",
-        "--submitter",
-        "mail.example.net",
-        "--json",
-        file,
-    ]
+    aggregate_args(&["--json", file])
 }
 
 /// Run over `errors` unusable lines, then `warnings` lines with a

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, run, run_with_stdin};
+use common::{TempDir, aggregate_args, run, run_with_stdin};
 use mta_sts_postfix::tlsrpt_state::StateDir;
 use serde_json::Value;
 use tlsrpt_core::session::{AggregateLimits, DayAggregate, ReportMeta};
@@ -309,23 +309,6 @@ fn last_error(r: &common::Run) -> String {
         "{r:#?}"
     );
     r.stderr.lines().last().unwrap().to_owned()
-}
-
-fn aggregate_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "report",
-        "aggregate",
-        "--day",
-        "2024-05-01",
-        "--org",
-        "Example Mail",
-        "--contact",
-        "tlsrpt@mail.example.net",
-        "--submitter",
-        "mail.example.net",
-    ];
-    a.extend_from_slice(extra);
-    a
 }
 
 #[test]

@@ -639,6 +639,17 @@ impl DestinationState {
 }
 
 impl LookupState {
+    /// Not looked up yet.
+    fn pending() -> Self {
+        Self {
+            status: LOOKUP_PENDING.into(),
+            record: None,
+            detail: None,
+            unusable: Vec::new(),
+            attempts: Vec::new(),
+        }
+    }
+
     /// Lookup attempts in the schedule's terms: a temporary failure is
     /// `pending`, the others are final.
     fn attempts(&self) -> Vec<(Timestamp, AttemptResult)> {
@@ -1229,13 +1240,7 @@ impl Reporter {
                     eml: None,
                     successful_sessions: r.report.successful_sessions(),
                     failed_sessions: r.report.failed_sessions(),
-                    lookup: LookupState {
-                        status: LOOKUP_PENDING.into(),
-                        record: None,
-                        detail: None,
-                        unusable: Vec::new(),
-                        attempts: Vec::new(),
-                    },
+                    lookup: LookupState::pending(),
                     destinations: Vec::new(),
                 });
             }
@@ -2021,13 +2026,7 @@ submitter = "Mail.Example.com."
             eml: None,
             successful_sessions: 0,
             failed_sessions: 0,
-            lookup: LookupState {
-                status: LOOKUP_PENDING.into(),
-                record: None,
-                detail: None,
-                unusable: Vec::new(),
-                attempts: Vec::new(),
-            },
+            lookup: LookupState::pending(),
             destinations: Vec::new(),
         };
         let path = dir.join(&state.file);

@@ -44,55 +44,6 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// The advisory lock key held while the tables are created.
 const SCHEMA_LOCK: i64 = 0x6d74_6173_7473_0001;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY NOT NULL,
-    value BIGINT NOT NULL
-);
-INSERT INTO meta (key, value) VALUES ('schema_version', 1) ON CONFLICT DO NOTHING;
-INSERT INTO meta (key, value) VALUES ('generation', 0) ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS domains (
-    name TEXT PRIMARY KEY NOT NULL,
-    settings TEXT NOT NULL,
-    mode_since BIGINT NOT NULL,
-    created_at BIGINT NOT NULL,
-    removing_until BIGINT,
-    current_version BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS policy_versions (
-    domain TEXT NOT NULL,
-    version BIGINT NOT NULL,
-    id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    PRIMARY KEY (domain, version)
-);
-CREATE TABLE IF NOT EXISTS settings (
-    key TEXT PRIMARY KEY NOT NULL,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS certificates (
-    host TEXT PRIMARY KEY NOT NULL,
-    chain_pem TEXT NOT NULL,
-    key_pem TEXT NOT NULL,
-    not_after BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS acme_accounts (
-    directory TEXT PRIMARY KEY NOT NULL,
-    credentials TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS acme_orders (
-    host TEXT PRIMARY KEY NOT NULL,
-    holder TEXT,
-    claimed_until BIGINT NOT NULL DEFAULT 0,
-    failures BIGINT NOT NULL DEFAULT 0,
-    next_attempt BIGINT NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-";
-
 const DOMAIN_COLS: &str = "name, settings, mode_since, created_at, removing_until, current_version";
 const VERSION_COLS: &str = "version, id, body, mode, created_at";
 const CERT_COLS: &str = "host, chain_pem, key_pem, not_after, updated_at";
@@ -260,13 +211,42 @@ fn read_in<T>(
     Ok(out)
 }
 
+/// The PostgreSQL form of a schema written for SQLite: the one schema
+/// text of each part of the store (site, alerts, inbox) serves both
+/// backends. `INTEGER PRIMARY KEY AUTOINCREMENT` becomes `BIGSERIAL
+/// PRIMARY KEY`, `INTEGER` `BIGINT` (SQLite's integers are 64-bit),
+/// `BLOB` `BYTEA`; the rest of the text is SQL both accept.
+pub(crate) fn ddl(sqlite: &str) -> String {
+    let mut out = String::with_capacity(sqlite.len() + 64);
+    let text = sqlite
+        .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+        .replace(" BLOB", " BYTEA");
+    // `INTEGER` as a whole word.
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("INTEGER") {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + 7..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if word(before) || word(after) {
+            "INTEGER"
+        } else {
+            "BIGINT"
+        });
+        rest = &rest[i + 7..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn create_schema(client: &mut Client) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .map_err(pg)?;
-    tx.batch_execute(SCHEMA).map_err(pg)?;
+    tx.batch_execute(&ddl(crate::sqlite::SCHEMA)).map_err(pg)?;
     crate::inbox::pg::create_schema(&mut tx)?;
-    tx.batch_execute(crate::alerts::pg::SCHEMA).map_err(pg)?;
+    tx.batch_execute(&ddl(crate::alerts::sqlite::SCHEMA))
+        .map_err(pg)?;
     tx.batch_execute(crate::web::users::PG_SCHEMA).map_err(pg)?;
     let row = tx
         .query_one("SELECT value FROM meta WHERE key = 'schema_version'", &[])
@@ -720,5 +700,30 @@ impl SiteStore for PgSiteStore {
 
     fn users(&self) -> &dyn crate::web::users::UserStore {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ddl;
+
+    #[test]
+    fn ddl_maps_sqlite_types_as_whole_words() {
+        assert_eq!(
+            ddl(
+                "id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, b BLOB, x INTEGERS, y MY_INTEGER,\nz INTEGER)"
+            ),
+            "id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL, b BYTEA, x INTEGERS, y MY_INTEGER,\nz BIGINT)"
+        );
+        for schema in [
+            crate::sqlite::SCHEMA,
+            crate::alerts::sqlite::SCHEMA,
+            crate::inbox::sqlite::SCHEMA,
+        ] {
+            let pg = ddl(schema);
+            for sqlite_only in ["AUTOINCREMENT", "BLOB", " INTEGER", "OR IGNORE"] {
+                assert!(!pg.contains(sqlite_only), "{sqlite_only} in {pg}");
+            }
+        }
     }
 }

@@ -40,13 +40,15 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The schema version this code writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
-const SCHEMA: &str = "
+/// The site tables; the PostgreSQL backend runs the same text through
+/// [`crate::pg::ddl`].
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY NOT NULL,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
+INSERT INTO meta (key, value) VALUES ('schema_version', 1) ON CONFLICT DO NOTHING;
+INSERT INTO meta (key, value) VALUES ('generation', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS domains (
     name TEXT PRIMARY KEY NOT NULL,
     settings TEXT NOT NULL,

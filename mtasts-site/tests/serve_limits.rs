@@ -249,37 +249,8 @@ async fn scrape_once(addr: std::net::SocketAddr) -> String {
 /// Sign in through the form; the session id (the cookie's value) and the
 /// Set-Cookie line.
 async fn login(site: &Site, token: &str) -> (String, String) {
-    let form = site.request(Req::get("/login")).await;
-    assert_eq!(form.status, 200);
-    let csrf = form
-        .set_cookies()
-        .iter()
-        .find_map(|c| c.split(';').next()?.strip_prefix("mtasts_login="))
-        .expect("login cookie")
-        .to_owned();
-    let a = site
-        .request(Req {
-            cookie: Some(&format!("mtasts_login={csrf}")),
-            ..Req::post(
-                "/login",
-                "application/x-www-form-urlencoded",
-                format!("csrf={csrf}&token={}", token.replace('.', "%2E")),
-            )
-        })
-        .await;
-    assert_eq!(a.status, 303, "{}", a.text());
-    let line = a
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("mtasts_session="))
-        .expect("session cookie");
-    let id = line
-        .split(';')
-        .next()
-        .unwrap()
-        .strip_prefix("mtasts_session=")
-        .unwrap()
-        .to_owned();
+    let (pair, line) = web_common::login(site, token).await;
+    let id = pair.strip_prefix("mtasts_session=").unwrap().to_owned();
     (id, line)
 }
 

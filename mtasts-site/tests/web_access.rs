@@ -13,7 +13,7 @@ use hyper::Method;
 use mtasts_site::store::SiteStore;
 use mtasts_site::web::auth;
 use mtasts_site::web::users::{Session, User};
-use web_common::{Req, Site};
+use web_common::{Req, Site, login};
 
 /// The API routes for a domain of bob's and a report of it.
 fn api_paths(domain: &str, report: &str) -> Vec<String> {
@@ -38,49 +38,6 @@ fn page_paths(domain: &str, report: &str) -> Vec<String> {
 /// The id of random.net's stored report.
 fn bobs_report() -> String {
     mtasts_site::web::report_url_id("Microsoft Corporation", "133925885310113267+random.net")
-}
-
-/// Sign in through the form; the session cookie (`name=value`) and the
-/// Set-Cookie line.
-async fn login(site: &Site, token: &str) -> (String, String) {
-    let form = site.request(Req::get("/login")).await;
-    assert_eq!(form.status, 200);
-    let set = form.set_cookies();
-    let login_cookie = set
-        .iter()
-        .find(|c| c.starts_with("mtasts_login="))
-        .expect("login cookie");
-    let csrf = login_cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .strip_prefix("mtasts_login=")
-        .unwrap()
-        .to_owned();
-    assert!(
-        form.text().contains(&format!("value=\"{csrf}\"")),
-        "{}",
-        form.text()
-    );
-    let a = site
-        .request(Req {
-            cookie: Some(&format!("mtasts_login={csrf}")),
-            ..Req::post(
-                "/login",
-                "application/x-www-form-urlencoded",
-                format!("csrf={csrf}&token={}", token.replace('.', "%2E")),
-            )
-        })
-        .await;
-    assert_eq!(a.status, 303, "{}", a.text());
-    assert_eq!(a.header("location").as_deref(), Some("/"));
-    let line = a
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("mtasts_session="))
-        .expect("session cookie");
-    let pair = line.split(';').next().unwrap().to_owned();
-    (pair, line)
 }
 
 fn csrf_of(store: &Arc<dyn SiteStore>, cookie: &str) -> String {

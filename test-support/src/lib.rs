@@ -65,6 +65,6 @@ mod watchdog;
 pub use ca::{CA_NAME, Leaf, TestCa};
 pub use dns::{DnsQuery, DnsServer, TTL, Zones};
 pub use https::{HttpsServer, MAX_REQUEST_BODY, POLICY_PATH, RecordedRequest, Response, Routes};
-pub use smtp::{MAX_MESSAGE, ReceivedMessage, SmtpOptions, SmtpServer, SmtpSession};
+pub use smtp::{MAX_MESSAGE, ReceivedMessage, SmtpOptions, SmtpServer, SmtpSession, read_reply};
 pub use tempdir::TempDir;
 pub use tls::{CertSet, Handshake};

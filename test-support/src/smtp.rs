@@ -543,3 +543,21 @@ where
         }
     }
 }
+
+/// A client's side: one SMTP reply read from `r`, its lines without the
+/// CRLF (panics, as a test helper, on a line not ending in CRLF or a read
+/// error).
+pub async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).await.expect("reading an SMTP reply");
+        assert!(line.ends_with("\r\n"), "{line:?}");
+        let line = line.trim_end().to_owned();
+        let done = line.as_bytes().get(3) != Some(&b'-');
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}

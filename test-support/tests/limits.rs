@@ -7,28 +7,13 @@ use std::sync::Arc;
 
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
+use test_support::read_reply;
 use test_support::{
     MAX_MESSAGE, MAX_REQUEST_BODY, Response, Routes, SmtpOptions, SmtpServer, TestCa,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-
-/// One SMTP reply's lines.
-async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).await.unwrap();
-        assert!(line.ends_with("\r\n"), "{line:?}");
-        let line = line.trim_end().to_owned();
-        let done = line.as_bytes().get(3) != Some(&b'-');
-        lines.push(line);
-        if done {
-            return lines;
-        }
-    }
-}
 
 /// Send `line` (CRLF added) and return the reply's lines.
 async fn say(c: &mut BufReader<TcpStream>, line: &str) -> Vec<String> {

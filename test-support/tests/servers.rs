@@ -12,11 +12,12 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::RData;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
+use test_support::read_reply;
 use test_support::{
     CertSet, DnsServer, Handshake, HttpsServer, POLICY_PATH, Response, Routes, SmtpOptions,
     SmtpServer, TestCa, Zones,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -441,21 +442,6 @@ fn leaf_material_is_consistent() {
 }
 
 // ---------------------------------------------------------------- SMTP
-
-async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).await.unwrap();
-        assert!(line.ends_with("\r\n"), "{line:?}");
-        let line = line.trim_end().to_owned();
-        let done = line.as_bytes().get(3) != Some(&b'-');
-        lines.push(line);
-        if done {
-            return lines;
-        }
-    }
-}
 
 #[tokio::test]
 async fn smtp_starttls_dialogue_sts_cert_08_sni_not_required() {

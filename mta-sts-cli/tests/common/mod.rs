@@ -151,3 +151,22 @@ pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
 pub fn run(args: &[&str]) -> Run {
     run_with_stdin(args, b"")
 }
+
+/// `mtasts report aggregate` for 2024-05-01 by Example Mail
+/// (mail.example.net), then `extra`.
+pub fn aggregate_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "report",
+        "aggregate",
+        "--day",
+        "2024-05-01",
+        "--org",
+        "Example Mail",
+        "--contact",
+        "tlsrpt@mail.example.net",
+        "--submitter",
+        "mail.example.net",
+    ];
+    a.extend_from_slice(extra);
+    a
+}

@@ -11,41 +11,6 @@ use super::store::{
 use crate::pg::PgSiteStore;
 use crate::store::StoreError;
 
-/// The alert tables (run after the site schema by [`PgSiteStore::connect`]).
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS alerts (
-    id BIGSERIAL PRIMARY KEY,
-    source TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    result_type TEXT NOT NULL,
-    mx_host TEXT NOT NULL,
-    failed_sessions BIGINT NOT NULL,
-    first_seen BIGINT NOT NULL,
-    raised_at BIGINT NOT NULL,
-    last_seen BIGINT NOT NULL,
-    repeats BIGINT NOT NULL DEFAULT 0,
-    reporting_organizations TEXT NOT NULL,
-    sending_mta_ips TEXT NOT NULL,
-    report_ids TEXT NOT NULL,
-    title TEXT NOT NULL,
-    remediation TEXT NOT NULL,
-    text TEXT NOT NULL,
-    claimed_until BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS alerts_key ON alerts (domain, result_type, mx_host, raised_at);
-CREATE INDEX IF NOT EXISTS alerts_raised ON alerts (raised_at);
-CREATE TABLE IF NOT EXISTS alert_deliveries (
-    alert_id BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    destination TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    result TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    PRIMARY KEY (alert_id, seq)
-);
-";
-
 const COLS: &str = "id, source, severity, domain, result_type, mx_host, failed_sessions, first_seen, raised_at, last_seen, repeats, reporting_organizations, sending_mta_ips, report_ids, title, remediation, text";
 
 fn pg(e: postgres::Error) -> StoreError {

@@ -9,7 +9,8 @@ use super::store::{
 use crate::sqlite::SqliteStore;
 use crate::store::StoreError;
 
-/// The alert tables (run after the site schema by [`SqliteStore::open`]).
+/// The alert tables (run after the site schema by [`SqliteStore::open`],
+/// and through [`crate::pg::ddl`] by the PostgreSQL backend).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

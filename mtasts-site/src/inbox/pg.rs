@@ -18,96 +18,6 @@ use super::store::{
 use crate::pg::{PgSiteStore, pg};
 use crate::store::StoreError;
 
-/// The inbox schema, run by [`PgSiteStore::connect`] after the site
-/// schema (under the same advisory lock).
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS inbox_reports (
-    id BIGSERIAL PRIMARY KEY,
-    organization TEXT NOT NULL,
-    report_id TEXT NOT NULL,
-    start_day BIGINT NOT NULL,
-    raw_gz BYTEA NOT NULL,
-    json TEXT NOT NULL,
-    dkim TEXT NOT NULL,
-    dkim_domain TEXT,
-    source TEXT NOT NULL,
-    received_at BIGINT NOT NULL,
-    UNIQUE (organization, report_id)
-);
-CREATE INDEX IF NOT EXISTS inbox_reports_day ON inbox_reports (start_day);
-CREATE INDEX IF NOT EXISTS inbox_reports_received ON inbox_reports (received_at);
-CREATE TABLE IF NOT EXISTS inbox_receipts (
-    id BIGSERIAL PRIMARY KEY,
-    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
-    source TEXT NOT NULL,
-    dkim TEXT NOT NULL,
-    dkim_domain TEXT,
-    received_at BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_receipts_report ON inbox_receipts (report_ref);
-CREATE TABLE IF NOT EXISTS inbox_policies (
-    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
-    domain TEXT NOT NULL,
-    day BIGINT NOT NULL,
-    policy_type TEXT NOT NULL,
-    successful BIGINT NOT NULL,
-    failed BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_policies_domain_day ON inbox_policies (domain, day);
-CREATE INDEX IF NOT EXISTS inbox_policies_report ON inbox_policies (report_ref);
-CREATE TABLE IF NOT EXISTS inbox_failures (
-    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
-    domain TEXT NOT NULL,
-    day BIGINT NOT NULL,
-    result_type TEXT NOT NULL,
-    mx_host TEXT,
-    sending_ip TEXT,
-    organization TEXT NOT NULL,
-    failed BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_failures_domain_day ON inbox_failures (domain, day);
-CREATE INDEX IF NOT EXISTS inbox_failures_report ON inbox_failures (report_ref);
-CREATE TABLE IF NOT EXISTS inbox_state (
-    key TEXT PRIMARY KEY NOT NULL,
-    value BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS inbox_failure_sums (
-    domain TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    day BIGINT NOT NULL,
-    key TEXT NOT NULL,
-    failed BIGINT NOT NULL,
-    details BIGINT NOT NULL,
-    PRIMARY KEY (domain, kind, day, key)
-);
-CREATE TABLE IF NOT EXISTS inbox_report_list (
-    report_ref BIGINT NOT NULL REFERENCES inbox_reports (id) ON DELETE CASCADE,
-    domain TEXT NOT NULL,
-    day BIGINT NOT NULL,
-    organization TEXT NOT NULL,
-    report_id TEXT NOT NULL,
-    start_time TEXT NOT NULL,
-    end_time TEXT NOT NULL,
-    successful BIGINT NOT NULL,
-    failed BIGINT NOT NULL,
-    received_at BIGINT NOT NULL,
-    PRIMARY KEY (report_ref, domain)
-);
-CREATE INDEX IF NOT EXISTS inbox_report_list_domain_day
-    ON inbox_report_list (domain, day, report_ref);
-CREATE TABLE IF NOT EXISTS inbox_summary_parts (
-    domain TEXT NOT NULL,
-    day BIGINT NOT NULL,
-    part TEXT NOT NULL,
-    PRIMARY KEY (domain, day)
-);
-CREATE INDEX IF NOT EXISTS inbox_summary_parts_day ON inbox_summary_parts (day);
-CREATE TABLE IF NOT EXISTS inbox_duplicates (
-    report_ref BIGINT PRIMARY KEY REFERENCES inbox_reports (id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS inbox_reports_day_org ON inbox_reports (start_day, organization);
-";
-
 /// Writes one `inbox_summary_parts` row.
 const UPSERT_PART: &str = "INSERT INTO inbox_summary_parts (domain, day, part) VALUES ($1, $2, $3) \
      ON CONFLICT (domain, day) DO UPDATE SET part = EXCLUDED.part";
@@ -127,7 +37,8 @@ const INSERT_LIST: &str = "INSERT INTO inbox_report_list (report_ref, domain, da
      report_id, start_time, end_time, successful, failed, received_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
 
-/// Runs [`SCHEMA`] in `tx` (under the schema lock) and fills the
+/// Runs the inbox schema (SQLite's text through [`crate::pg::ddl`]) in
+/// `tx` (under the schema lock) and fills the
 /// pre-aggregated tables of a database created before them (while they
 /// are empty and the rows they sum are not).
 ///
@@ -136,7 +47,8 @@ const INSERT_LIST: &str = "INSERT INTO inbox_report_list (report_ref, domain, da
 /// [`StoreError`] when a statement fails or a stored report does not
 /// parse.
 pub(crate) fn create_schema(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
-    tx.batch_execute(SCHEMA).map_err(pg)?;
+    tx.batch_execute(&crate::pg::ddl(crate::inbox::sqlite::SCHEMA))
+        .map_err(pg)?;
     let row = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM inbox_failure_sums), \

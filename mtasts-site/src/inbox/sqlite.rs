@@ -11,7 +11,8 @@ use super::store::{
 use crate::sqlite::SqliteStore;
 use crate::store::StoreError;
 
-/// The inbox schema, run by [`SqliteStore::open`] after the site schema.
+/// The inbox schema, run by [`SqliteStore::open`] after the site schema
+/// (and, through [`crate::pg::ddl`], by the PostgreSQL backend).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inbox_reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

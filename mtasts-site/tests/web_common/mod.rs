@@ -436,3 +436,46 @@ pub fn check_response(doc: &Value, route: &str, status: u16, body: &Value) {
         panic!("{route} {status}: {e}");
     }
 }
+
+/// Sign in through the form; the session cookie (`name=value`) and the
+/// Set-Cookie line.
+pub async fn login(site: &Site, token: &str) -> (String, String) {
+    let form = site.request(Req::get("/login")).await;
+    assert_eq!(form.status, 200);
+    let set = form.set_cookies();
+    let login_cookie = set
+        .iter()
+        .find(|c| c.starts_with("mtasts_login="))
+        .expect("login cookie");
+    let csrf = login_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("mtasts_login=")
+        .unwrap()
+        .to_owned();
+    assert!(
+        form.text().contains(&format!("value=\"{csrf}\"")),
+        "{}",
+        form.text()
+    );
+    let a = site
+        .request(Req {
+            cookie: Some(&format!("mtasts_login={csrf}")),
+            ..Req::post(
+                "/login",
+                "application/x-www-form-urlencoded",
+                format!("csrf={csrf}&token={}", token.replace('.', "%2E")),
+            )
+        })
+        .await;
+    assert_eq!(a.status, 303, "{}", a.text());
+    assert_eq!(a.header("location").as_deref(), Some("/"));
+    let line = a
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("mtasts_session="))
+        .expect("session cookie");
+    let pair = line.split(';').next().unwrap().to_owned();
+    (pair, line)
+}
