@@ -211,10 +211,7 @@ pub(crate) fn run(args: &IngestArgs, json: bool) -> Result<()> {
             })
             .context("alert channels")?,
     ));
-    let inbox = match runtime.block_on(async { Inbox::new(store, options) }) {
-        Ok(i) => i,
-        Err(e) => tempfail(&anyhow!(e)),
-    };
+    let inbox = Inbox::new(store, options);
     if args.maildir.is_some() || args.imap.is_some() {
         return mailbox(args, json, &inbox, &runtime);
     }

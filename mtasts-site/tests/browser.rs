@@ -127,8 +127,7 @@ fn dashboard_in_chromium_shows_the_numbers_of_report_summarize() {
                 ))),
                 ..InboxOptions::default()
             },
-        )
-        .unwrap();
+        );
         for (f, bytes) in &recent {
             inbox.ingest(bytes, &Source::File(f.clone())).await.unwrap();
         }

@@ -53,7 +53,7 @@ fn both(check: fn(Arc<dyn SiteStore>, &str)) {
 }
 
 fn inbox(store: Arc<dyn SiteStore>, options: InboxOptions) -> Inbox {
-    Inbox::new(store, options).unwrap()
+    Inbox::new(store, options)
 }
 
 /// Options for tests: no retention unless asked, DKIM keys from a

@@ -53,7 +53,7 @@ async fn sqlite_inbox(dir: &Path) -> (Arc<dyn SiteStore>, Inbox, DnsServer) {
         retain_days: None,
         ..InboxOptions::default()
     };
-    let inbox = Inbox::new(Arc::clone(&store), options).unwrap();
+    let inbox = Inbox::new(Arc::clone(&store), options);
     (store, inbox, dns)
 }
 
@@ -477,7 +477,7 @@ fn store_unavailable_leaves_the_message_in_the_mailbox() {
         retain_days: None,
         ..InboxOptions::default()
     };
-    let inbox = Inbox::new(Arc::clone(&store), inbox_options).unwrap();
+    let inbox = Inbox::new(Arc::clone(&store), inbox_options);
     let (google, g_org, g_id) = corpus(GOOGLE);
     let google = crlf(&google);
     rt.block_on(dovecot.append("INBOX", &google)).unwrap();

@@ -71,7 +71,7 @@ fn inbox_options(dns: &DnsServer) -> InboxOptions {
 async fn sqlite_inbox(dir: &Path) -> (Arc<dyn SiteStore>, Inbox, DnsServer) {
     let dns = DnsServer::start(Zones::new()).await.unwrap();
     let store: Arc<dyn SiteStore> = Arc::new(SqliteStore::open(dir).unwrap());
-    let inbox = Inbox::new(Arc::clone(&store), inbox_options(&dns)).unwrap();
+    let inbox = Inbox::new(Arc::clone(&store), inbox_options(&dns));
     (store, inbox, dns)
 }
 
@@ -299,7 +299,7 @@ fn store_unavailable_leaves_the_message_for_a_later_run() {
         .build()
         .unwrap();
     let dns = rt.block_on(DnsServer::start(Zones::new())).unwrap();
-    let inbox = Inbox::new(Arc::clone(&store), inbox_options(&dns)).unwrap();
+    let inbox = Inbox::new(Arc::clone(&store), inbox_options(&dns));
     let tmp = TempDir::new("mtasts-site-maildir-down");
     let md = make_maildir(&tmp.0);
     let (google, g_org, g_id) = corpus(GOOGLE);
@@ -364,7 +364,7 @@ fn watch_retries_after_the_store_comes_back() {
         .build()
         .unwrap();
     let dns = rt.block_on(DnsServer::start(Zones::new())).unwrap();
-    let inbox = Arc::new(Inbox::new(Arc::clone(&store), inbox_options(&dns)).unwrap());
+    let inbox = Arc::new(Inbox::new(Arc::clone(&store), inbox_options(&dns)));
     let tmp = TempDir::new("mtasts-site-maildir-retry");
     let md = make_maildir(&tmp.0);
     let (google, g_org, g_id) = corpus(GOOGLE);

@@ -85,8 +85,7 @@ fn ingest(store: &Arc<dyn SiteStore>, files: &[(PathBuf, Vec<u8>)], now: i64) {
             alerter: Some(Arc::new(Alerter::store_only(Arc::clone(store)))),
             ..InboxOptions::default()
         },
-    )
-    .unwrap();
+    );
     for (f, bytes) in files {
         rt.block_on(inbox.ingest_at(bytes, &Source::File(f.clone()), now))
             .unwrap();

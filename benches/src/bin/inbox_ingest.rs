@@ -629,8 +629,7 @@ fn run(o: &Options) -> Result<bool, String> {
             retain_days: None,
             ..InboxOptions::default()
         },
-    )
-    .map_err(|e| e.to_string())?;
+    );
     // Warm the DKIM key cache: one message per signing domain.
     for (_, id, m) in &warm {
         match rt.block_on(inbox.ingest(m, &Source::Stdin)) {

@@ -28,7 +28,7 @@
 //! use mtasts_site::sqlite::SqliteStore;
 //!
 //! let store = Arc::new(SqliteStore::open(std::path::Path::new("/var/lib/mtasts"))?);
-//! let inbox = Inbox::new(store, InboxOptions::default())?;
+//! let inbox = Inbox::new(store, InboxOptions::default());
 //! let bytes = std::fs::read("report.eml")?;
 //! let outcome = inbox.ingest(&bytes, &Source::File("report.eml".into())).await?;
 //! println!("{outcome:?}");
@@ -131,8 +131,9 @@ pub enum IngestError {
     #[error("store unavailable: {0}")]
     Unavailable(#[source] StoreError),
     /// DKIM is required and the signing key could not be fetched for a
-    /// reason that may pass (DNS timeout, SERVFAIL): try again later
-    /// (exit 75).
+    /// reason that may pass (DNS timeout, SERVFAIL), or an e-mail came and
+    /// the system's resolver configuration could not be read to verify
+    /// it: try again later (exit 75).
     #[error("DKIM key lookup failed for now: {0}")]
     DkimUnavailable(String),
 }
@@ -181,7 +182,9 @@ impl Default for InboxOptions {
 pub struct Inbox {
     store: Arc<dyn SiteStore>,
     options: InboxOptions,
-    dkim: dkim::DkimVerifier,
+    /// Made at the first e-mail input (HTTPS and JSON inputs need no
+    /// resolver); a failure to make it is tried again at the next one.
+    dkim: std::sync::OnceLock<dkim::DkimVerifier>,
 }
 
 /// The current time (Unix seconds).
@@ -200,22 +203,35 @@ fn task_error(e: &tokio::task::JoinError) -> StoreError {
 }
 
 impl Inbox {
-    /// An inbox storing into `store`.
+    /// An inbox storing into `store`. The DKIM verifier is made at the
+    /// first e-mail input: a process that takes no mail (`mtasts serve`'s
+    /// `POST /v1/tlsrpt` takes JSON and gzip) needs no resolver
+    /// configuration.
+    #[must_use]
+    pub fn new(store: Arc<dyn SiteStore>, options: InboxOptions) -> Self {
+        Self {
+            store,
+            options,
+            dkim: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The DKIM verifier, made now if it is not yet.
     ///
     /// # Errors
     ///
-    /// [`dkim::DkimSetupError`] when no DKIM resolver is given and the
-    /// system's resolver configuration cannot be read.
-    pub fn new(
-        store: Arc<dyn SiteStore>,
-        options: InboxOptions,
-    ) -> Result<Self, dkim::DkimSetupError> {
-        let dkim = dkim::DkimVerifier::new(options.dkim_resolver)?;
-        Ok(Self {
-            store,
-            options,
-            dkim,
-        })
+    /// [`IngestError::DkimUnavailable`] when no DKIM resolver is given
+    /// and the system's resolver configuration cannot be read (a
+    /// temporary failure: the input is tried again later, and so is the
+    /// configuration).
+    fn dkim(&self) -> Result<&dkim::DkimVerifier, IngestError> {
+        if let Some(v) = self.dkim.get() {
+            return Ok(v);
+        }
+        let made = dkim::DkimVerifier::new(self.options.dkim_resolver)
+            .map_err(|e| IngestError::DkimUnavailable(e.to_string()))?;
+        // Another thread may have made one meanwhile: either serves.
+        Ok(self.dkim.get_or_init(|| made))
     }
 
     /// The store.
@@ -277,7 +293,7 @@ impl Inbox {
         let kind = read.value.extracted.kind;
         let report: Report<'static> = read.value.report;
         let (dkim, temporary) = if kind == InputKind::Email {
-            self.dkim.verify_detailed(bytes).await
+            self.dkim()?.verify_detailed(bytes).await
         } else {
             (DkimVerdict::none(), false)
         };

@@ -378,8 +378,7 @@ impl Server {
                 "the ACME challenge http-01 needs the HTTP listener (--http)".to_owned(),
             ));
         }
-        let inbox = crate::inbox::Inbox::new(Arc::clone(&store), config.inbox.clone())
-            .map_err(|e| ServeError::Config(format!("report inbox: {}", Chain(&e))))?;
+        let inbox = crate::inbox::Inbox::new(Arc::clone(&store), config.inbox.clone());
         let https = bind("https", config.https).await?;
         let https_addr = local("https", &https, config.https)?;
         let http = match config.http {

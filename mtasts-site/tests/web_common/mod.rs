@@ -132,8 +132,7 @@ impl Site {
                 retain_days: None,
                 ..InboxOptions::default()
             },
-        )
-        .unwrap();
+        );
         for f in FILES {
             let bytes = std::fs::read(root().join(f)).unwrap();
             inbox
