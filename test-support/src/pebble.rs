@@ -87,8 +87,44 @@ impl std::fmt::Debug for Pebble {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released at once).
+/// A free TCP port on 127.0.0.1 for a server the test starts later
+/// (pebble's listeners, or a listener pebble must connect to).
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux), so
+/// that no outgoing connection of this or another process (pebble
+/// validating, a database client) can be given the same port as its
+/// source port between now and the server's `bind`; a port this process
+/// handed out before is never handed out again; and the port is checked
+/// to bind now. The walk starts at a point that depends on the process
+/// id and the time, so concurrent test processes start apart.
 pub fn free_port() -> io::Result<u16> {
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 20_000;
+    let seed = std::process::id().wrapping_mul(7_919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for i in 0..SPAN {
+        // 7,919 is prime and does not divide SPAN: the walk visits every
+        // port of the span once.
+        let offset = (seed % SPAN + i.wrapping_mul(7_919)) % SPAN;
+        let Ok(port) = u16::try_from(FIRST + offset) else {
+            continue;
+        };
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    // Every port of the span is taken: let the kernel choose.
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
