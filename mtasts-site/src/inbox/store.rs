@@ -226,7 +226,7 @@ pub struct SummaryInputs {
     pub report_groups: Vec<(String, i64, u64)>,
     /// The selected reports received more than once.
     pub duplicates: Vec<DuplicateRow>,
-    /// Receipts in the whole store (for [`tlsrpt_core::Summary::left_out`]).
+    /// Receipts in the whole store (for [`tlsrpt_core::summary::Summary::left_out`]).
     pub receipts: u64,
 }
 
