@@ -261,14 +261,13 @@ fn parts_are_rebuilt_for_stores_made_before_them() {
 
     // A damaged part: summaries count from the reports meanwhile, and the
     // next report of its day rebuilds it.
-    let conn = rusqlite::Connection::open(dir.0.join("site.sqlite3")).unwrap();
-    conn.execute(
-        "UPDATE inbox_summary_parts SET part = 'damaged' WHERE domain = 'a.example' AND day = ?1",
-        [TODAY - 1],
-    )
-    .unwrap();
-    drop(conn);
-    damaged_part_is_rebuilt(s.as_ref(), "sqlite");
+    let db_path = dir.0.join("site.sqlite3");
+    damaged_part_is_rebuilt(s.as_ref(), "sqlite", &mut |sql| {
+        rusqlite::Connection::open(&db_path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    });
 
     let Some(db) = TestDb::create() else { return };
     let p: Arc<dyn SiteStore> = Arc::new(PgSiteStore::connect(&db.url("parts-rebuild")).unwrap());
@@ -282,31 +281,49 @@ fn parts_are_rebuilt_for_stores_made_before_them() {
     let got = summary::summarize(p.inbox(), &SummaryOptions::default()).unwrap();
     assert_eq!(serde_json::to_value(got).unwrap(), want, "postgres");
     let mut client = postgres::Client::connect(&db.url("parts-sql"), postgres::NoTls).unwrap();
-    client
-        .execute(
-            "UPDATE inbox_summary_parts SET part = 'damaged' WHERE domain = 'a.example' AND day = $1",
-            &[&(TODAY - 1)],
-        )
-        .unwrap();
-    drop(client);
-    damaged_part_is_rebuilt(p.as_ref(), "postgres");
+    damaged_part_is_rebuilt(p.as_ref(), "postgres", &mut |sql| {
+        client.batch_execute(sql).unwrap();
+    });
 }
 
-/// The part of (a.example, yesterday) was damaged: summaries equal the
-/// replay all the same, and storing a report of that day rebuilds it.
-fn damaged_part_is_rebuilt(store: &dyn SiteStore, backend: &str) {
-    let damaged = || {
+/// The part of (a.example, yesterday): damaged, missing, or missing a
+/// report (stored by a program that kept no parts, as an older node of a
+/// shared database): the summary finds it out of date by the report
+/// index, rebuilds it and equals the replay; storing a report of a day
+/// with a damaged part rebuilds it too. `sql` runs SQL on the store.
+fn damaged_part_is_rebuilt(store: &dyn SiteStore, backend: &str, sql: &mut dyn FnMut(&str)) {
+    let key = ("a.example".to_owned(), TODAY - 1);
+    let part = || {
         store
             .inbox()
             .summary_inputs(&ReportQuery::default())
             .unwrap()
             .parts
-            .iter()
-            .filter(|p| p.as_str() == "damaged")
-            .count()
+            .into_iter()
+            .find(|(d, day, _)| (d.clone(), *day) == key)
+            .map(|(_, _, json)| json)
     };
-    assert_eq!(damaged(), 1, "{backend}: the fill has a.example yesterday");
+    let good = part().expect("the fill has a.example yesterday");
+    let set = format!(
+        "UPDATE inbox_summary_parts SET part = 'damaged' WHERE domain = 'a.example' AND day = {}",
+        TODAY - 1
+    );
+    let delete = format!(
+        "DELETE FROM inbox_summary_parts WHERE domain = 'a.example' AND day = {}",
+        TODAY - 1
+    );
+
+    // Damaged: found at the next summary and rebuilt.
+    sql(&set);
     assert_same(store, &format!("{backend} with a damaged part"));
+    assert_eq!(part().as_deref(), Some(good.as_str()), "{backend}");
+    // Missing: the same.
+    sql(&delete);
+    assert_same(store, &format!("{backend} without a part"));
+    assert_eq!(part().as_deref(), Some(good.as_str()), "{backend}");
+
+    // A report of that day stored, then its part put back as it was
+    // before (what a node without parts leaves): one report short.
     let day = Timestamp::from_unix((TODAY - 1) * 86_400).date_string();
     let json = format!(
         r#"{{"organization-name":"late.example","date-range":{{"start-datetime":"{day}T00:00:00Z","end-datetime":"{day}T23:59:59Z"}},"contact-info":"x@late.example","report-id":"late","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx1.a.example","max_age: 86400"],"policy-domain":"a.example","mx-host":["mx1.a.example"]}},"summary":{{"total-successful-session-count":3,"total-failure-session-count":0}}}}]}}"#
@@ -315,7 +332,24 @@ fn damaged_part_is_rebuilt(store: &dyn SiteStore, backend: &str) {
         .inbox()
         .put_report(&new_report(&json, "late.json", TODAY * 86_400))
         .unwrap();
-    assert_eq!(damaged(), 0, "{backend}: rebuilt");
+    let with_late = part().unwrap();
+    assert_ne!(with_late, good);
+    sql(&format!(
+        "UPDATE inbox_summary_parts SET part = '{good}' WHERE domain = 'a.example' AND day = {}",
+        TODAY - 1
+    ));
+    assert_same(store, &format!("{backend} with a part one report short"));
+    assert_eq!(part().as_deref(), Some(with_late.as_str()), "{backend}");
+
+    // Damaged again, then a report of that day arrives: rebuilt at once.
+    sql(&set);
+    let json = json.replace(r#""report-id":"late""#, r#""report-id":"later""#);
+    store
+        .inbox()
+        .put_report(&new_report(&json, "later.json", TODAY * 86_400))
+        .unwrap();
+    let rebuilt = part().unwrap();
+    assert_ne!(rebuilt, "damaged", "{backend}");
     assert_same(store, &format!("{backend} rebuilt after damage"));
 }
 

@@ -323,6 +323,9 @@ pub struct SummaryPart {
     /// [`PART_VERSION`].
     v: u32,
     max_groups: usize,
+    /// Reports added ([`SummaryPart::reports`]).
+    #[serde(default)]
+    reports: u64,
     successful_sessions: u64,
     failed_sessions: u64,
     by_result_type: BTreeMap<String, u64>,
@@ -417,6 +420,7 @@ impl SummaryPart {
         Self {
             v: PART_VERSION,
             max_groups: max,
+            reports: 0,
             successful_sessions: 0,
             failed_sessions: 0,
             by_result_type: BTreeMap::new(),
@@ -437,13 +441,22 @@ impl SummaryPart {
 
     /// Whether no report was added.
     pub fn is_empty(&self) -> bool {
-        self.by_organization.is_empty()
+        self.reports == 0
+    }
+
+    /// How many reports were added ([`SummaryPart::add`], merged parts
+    /// summed): what a store compares with its report index to find a
+    /// part that missed reports (stored by a program that did not keep
+    /// parts).
+    pub fn reports(&self) -> u64 {
+        self.reports
     }
 
     /// Add the policies of a report counted for the first time (the
     /// caller filters and detects duplicates, as [`Aggregator::add`]).
     pub fn add(&mut self, report: &Report<'_>) {
         let max = self.max_groups;
+        add(&mut self.reports, 1);
         let ok = report.successful_sessions();
         let failed = report.failed_sessions();
         add(&mut self.successful_sessions, ok);
@@ -535,6 +548,7 @@ impl SummaryPart {
     /// Add what `other` holds (see the type's docs).
     pub fn merge(&mut self, other: &Self) {
         let max = self.max_groups;
+        add(&mut self.reports, other.reports);
         add(&mut self.successful_sessions, other.successful_sessions);
         add(&mut self.failed_sessions, other.failed_sessions);
         for (name, n) in &other.folded {

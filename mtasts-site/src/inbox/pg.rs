@@ -423,9 +423,11 @@ impl InboxStore for PgSiteStore {
     fn summary_inputs(&self, query: &ReportQuery) -> Result<SummaryInputs, StoreError> {
         let (since, until) = query.days();
         let all = query.domains.is_empty();
-        let (parts_sql, groups_sql, dups_sql) = if all {
+        let (parts_sql, counts_sql, groups_sql, dups_sql) = if all {
             (
-                "SELECT part FROM inbox_summary_parts WHERE day BETWEEN $1 AND $2",
+                "SELECT domain, day, part FROM inbox_summary_parts WHERE day BETWEEN $1 AND $2",
+                "SELECT domain, day, count(*) FROM inbox_report_list WHERE day BETWEEN $1 AND $2 \
+                 GROUP BY domain, day",
                 "SELECT organization, start_day, count(*) FROM inbox_reports \
                  WHERE start_day BETWEEN $1 AND $2 GROUP BY organization, start_day",
                 "SELECT r.id, r.organization, r.report_id, r.json FROM inbox_duplicates d \
@@ -433,8 +435,10 @@ impl InboxStore for PgSiteStore {
             )
         } else {
             (
-                "SELECT part FROM inbox_summary_parts WHERE domain = ANY($3) \
+                "SELECT domain, day, part FROM inbox_summary_parts WHERE domain = ANY($3) \
                  AND day BETWEEN $1 AND $2",
+                "SELECT domain, day, count(*) FROM inbox_report_list WHERE domain = ANY($3) \
+                 AND day BETWEEN $1 AND $2 GROUP BY domain, day",
                 "SELECT organization, day, count(*) FROM (SELECT DISTINCT report_ref, \
                  organization, day FROM inbox_report_list WHERE domain = ANY($3) \
                  AND day BETWEEN $1 AND $2) s GROUP BY organization, day",
@@ -455,7 +459,19 @@ impl InboxStore for PgSiteStore {
             };
             let mut inputs = SummaryInputs::default();
             for row in query_all(tx, parts_sql)? {
-                inputs.parts.push(row.try_get(0).map_err(pg)?);
+                inputs.parts.push((
+                    row.try_get(0).map_err(pg)?,
+                    row.try_get(1).map_err(pg)?,
+                    row.try_get(2).map_err(pg)?,
+                ));
+            }
+            for row in query_all(tx, counts_sql)? {
+                let n: i64 = row.try_get(2).map_err(pg)?;
+                inputs.report_counts.push((
+                    row.try_get(0).map_err(pg)?,
+                    row.try_get(1).map_err(pg)?,
+                    to_u64(n),
+                ));
             }
             for row in query_all(tx, groups_sql)? {
                 let n: i64 = row.try_get(2).map_err(pg)?;
@@ -527,6 +543,13 @@ impl InboxStore for PgSiteStore {
             }
         }
         Ok(())
+    }
+
+    fn repair_parts(&self, keys: &[(String, i64)]) -> Result<(), StoreError> {
+        let mut client = self.lock()?;
+        let mut tx = client.transaction().map_err(pg)?;
+        rebuild_parts(&mut tx, keys)?;
+        tx.commit().map_err(pg)
     }
 
     fn stored_report(

@@ -482,9 +482,13 @@ impl InboxStore for SqliteStore {
         let (since, until) = query.days();
         let mut values: Vec<rusqlite::types::Value> = vec![since.into(), until.into()];
         values.extend(query.domains.iter().map(|d| d.clone().into()));
-        let (parts_sql, groups_sql, dups_sql) = if query.domains.is_empty() {
+        let (parts_sql, counts_sql, groups_sql, dups_sql) = if query.domains.is_empty() {
             (
-                "SELECT part FROM inbox_summary_parts WHERE day BETWEEN ?1 AND ?2".to_owned(),
+                "SELECT domain, day, part FROM inbox_summary_parts WHERE day BETWEEN ?1 AND ?2"
+                    .to_owned(),
+                "SELECT domain, day, count(*) FROM inbox_report_list WHERE day BETWEEN ?1 AND ?2 \
+                 GROUP BY domain, day"
+                    .to_owned(),
                 "SELECT organization, start_day, count(*) FROM inbox_reports \
                  WHERE start_day BETWEEN ?1 AND ?2 GROUP BY organization, start_day"
                     .to_owned(),
@@ -496,8 +500,12 @@ impl InboxStore for SqliteStore {
             let list = placeholders(query.domains.len());
             (
                 format!(
-                    "SELECT part FROM inbox_summary_parts WHERE domain IN ({list}) \
+                    "SELECT domain, day, part FROM inbox_summary_parts WHERE domain IN ({list}) \
                      AND day BETWEEN ?1 AND ?2"
+                ),
+                format!(
+                    "SELECT domain, day, count(*) FROM inbox_report_list WHERE domain IN ({list}) \
+                     AND day BETWEEN ?1 AND ?2 GROUP BY domain, day"
                 ),
                 format!(
                     "SELECT organization, day, count(*) FROM (SELECT DISTINCT report_ref, \
@@ -519,7 +527,17 @@ impl InboxStore for SqliteStore {
             let e = |e| self.err(e);
             let mut stmt = tx.prepare(&parts_sql).map_err(e)?;
             inputs.parts = stmt
-                .query_map(params_from_iter(values.iter()), |r| r.get(0))
+                .query_map(params_from_iter(values.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            let mut stmt = tx.prepare(&counts_sql).map_err(e)?;
+            inputs.report_counts = stmt
+                .query_map(params_from_iter(values.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?, to_u64(r.get(2)?)))
+                })
                 .map_err(e)?
                 .collect::<Result<_, _>>()
                 .map_err(e)?;
@@ -602,6 +620,15 @@ impl InboxStore for SqliteStore {
                 }
             }
         }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn repair_parts(&self, keys: &[(String, i64)]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        self.rebuild_parts(&tx, keys)?;
         tx.commit().map_err(|e| self.err(e))
     }
 

@@ -219,9 +219,12 @@ pub(crate) fn merged_part(stored: Option<&str>, delta: &PartDelta) -> Option<Str
 /// What [`InboxStore::summary_inputs`] reads for a summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SummaryInputs {
-    /// The stored summary parts of the selected (domain, day) pairs, as
-    /// JSON.
-    pub parts: Vec<String>,
+    /// The stored summary parts of the selected (domain, day) pairs:
+    /// (domain, day, JSON).
+    pub parts: Vec<(String, i64, String)>,
+    /// The reports of each selected (domain, day) pair in the report
+    /// index: what each part must hold.
+    pub report_counts: Vec<(String, i64, u64)>,
     /// The selected reports counted by (organization, UTC day number).
     pub report_groups: Vec<(String, i64, u64)>,
     /// The selected reports received more than once.
@@ -754,6 +757,15 @@ pub trait InboxStore: Send + Sync {
     ///
     /// [`StoreError`] when the store fails.
     fn summary_inputs(&self, query: &ReportQuery) -> Result<SummaryInputs, StoreError>;
+
+    /// Rebuild the summary parts of these (domain, day) pairs from the
+    /// stored reports (one transaction): for parts found out of date by
+    /// [`super::summary::summarize`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails or holds an unreadable report.
+    fn repair_parts(&self, keys: &[(String, i64)]) -> Result<(), StoreError>;
 
     /// One stored report.
     ///

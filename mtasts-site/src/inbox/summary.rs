@@ -31,7 +31,7 @@ use tlsrpt_core::summary::{
 };
 use tlsrpt_core::{Aggregator, Report};
 
-use super::store::{InboxStore, PartDelta, ReportQuery, UNKNOWN_DOMAIN};
+use super::store::{InboxStore, PartDelta, ReportQuery, SummaryInputs, UNKNOWN_DOMAIN};
 use crate::store::StoreError;
 
 /// How [`summarize`] counts.
@@ -169,6 +169,29 @@ pub(crate) fn parts_version() -> i64 {
     i64::from(PART_VERSION)
 }
 
+/// The selected parts merged, and the (domain, day) pairs whose part is
+/// unreadable, missing or holds another number of reports than the
+/// index.
+fn merged_parts(inputs: &SummaryInputs, max_groups: usize) -> (SummaryPart, Vec<(String, i64)>) {
+    let mut expected: BTreeMap<(&str, i64), u64> = inputs
+        .report_counts
+        .iter()
+        .map(|(d, day, n)| ((d.as_str(), *day), *n))
+        .collect();
+    let mut part = SummaryPart::with_max_groups(max_groups);
+    let mut stale = Vec::new();
+    for (domain, day, json) in &inputs.parts {
+        let want = expected.remove(&(domain.as_str(), *day)).unwrap_or(0);
+        match SummaryPart::from_json(json) {
+            Ok(p) if p.reports() == want => part.merge(&p),
+            _ => stale.push((domain.clone(), *day)),
+        }
+    }
+    // Reports without a part.
+    stale.extend(expected.into_keys().map(|(d, day)| (d.to_owned(), day)));
+    (part, stale)
+}
+
 /// The summary of the stored reports (see the module docs).
 ///
 /// # Errors
@@ -178,20 +201,32 @@ pub fn summarize(store: &dyn InboxStore, options: &SummaryOptions) -> Result<Sum
     if options.max_groups != MAX_GROUPS {
         return summarize_by_replay(store, options);
     }
-    let inputs = store.summary_inputs(&query_of(&options.filter))?;
-    let mut part = SummaryPart::with_max_groups(options.max_groups);
-    for json in &inputs.parts {
-        match SummaryPart::from_json(json) {
-            Ok(p) => part.merge(&p),
-            Err(e) => {
-                // Damaged, or another build's version (the next report of
-                // its day, or opening the store, rebuilds it): count from
-                // the reports themselves.
-                tracing::warn!(error = %e, "stored summary part unreadable; summarizing by replay");
-                return summarize_by_replay(store, options);
-            }
+    let query = query_of(&options.filter);
+    let mut repaired = false;
+    let (mut part, inputs) = loop {
+        let inputs = store.summary_inputs(&query)?;
+        let (part, stale) = merged_parts(&inputs, options.max_groups);
+        if stale.is_empty() {
+            break (part, inputs);
         }
-    }
+        if repaired {
+            // Still out of date (another program storing reports without
+            // parts meanwhile): count from the reports themselves.
+            tracing::warn!(
+                parts = stale.len(),
+                "stored summary parts still out of date; summarizing by replay"
+            );
+            return summarize_by_replay(store, options);
+        }
+        // Reports stored by a program that kept no parts (an older node of
+        // a shared database), or a damaged part: rebuilt from the reports.
+        tracing::warn!(
+            parts = stale.len(),
+            "stored summary parts out of date or unreadable; rebuilding them"
+        );
+        store.repair_parts(&stale)?;
+        repaired = true;
+    };
     let mut totals = ReportTotals::default();
     for (organization, day, n) in inputs.report_groups {
         totals.reports = totals.reports.saturating_add(n);
