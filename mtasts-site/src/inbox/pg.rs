@@ -394,14 +394,6 @@ fn put_in(tx: &mut Transaction<'_>, r: &NewReport) -> Result<PutOutcome, StoreEr
 }
 
 impl InboxStore for PgSiteStore {
-    fn put_report(&self, r: &NewReport) -> Result<PutOutcome, StoreError> {
-        let mut out = self.put_reports(std::slice::from_ref(r))?;
-        out.pop().ok_or_else(|| StoreError::Corrupt {
-            what: "inbox write",
-            detail: "no outcome".to_owned(),
-        })
-    }
-
     fn put_reports(&self, reports: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
         let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(pg)?;

@@ -450,14 +450,6 @@ impl SqliteStore {
 }
 
 impl InboxStore for SqliteStore {
-    fn put_report(&self, r: &NewReport) -> Result<PutOutcome, StoreError> {
-        let mut out = self.put_reports(std::slice::from_ref(r))?;
-        out.pop().ok_or_else(|| StoreError::Corrupt {
-            what: "inbox write",
-            detail: "no outcome".to_owned(),
-        })
-    }
-
     fn put_reports(&self, reports: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
         let mut conn = self.lock();
         let tx = conn

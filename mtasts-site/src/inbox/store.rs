@@ -714,12 +714,19 @@ pub struct PolicyCount {
 /// called on a Tokio runtime thread).
 pub trait InboxStore: Send + Sync {
     /// Store `report` unless a report with its (organization, report-id)
-    /// is stored; add its receipt either way. One transaction.
+    /// is stored; add its receipt either way. One transaction (provided:
+    /// [`InboxStore::put_reports`] of one).
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the store fails.
-    fn put_report(&self, report: &NewReport) -> Result<PutOutcome, StoreError>;
+    fn put_report(&self, report: &NewReport) -> Result<PutOutcome, StoreError> {
+        let mut out = self.put_reports(std::slice::from_ref(report))?;
+        out.pop().ok_or_else(|| StoreError::Corrupt {
+            what: "inbox write",
+            detail: "no outcome".to_owned(),
+        })
+    }
 
     /// [`InboxStore::put_report`] for each of `reports`, in one
     /// transaction (one disk sync for the lot: batch imports and
