@@ -114,10 +114,7 @@ fn only_domain<'r, 'a>(report: &'r Report<'a>, domain: &str) -> Cow<'r, Report<'
 #[must_use]
 pub fn parts_of(report: &Report<'_>) -> Vec<PartDelta> {
     let day = report.date_range.start.day();
-    let mut domains: Vec<String> = report.policies.iter().map(domain_key).collect();
-    domains.sort_unstable();
-    domains.dedup();
-    domains
+    domains_of(report)
         .into_iter()
         .map(|domain| {
             let mut part = SummaryPart::new();
@@ -125,6 +122,14 @@ pub fn parts_of(report: &Report<'_>) -> Vec<PartDelta> {
             PartDelta { domain, day, part }
         })
         .collect()
+}
+
+/// The index domain names of `report`'s policies, sorted, each once.
+fn domains_of(report: &Report<'_>) -> Vec<String> {
+    let mut domains: Vec<String> = report.policies.iter().map(domain_key).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    domains
 }
 
 /// Parts rebuilt from stored reports (the backfill and pruning): feed
@@ -135,19 +140,17 @@ pub(crate) struct PartBuilder {
 }
 
 impl PartBuilder {
-    /// Add a stored report's parts (all of them, or only `domain`'s).
+    /// Add a stored report to its parts (all of them, or only
+    /// `domain`'s), as [`parts_of`] divides it.
     pub(crate) fn add(&mut self, json: &str, domain: Option<&str>) -> Result<(), StoreError> {
         let report = parse_stored(json)?;
-        for d in parts_of(&report) {
-            if domain.is_some_and(|only| only != d.domain) {
+        let day = report.date_range.start.day();
+        for d in domains_of(&report) {
+            if domain.is_some_and(|only| only != d) {
                 continue;
             }
-            match self.parts.entry((d.domain, d.day)) {
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(d.part);
-                }
-                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&d.part),
-            }
+            let only = only_domain(&report, &d);
+            self.parts.entry((d, day)).or_default().add(&only);
         }
         Ok(())
     }
